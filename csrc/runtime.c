@@ -1,0 +1,54 @@
+/* runtime.c - thread count and run-time CPU feature checks (see runtime.h). */
+#include "runtime.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static int g_num_threads = 0; /* 0: not set yet, use the OpenMP default (all cores) */
+static int g_simd = 1;
+
+void mg_set_num_threads(int n) {
+    if (n < 1) n = 1;
+    g_num_threads = n;
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+}
+
+int mg_get_num_threads(void) {
+#ifdef _OPENMP
+    return g_num_threads ? g_num_threads : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+int mg_has_openmp(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int mg_threads_for(double work, double threshold) {
+    int n = mg_get_num_threads();
+    return (work < threshold) ? 1 : n;
+}
+
+int mg_cpu_has_avx2_fma(void) {
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return cached && g_simd;
+#else
+    return 0;
+#endif
+}
+
+void mg_set_simd(int enabled) { g_simd = enabled ? 1 : 0; }
+int mg_get_simd(void) { return g_simd; }

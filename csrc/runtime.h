@@ -1,0 +1,28 @@
+/* runtime.h - thread control and CPU feature detection for the minigrad C core.
+ *
+ * Threads: every parallel loop in csrc/ runs over an outer dimension that owns what it writes
+ * and never splits a reduction, so results are bitwise identical for any thread count.
+ * Without OpenMP the library is single-threaded and mg_set_num_threads is a no-op.
+ *
+ * CPU features: kernels with AVX2/FMA code paths (compiled through function target attributes,
+ * so the binary stays portable) call mg_cpu_has_avx2_fma() once and fall back to generic C.
+ */
+#ifndef MG_RUNTIME_H
+#define MG_RUNTIME_H
+#include <stdint.h>
+
+// cdef-begin
+void mg_set_num_threads(int n);
+int mg_get_num_threads(void);
+int mg_has_openmp(void);
+int mg_cpu_has_avx2_fma(void);
+/* 1 = use the fastest available code paths (default), 0 = force the generic C paths (tests). */
+void mg_set_simd(int enabled);
+int mg_get_simd(void);
+// cdef-end
+
+/* Number of threads for a loop of `work` units (e.g. flops or elements): 1 below `threshold`
+ * so tiny calls never pay the cost of waking a thread team. */
+int mg_threads_for(double work, double threshold);
+
+#endif

@@ -1,0 +1,90 @@
+"""The binding: the one module that talks to the C core ``minigrad._C`` through cffi.
+
+Everything above this file (tensors, ops, layers) hands NumPy arrays to the functions here.
+This module owns every check the C code relies on -- dtype, ndim, shapes, C-contiguity -- and
+raises a clear ``TypeError``/``ValueError`` before any C code runs, so a bad call can never
+crash the interpreter. Arrays are passed to C without copying (``ffi.from_buffer``) when they are
+already C-contiguous float32/float64; anything else (a transposed view, a slice with steps) is
+copied to a contiguous array first and still gives the right answer.
+
+Naming: ``X`` is a Python-facing function; the C symbol is ``mg_<op>_<forward|backward>_<f32|f64>``.
+"""
+import numpy as np
+
+from . import _C
+
+ffi, lib = _C.ffi, _C.lib
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+_CTYPE = {np.dtype(np.float32): "float *", np.dtype(np.float64): "double *"}
+
+
+# ----------------------------------------------------------------------------- checks
+def as_float_array(x, name, dtype=None):
+    """Return ``x`` as a C-contiguous float32/float64 ndarray (copying only when needed).
+
+    ``x`` must already be an ndarray (lists are rejected: silent conversion hides bugs).
+    If ``dtype`` is given the array must have it.
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
+    if x.dtype not in _FLOATS:
+        raise TypeError(f"{name} must be float32 or float64, got {x.dtype}")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"{name} has dtype {x.dtype} but {np.dtype(dtype)} was expected")
+    return np.ascontiguousarray(x)
+
+
+def check_out(out, shape, dtype, name="out"):
+    """Validate a caller-supplied output buffer: exact shape, dtype, C-contiguous, writeable."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {out.shape}, expected {tuple(shape)}")
+    if out.dtype != dtype:
+        raise TypeError(f"{name} has dtype {out.dtype}, expected {np.dtype(dtype)}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"{name} must be a writeable C-contiguous array")
+    return out
+
+
+def ptr(a):
+    """A typed C pointer to the (C-contiguous) array ``a``'s data; no copy.
+
+    Read-only arrays are accepted: the C side takes them as ``const`` inputs.
+    """
+    return ffi.cast(_CTYPE[a.dtype], ffi.from_buffer(a, require_writable=False))
+
+
+def cfunc(stem, dtype):
+    """The C function ``mg_<stem>_<f32|f64>``."""
+    return getattr(lib, f"mg_{stem}_{_SUFFIX[np.dtype(dtype)]}")
+
+
+# ----------------------------------------------------------------------------- threads
+def set_num_threads(n):
+    """Set the number of threads the C core uses (results do not depend on it)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"set_num_threads expects an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"set_num_threads expects n >= 1, got {n}")
+    lib.mg_set_num_threads(int(n))
+
+
+def get_num_threads():
+    """Number of threads the C core uses (default: all cores; 1 when built without OpenMP)."""
+    return int(lib.mg_get_num_threads())
+
+
+def has_openmp():
+    return bool(lib.mg_has_openmp())
+
+
+def cpu_has_avx2_fma():
+    return bool(lib.mg_cpu_has_avx2_fma())
+
+
+def set_simd(enabled):
+    """Use the AVX2/FMA code paths when the CPU has them (True, default) or force generic C."""
+    lib.mg_set_simd(1 if enabled else 0)
