@@ -88,3 +88,73 @@ def cpu_has_avx2_fma():
 def set_simd(enabled):
     """Use the AVX2/FMA code paths when the CPU has them (True, default) or force generic C."""
     lib.mg_set_simd(1 if enabled else 0)
+
+
+# ----------------------------------------------------------------------------- GEMM
+def _matrix(x, name, dtype=None):
+    x = as_float_array(x, name, dtype)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {x.shape}")
+    return x
+
+
+def gemm(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, reference=False):
+    """``out = alpha * op(a) @ op(b) + beta * out`` with op = transpose when the flag is set.
+
+    ``a`` and ``b`` are 2-D float arrays of one dtype; ``out`` (required when ``beta != 0``)
+    receives the result in place. The transposes are read by the kernel with strides, never
+    copied. ``reference=True`` runs the naive reference kernel instead (tests only).
+    """
+    a = _matrix(a, "a")
+    b = _matrix(b, "b", a.dtype)
+    m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
+    k2, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
+    if k != k2:
+        raise ValueError(
+            f"gemm: inner dimensions differ: op(a) is {(m, k)} (a {a.shape}, trans_a={bool(trans_a)}), "
+            f"op(b) is {(k2, n)} (b {b.shape}, trans_b={bool(trans_b)})")
+    if out is None:
+        if beta != 0:
+            raise ValueError("gemm: beta != 0 needs an `out` array to accumulate into")
+        out = np.empty((m, n), dtype=a.dtype)
+    else:
+        check_out(out, (m, n), a.dtype)
+    fn = cfunc("gemm_ref" if reference else "gemm", a.dtype)
+    fn(ptr(out), ptr(a), ptr(b), m, n, k, n, a.shape[1], b.shape[1],
+       int(bool(trans_a)), int(bool(trans_b)), float(alpha), float(beta))
+    return out
+
+
+def gemm_batched(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
+    """Batched ``out[i] = alpha * op(a[i]) @ op(b[i]) + beta * out[i]``.
+
+    ``a`` is (N, ., .); ``b`` is (N, ., .) or a 2-D matrix shared by every batch item. When ``b``
+    is shared and ``a`` is not transposed, the whole batch is one (N*M, K) @ (K, P) GEMM.
+    """
+    a = as_float_array(a, "a")
+    b = as_float_array(b, "b", a.dtype)
+    if a.ndim != 3 or b.ndim not in (2, 3):
+        raise ValueError(f"gemm_batched expects a 3-D `a` and a 2-D or 3-D `b`, got {a.shape} and {b.shape}")
+    nb = a.shape[0]
+    if b.ndim == 3 and b.shape[0] != nb:
+        raise ValueError(f"gemm_batched: batch sizes differ: a {a.shape}, b {b.shape}")
+    m, k = (a.shape[2], a.shape[1]) if trans_a else a.shape[1:]
+    k2, n = (b.shape[-1], b.shape[-2]) if trans_b else b.shape[-2:]
+    if k != k2:
+        raise ValueError(f"gemm_batched: inner dimensions differ: a {a.shape} (trans_a={bool(trans_a)}), "
+                         f"b {b.shape} (trans_b={bool(trans_b)})")
+    if out is None:
+        if beta != 0:
+            raise ValueError("gemm_batched: beta != 0 needs an `out` array to accumulate into")
+        out = np.empty((nb, m, n), dtype=a.dtype)
+    else:
+        check_out(out, (nb, m, n), a.dtype)
+    if b.ndim == 2 and not trans_a:   # one big GEMM over all rows of all batch items
+        gemm(a.reshape(nb * m, k), b, False, trans_b, alpha, beta, out.reshape(nb * m, n))
+        return out
+    sb = 0 if b.ndim == 2 else b.shape[1] * b.shape[2]
+    cfunc("gemm_batched", a.dtype)(
+        ptr(out), ptr(a), ptr(b), nb, m, n, k, n, a.shape[2], b.shape[-1],
+        m * n, a.shape[1] * a.shape[2], sb, int(bool(trans_a)), int(bool(trans_b)),
+        float(alpha), float(beta))
+    return out
