@@ -1,5 +1,12 @@
-"""minigrad: a small reverse-mode autograd engine with a C core, built for recurrent models."""
+"""minigrad: a small reverse-mode autograd engine with a C core, built for recurrent models.
+
+    import minigrad as mg
+    x = mg.tensor([[1.0, 2.0]], requires_grad=True)
+"""
 from .kernels import get_num_threads, set_num_threads
+from .tensor import Function, Tensor, is_grad_enabled, no_grad, tensor
+from .gradcheck import GradcheckError, gradcheck
 
 __version__ = "0.1.0"
-__all__ = ["get_num_threads", "set_num_threads"]
+__all__ = ["Function", "GradcheckError", "Tensor", "get_num_threads", "gradcheck", "is_grad_enabled",
+           "no_grad", "set_num_threads", "tensor"]

@@ -1,0 +1,429 @@
+"""Tensor and the tape: the whole reverse-mode idea in one file.
+
+A :class:`Tensor` wraps a C-contiguous NumPy array. Every differentiable operation is a small
+:class:`Function` subclass with a ``forward`` (NumPy arrays in, array(s) out, saving what backward
+needs with ``self.save``) and a ``backward`` (output gradient(s) in, one gradient per input out).
+When any input requires a gradient, ``Function.apply`` records the function object as a *node*:
+the node remembers its input tensors, its saved arrays and a sequence number.
+
+The tape is the set of nodes reachable from the tensor you call ``backward()`` on. Because a node
+is always created after the nodes of its inputs, sorting the reachable nodes by decreasing
+sequence number is a valid reverse topological order -- no recursion, so a chain of 100,000 ops
+works. Walking that order, each node turns the gradients of its outputs into gradients of its
+inputs, which are *accumulated* (a tensor used twice receives the sum). Leaf tensors (created by
+the user with ``requires_grad=True``) finally add their gradient into ``.grad``.
+
+Dtype policy: float32 is the default; float64 on request. Python numbers and NumPy arrays used as
+operands take the dtype of the tensor they meet (like PyTorch's scalars). Two tensors of different
+float dtypes in one op raise ``TypeError``: silent promotion would hide a doubled memory bill.
+"""
+import itertools
+import weakref
+
+import numpy as np
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class _GradMode:
+    enabled = True
+
+
+class no_grad:
+    """Context manager (and decorator) under which no operation is recorded on the tape."""
+
+    def __enter__(self):
+        self._prev, _GradMode.enabled = _GradMode.enabled, False
+        return self
+
+    def __exit__(self, *exc):
+        _GradMode.enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+        return wrapper
+
+
+def is_grad_enabled():
+    return _GradMode.enabled
+
+
+def _as_array(data, dtype):
+    """Array for a new tensor: float -> float32 unless ``dtype`` says otherwise; ints stay ints."""
+    if isinstance(data, Tensor):
+        data = data.data
+    arr = np.asarray(data)
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype not in _FLOAT_DTYPES and dtype.kind not in "iub":
+            raise TypeError(f"unsupported tensor dtype {dtype}; use float32, float64 or an integer type")
+    elif arr.dtype.kind == "f" or arr.dtype.kind == "O" or arr.dtype.kind == "c":
+        if arr.dtype.kind == "c":
+            raise TypeError("complex tensors are not supported")
+        dtype = np.dtype(np.float32)
+    if dtype is not None and arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    return np.ascontiguousarray(arr)
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    ``Tensor(data, requires_grad=False, dtype=None)``: ``data`` is anything NumPy can turn into an
+    array. Float data becomes float32 unless ``dtype`` (np.float32 / np.float64) says otherwise;
+    the array is copied only when a conversion is needed. Integer tensors hold indices and class
+    targets; they cannot require gradients.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_index", "_hooks", "_retain", "name",
+                 "__weakref__")
+    __array_priority__ = 1000  # so `ndarray + Tensor` calls Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False, dtype=None, name=None):
+        self.data = _as_array(data, dtype)
+        if requires_grad and self.data.dtype not in _FLOAT_DTYPES:
+            raise TypeError(f"only float32/float64 tensors can require gradients, got {self.data.dtype}")
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._node = None      # the Function that produced this tensor (None for leaves)
+        self._index = 0        # which output of that Function this tensor is
+        self._hooks = None     # leaf hooks (non-leaf hooks live on the node)
+        self._retain = False
+        self.name = name
+
+    # ------------------------------------------------------------------ array-like properties
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    is_leaf = property(lambda self: self._node is None)
+    grad_fn = property(lambda self: self._node)
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def numpy(self):
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+
+    def detach(self):
+        """A new leaf tensor sharing this tensor's data, cut off from the tape."""
+        return Tensor(self.data, dtype=self.data.dtype)
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", threshold=20)
+        extra = f", dtype={self.data.dtype}" if self.data.dtype != np.float32 else ""
+        if self._node is not None:
+            extra += f", grad_fn=<{type(self._node).__name__}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data)
+
+    def __hash__(self):
+        return id(self)
+
+    # ------------------------------------------------------------------ gradient observation
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward (e.g. every h_t of a sequence)."""
+        if self._node is None:
+            return  # leaves always keep their gradient
+        self._retain = True
+        self._node._watch(self._index, self)
+
+    def register_hook(self, fn):
+        """Call ``fn(grad)`` when this tensor's gradient is computed; a returned array replaces it.
+
+        Returns a handle with ``remove()``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        hooks = self._node._hooks_for(self._index) if self._node is not None else self._leaf_hooks()
+        hooks.append(fn)
+        return _HookHandle(hooks, fn)
+
+    def _leaf_hooks(self):
+        if self._hooks is None:
+            self._hooks = []
+        return self._hooks
+
+    # ------------------------------------------------------------------ backward
+    def backward(self, grad=None, retain_graph=False):
+        """Reverse pass over the tape that produced this tensor.
+
+        ``grad`` (the gradient of some scalar with respect to this tensor) may be omitted only when
+        the tensor has one element. With ``retain_graph=False`` the saved buffers are freed as the
+        walk goes; a second backward through them raises.
+        """
+        backward(self, grad, retain_graph)
+
+
+class _HookHandle:
+    def __init__(self, hooks, fn):
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self):
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+def tensor(data, requires_grad=False, dtype=None):
+    """Create a tensor (see :class:`Tensor`)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def as_tensor(x, like=None):
+    """``x`` as a Tensor; numbers and arrays take the float dtype of ``like`` when given."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and like.data.dtype in _FLOAT_DTYPES:
+        arr = np.asarray(x)
+        if arr.dtype.kind in "fiub":
+            return Tensor(arr, dtype=like.data.dtype)
+    return Tensor(x)
+
+
+# ====================================================================== recorded operations
+_seq = itertools.count()
+
+
+class Function:
+    """Base class of every differentiable op; an instance is one node of the tape.
+
+    Subclasses implement ``forward(self, *arrays, **consts)`` returning an array (or a tuple of
+    arrays) and ``backward(self, grad)`` (or ``backward(self, *grads)`` for several outputs)
+    returning one gradient per tensor input (``None`` where no gradient flows). What backward needs
+    is stored with ``self.save(...)`` and read back from ``self.saved``. ``self.needs[i]`` tells
+    whether input ``i`` needs a gradient, so backward can skip work. A backward may instead add
+    into ``self.grad_buffer(i)`` (a zero-initialised array it may ``+=`` into, e.g. from a C
+    kernel) and return ``None`` for that input.
+    """
+
+    __slots__ = ("inputs", "needs", "saved", "saved_nbytes", "seq", "n_outputs", "out_shapes",
+                 "out_dtype", "_grads", "_leaf_grads", "_watched", "_out_hooks", "_freed")
+
+    def save(self, *arrays):
+        self.saved = arrays
+        self.saved_nbytes = sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+
+    @classmethod
+    def apply(cls, *operands, **consts):
+        """Run ``forward`` on the operands' arrays and, if any needs a gradient, record the node."""
+        like = next((o for o in operands if isinstance(o, Tensor) and o.data.dtype in _FLOAT_DTYPES), None)
+        inputs = [as_tensor(o, like) for o in operands]
+        _check_dtypes(cls, inputs)
+        fn = cls()
+        fn.saved, fn.saved_nbytes = (), 0
+        record = _GradMode.enabled and any(t.requires_grad for t in inputs)
+        if record:
+            fn.needs = tuple(t.requires_grad for t in inputs)
+        out = fn.forward(*[t.data for t in inputs], **consts)
+        multi = isinstance(out, tuple)
+        outs = out if multi else (out,)
+        results = tuple(_wrap(o) for o in outs)
+        if record:
+            fn.inputs = inputs
+            fn.seq = next(_seq)
+            fn.n_outputs = len(results)
+            fn.out_shapes = tuple(r.data.shape for r in results)
+            fn.out_dtype = results[0].data.dtype
+            fn._watched = fn._out_hooks = None
+            fn._freed = False
+            for i, r in enumerate(results):
+                if r.data.dtype in _FLOAT_DTYPES:
+                    r.requires_grad, r._node, r._index = True, fn, i
+        else:
+            fn.saved = ()
+        return results if multi else results[0]
+
+    def forward(self, *arrays, **consts):
+        raise NotImplementedError
+
+    def backward(self, *grads):
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ used by the engine
+    def _watch(self, index, t):
+        if self._watched is None:
+            self._watched = {}
+        self._watched[index] = weakref.ref(t)
+
+    def _hooks_for(self, index):
+        if self._out_hooks is None:
+            self._out_hooks = {}
+        return self._out_hooks.setdefault(index, [])
+
+    def grad_buffer(self, i):
+        """The zero-initialised, owned gradient buffer of input ``i`` (only during backward)."""
+        return _Engine.current.buffer_for(self.inputs[i])
+
+    def __repr__(self):
+        return f"<{type(self).__name__} #{getattr(self, 'seq', '?')}>"
+
+
+def _wrap(arr):
+    if not isinstance(arr, np.ndarray):
+        arr = np.asarray(arr)
+    t = Tensor.__new__(Tensor)
+    t.data = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+    t.grad, t.requires_grad, t._node, t._index, t._hooks, t._retain, t.name = None, False, None, 0, None, False, None
+    return t
+
+
+def _check_dtypes(cls, inputs):
+    floats = {t.data.dtype for t in inputs if t.data.dtype in _FLOAT_DTYPES}
+    if len(floats) > 1:
+        shapes = ", ".join(f"{t.data.dtype}{list(t.data.shape)}" for t in inputs)
+        raise TypeError(f"{cls.__name__}: operands mix float32 and float64 ({shapes}); "
+                        "convert one explicitly (minigrad does not promote silently)")
+
+
+# ====================================================================== the reverse walk
+def tape_nodes(root):
+    """The nodes reachable from ``root`` (a Tensor or Function), oldest first (forward order)."""
+    start = root._node if isinstance(root, Tensor) else root
+    if start is None:
+        return []
+    seen, stack = {id(start): start}, [start]
+    while stack:                                  # iterative DFS: no recursion limit
+        node = stack.pop()
+        for t in node.inputs:
+            p = t._node
+            if p is not None and id(p) not in seen:
+                seen[id(p)] = p
+                stack.append(p)
+    return sorted(seen.values(), key=lambda n: n.seq)
+
+
+class _Engine:
+    """Holds the gradients in flight during one backward pass.
+
+    A slot holds ``(array, owned)``. A gradient handed over by a backward is *borrowed*: it may be
+    the very array another input also received (``Add`` passes ``g`` to both sides), so it is
+    never modified in place. The first time a second gradient arrives, the sum goes into a fresh
+    *owned* array, which later contributions then update in place.
+    """
+
+    current = None
+
+    def __init__(self):
+        self.node_grads = {}    # id(node) -> list of (gradient, owned) per output
+        self.leaf_grads = {}    # id(leaf) -> [leaf, (gradient, owned)]
+
+    def _slot(self, t):
+        if t._node is None:
+            entry = self.leaf_grads.get(id(t))
+            if entry is None:
+                entry = self.leaf_grads[id(t)] = [t, None]
+            return entry, 1
+        grads = self.node_grads.get(id(t._node))
+        if grads is None:
+            grads = self.node_grads[id(t._node)] = [None] * t._node.n_outputs
+        return grads, t._index
+
+    def add(self, t, g, owned=False):
+        """Accumulate gradient ``g`` into the slot of tensor ``t``."""
+        if g.shape != t.data.shape:
+            raise RuntimeError(f"internal error: gradient of shape {g.shape} for a tensor of shape {t.data.shape}")
+        if g.dtype != t.data.dtype:
+            g, owned = g.astype(t.data.dtype), True
+        slot, k = self._slot(t)
+        cur = slot[k]
+        if cur is None:
+            slot[k] = (g, owned)
+        elif cur[1]:
+            cur[0].__iadd__(g)
+        else:
+            slot[k] = (cur[0] + g, True)
+
+    def buffer_for(self, t):
+        slot, k = self._slot(t)
+        cur = slot[k]
+        if cur is None:
+            cur = slot[k] = (np.zeros(t.data.shape, t.data.dtype), True)
+        elif not cur[1]:
+            cur = slot[k] = (np.array(cur[0], copy=True), True)
+        return cur[0]
+
+
+def _run_hooks(hooks, g):
+    for h in list(hooks):
+        r = h(g)
+        if r is not None:
+            r = np.asarray(r, dtype=g.dtype)
+            if r.shape != g.shape:
+                raise ValueError(f"a hook returned a gradient of shape {r.shape}, expected {g.shape}")
+            g = r
+    return g
+
+
+def backward(root, grad=None, retain_graph=False):
+    """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (see :meth:`Tensor.backward`)."""
+    if not root.requires_grad:
+        raise RuntimeError("backward() on a tensor that does not require grad "
+                           "(no input had requires_grad=True, or it was computed under no_grad)")
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(f"backward() without `grad` needs a single-element tensor, got shape "
+                               f"{root.shape}; pass grad= (an array of that shape)")
+        g = np.ones(root.data.shape, root.data.dtype)
+    else:
+        g = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=root.data.dtype)
+        if g.shape != root.data.shape:
+            raise ValueError(f"backward(grad): grad has shape {g.shape} but the tensor has shape {root.shape}")
+    engine, prev = _Engine(), _Engine.current
+    _Engine.current = engine
+    try:
+        engine.add(root, g, owned=True)
+        for node in reversed(tape_nodes(root)):
+            grads = engine.node_grads.pop(id(node), None)
+            if grads is None:
+                continue
+            if node._freed:
+                raise RuntimeError(
+                    f"backward through {type(node).__name__} a second time: its saved buffers were freed "
+                    "by the first backward. Call backward(retain_graph=True) the first time to keep them.")
+            grads = [None if e is None else e[0] for e in grads]
+            for i, gi in enumerate(grads):
+                if gi is None:
+                    continue
+                if node._out_hooks and i in node._out_hooks:
+                    gi = grads[i] = _run_hooks(node._out_hooks[i], gi)
+                if node._watched and i in node._watched:
+                    t = node._watched[i]()
+                    if t is not None:
+                        t.grad = gi.copy() if t.grad is None else t.grad + gi
+            in_grads = node.backward(*grads) if node.n_outputs > 1 else node.backward(grads[0])
+            if not isinstance(in_grads, (tuple, list)):
+                in_grads = (in_grads,)
+            for t, need, gi in zip(node.inputs, node.needs, in_grads):
+                if need and gi is not None:
+                    engine.add(t, gi)
+            if not retain_graph:
+                node.saved, node._freed = None, True
+        for leaf, entry in engine.leaf_grads.values():
+            if entry is None:
+                continue
+            g, owned = entry
+            if leaf._hooks:
+                g, owned = _run_hooks(leaf._hooks, g), False
+            if leaf.grad is None:
+                leaf.grad = g if owned else g.copy()
+            else:
+                leaf.grad += g
+    finally:
+        _Engine.current = prev
