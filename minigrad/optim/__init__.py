@@ -1,0 +1,17 @@
+"""Optimizers updating parameter arrays in place, with PyTorch's update rules and API.
+
+    opt = Adam(model.parameters(), lr=1e-3)
+    for batch in data:
+        opt.zero_grad()
+        loss = model(batch); loss.backward()
+        opt.step()
+
+Each optimizer lives in its own small module; ``Optimizer`` is the shared base class.
+"""
+from .adagrad import Adagrad
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]

@@ -1,0 +1,92 @@
+"""Adam and AdamW (decoupled weight decay), as ``torch.optim.Adam`` / ``torch.optim.AdamW``."""
+import numpy as np
+
+from .optimizer import Optimizer, check_nonneg, with_weight_decay
+
+
+class Adam(Optimizer):
+    r"""Adam; for each parameter w with gradient g, at step t = 1, 2, ...:
+
+        g    <- g + weight_decay * w                  (Adam: L2 penalty folded into the gradient)
+        w    <- w * (1 - lr * weight_decay)           (AdamW instead: decoupled decay, g untouched)
+        m_t   = beta1 * m_{t-1} + (1 - beta1) * g
+        v_t   = beta2 * v_{t-1} + (1 - beta2) * g^2
+        vmax  = max(vmax, v_t);  v_t <- vmax          (if amsgrad)
+        denom = sqrt(v_t) / sqrt(1 - beta2^t) + eps   (eps is added AFTER the bias correction)
+        w    <- w - lr / (1 - beta1^t) * m_t / denom
+
+    State per parameter: ``'step'`` (int), ``'exp_avg'`` (m), ``'exp_avg_sq'`` (v) and
+    ``'max_exp_avg_sq'`` (vmax, only with amsgrad).
+    """
+
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, amsgrad=amsgrad))
+
+    def _check_group(self, group):
+        check_nonneg(group, "lr", "eps", "weight_decay")
+        betas = group["betas"]
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, b in enumerate(betas):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {b} (must be in [0, 1))")
+
+    def _update(self, w, g, state, group):
+        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        beta1, beta2 = (float(b) for b in group["betas"])
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(w)
+            state["exp_avg_sq"] = np.zeros_like(w)
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        state["step"] = t = state["step"] + 1
+
+        if wd != 0:
+            if self._decoupled:
+                w *= 1 - lr * wd
+            else:
+                g = with_weight_decay(g, w, wd)  # new array: p.grad belongs to the caller
+
+        # m += (1 - beta1) * (g - m)  (torch's lerp form); tmp is the one scratch array reused below
+        tmp = np.subtract(g, m, out=np.empty_like(w))
+        tmp *= 1 - beta1
+        m += tmp
+        np.multiply(g, g, out=tmp)              # v = beta2 * v + (1 - beta2) * g^2
+        tmp *= 1 - beta2
+        v *= beta2
+        v += tmp
+
+        if group["amsgrad"]:
+            vmax = state.get("max_exp_avg_sq")
+            if vmax is None:
+                vmax = state["max_exp_avg_sq"] = np.zeros_like(w)
+            np.maximum(vmax, v, out=vmax)
+            v = vmax
+
+        bias_correction1 = 1 - beta1 ** t
+        bias_correction2 = 1 - beta2 ** t
+        step_size = lr / bias_correction1
+        denom = np.sqrt(v, out=tmp)             # tmp is reused: denom, then the update itself
+        denom /= bias_correction2 ** 0.5
+        denom += eps
+        np.divide(m, denom, out=tmp)
+        tmp *= step_size
+        w -= tmp
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter): before the Adam step,
+
+        w <- w * (1 - lr * weight_decay)
+
+    and the gradient is NOT modified by weight decay. Otherwise identical to ``Adam``
+    (same state, same bias correction and eps placement). Default ``weight_decay=1e-2``.
+    """
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)

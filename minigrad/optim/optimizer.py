@@ -1,0 +1,270 @@
+"""Base class shared by all optimizers: parameter groups, per-parameter state, state_dict.
+
+Mirrors ``torch.optim.Optimizer`` closely enough that code written for PyTorch reads the same:
+
+* ``param_groups`` is a list of dicts, each with a ``'params'`` list and the group's
+  hyperparameters.  The update reads the hyperparameters from the group at every ``step()``,
+  so writing ``opt.param_groups[i]['lr'] = x`` takes effect on the next step (LR schedulers
+  rely on this).
+* ``state`` maps a parameter to a dict of its optimizer state (``'step'``, moment buffers,
+  ...).  It is keyed by object identity, so parameters need not be hashable and an
+  elementwise ``__eq__`` on tensors cannot confuse it.
+* ``state_dict()`` has PyTorch's layout ``{'state': {index: {...}}, 'param_groups':
+  [{..., 'params': [indices]}]}`` where ``index`` numbers the parameters in group order.
+  Buffers are NumPy arrays; both ``state_dict`` and ``load_state_dict`` copy them, so a saved
+  dict never aliases live optimizer state.
+
+A parameter is anything with ``.data`` (a float32/float64 NumPy array, updated IN PLACE because
+other objects hold references to it) and ``.grad`` (an array of the same shape and dtype, or
+None: such parameters are skipped by ``step()``, as in PyTorch).
+
+Subclasses define ``_check_group(group)`` (raise on invalid hyperparameters) and
+``_update(w, g, state, group)`` (update one parameter array ``w`` in place given its gradient
+``g``; ``g`` must never be modified, it belongs to the caller).
+"""
+import copy
+from collections.abc import MutableMapping
+
+import numpy as np
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class _IdentityMap(MutableMapping):
+    """A dict keyed by object identity (holds a reference to each key so ids stay unique)."""
+
+    def __init__(self):
+        self._d = {}
+
+    def __getitem__(self, key):
+        return self._d[id(key)][1]
+
+    def __setitem__(self, key, value):
+        self._d[id(key)] = (key, value)
+
+    def __delitem__(self, key):
+        del self._d[id(key)]
+
+    def __iter__(self):
+        return (k for k, _ in self._d.values())
+
+    def __len__(self):
+        return len(self._d)
+
+    def __repr__(self):
+        return f"_IdentityMap({len(self)} entries)"
+
+
+def _is_param(obj):
+    return hasattr(obj, "data") and hasattr(obj, "grad")
+
+
+def _check_param(p, where):
+    data = getattr(p, "data", None)
+    if not isinstance(data, np.ndarray):
+        raise TypeError(f"{where}: optimizer can only optimize parameters whose .data is a NumPy "
+                        f"array, got {type(p).__name__} with .data of type {type(data).__name__}")
+    if data.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"{where}: optimizer can only optimize float32/float64 parameters, "
+                        f"got dtype {data.dtype} (shape {data.shape})")
+
+
+class Optimizer:
+    """Base class; see the module docstring. ``defaults`` fills keys a group does not set."""
+
+    def __init__(self, params, defaults):
+        self._check_group(defaults)           # catch bad constructor arguments up front
+        self.defaults = dict(defaults)
+        self.state = _IdentityMap()
+        self.param_groups = []
+        if _is_param(params) or isinstance(params, np.ndarray):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            f"parameters or dicts, but got a single {type(params).__name__}")
+        if isinstance(params, (set, frozenset, dict)):
+            raise TypeError("params argument given to the optimizer should be an ordered iterable "
+                            f"(list, tuple, generator) of parameters or dicts, got {type(params).__name__}")
+        groups = list(params)
+        if len(groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        n_dicts = sum(isinstance(g, dict) for g in groups)
+        if n_dicts == 0:
+            groups = [{"params": groups}]
+        elif n_dicts != len(groups):
+            raise TypeError("params must be all parameters or all dicts (parameter groups), not a mix")
+        for g in groups:
+            self.add_param_group(g)
+
+    # ------------------------------------------------------------------ groups
+    def add_param_group(self, param_group):
+        """Add a group (dict with 'params' and optional hyperparameters overriding defaults)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError("param_group must have a 'params' entry")
+        params = param_group["params"]
+        if _is_param(params):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, "
+                            "but the ordering of a set changes between runs; use a list")
+        else:
+            params = list(params)
+        if len(params) == 0:
+            raise ValueError("optimizer got an empty parameter list (a param group has no 'params')")
+        gi = len(self.param_groups)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for i, p in enumerate(params):
+            _check_param(p, f"param group {gi}, parameter {i}")
+            if id(p) in seen:
+                raise ValueError(f"param group {gi}, parameter {i} (shape {p.data.shape}) appears more "
+                                 "than once in the optimizer's parameters")
+            seen.add(id(p))
+        group = {k: v for k, v in param_group.items() if k != "params"}
+        for k, v in self.defaults.items():
+            group.setdefault(k, v)
+        self._check_group(group)
+        group["params"] = params
+        self.param_groups.append(group)
+
+    def _check_group(self, group):  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ stepping
+    def zero_grad(self, set_to_none=True):
+        """Reset gradients: ``p.grad = None`` (default) or fill the existing array with zeros."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad[...] = 0
+
+    def _gather(self):
+        """[(group, [(p, p.data, p.grad), ...])] for parameters with a gradient; validates all of them
+        before anything is updated, so a bad gradient leaves every parameter untouched."""
+        work = []
+        for gi, group in enumerate(self.param_groups):
+            items = []
+            for i, p in enumerate(group["params"]):
+                g = p.grad
+                if g is None:
+                    continue
+                w = p.data
+                where = f"param group {gi}, parameter {i}"
+                _check_param(p, where)
+                if not isinstance(g, np.ndarray):
+                    raise TypeError(f"{where}: .grad must be a NumPy array, got {type(g).__name__}")
+                if g.shape != w.shape:
+                    raise ValueError(f"{where}: gradient shape {g.shape} does not match parameter "
+                                     f"shape {w.shape}")
+                if g.dtype != w.dtype:
+                    raise TypeError(f"{where}: gradient dtype {g.dtype} does not match parameter "
+                                    f"dtype {w.dtype}")
+                items.append((p, w, g))
+            work.append((group, items))
+        return work
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; returns ``closure()`` if given."""
+        loss = closure() if closure is not None else None
+        for group, items in self._gather():
+            for p, w, g in items:
+                st = self.state.get(p)
+                if st is None:
+                    st = self.state[p] = {}
+                self._update(w, g, st, group)
+        return loss
+
+    def _update(self, w, g, state, group):  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def state_dict(self):
+        """PyTorch layout; arrays are copies, hyperparameters deep-copied."""
+        index, groups, start = {}, [], 0
+        for group in self.param_groups:
+            for i, p in enumerate(group["params"]):
+                index.setdefault(id(p), start + i)
+            packed = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            packed["params"] = list(range(start, start + len(group["params"])))
+            start += len(group["params"])
+            groups.append(packed)
+        state = {}
+        for p, st in self.state.items():
+            state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v))
+                                   for k, v in st.items()}
+        return {"state": dict(sorted(state.items())), "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Load a dict made by ``state_dict()``. Checks the group count and sizes and every array's
+        shape; arrays are copied (cast to the parameter's dtype) so the dict is never aliased.
+        Nothing is modified if an error is raised."""
+        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
+            raise ValueError("state_dict must be a dict with keys 'state' and 'param_groups'")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, but the "
+                             f"optimizer has {len(self.param_groups)}")
+        by_index, new_groups = {}, []
+        for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"loaded state dict's parameter group {gi} has {len(saved['params'])} "
+                                 f"parameters, but the optimizer's group {gi} has {len(group['params'])}")
+            for idx, p in zip(saved["params"], group["params"]):
+                by_index[idx] = p
+            new = {k: v for k, v in group.items() if k != "params"}      # keys missing from the save
+            new.update({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
+            self._check_group(new)
+            new["params"] = group["params"]
+            new_groups.append(new)
+        new_state = _IdentityMap()
+        for idx, st in state_dict["state"].items():
+            if idx not in by_index:
+                raise ValueError(f"loaded state dict has state for parameter index {idx}, which is not "
+                                 f"in any of its parameter groups")
+            p = by_index[idx]
+            loaded = {}
+            for k, v in st.items():
+                if isinstance(v, np.ndarray):
+                    if v.shape != p.data.shape:
+                        raise ValueError(f"loaded state '{k}' for parameter index {idx} has shape "
+                                         f"{v.shape}, but the parameter has shape {p.data.shape}")
+                    v = np.array(v, dtype=p.data.dtype, order="C", copy=True)
+                else:
+                    v = copy.deepcopy(v)
+                loaded[k] = v
+            new_state[p] = loaded
+        self.param_groups = new_groups
+        self.state = new_state
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(k for k in group if k != "params"):
+                lines.append(f"    {k}: {group[k]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+def with_weight_decay(g, w, weight_decay):
+    """``g + weight_decay * w`` in a fresh array (one allocation); ``g`` is never modified."""
+    out = np.multiply(w, weight_decay, out=np.empty_like(w))
+    out += g
+    return out
+
+
+def check_nonneg(group, *keys):
+    """Raise ValueError unless every ``group[key]`` is a real number >= 0 (NaN fails too)."""
+    for k in keys:
+        v = group[k]
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{k} must be a real number, got {type(v).__name__}")
+        if not 0.0 <= v:
+            raise ValueError(f"Invalid {_NAMES.get(k, k)}: {v}")
+
+
+_NAMES = {"lr": "learning rate", "eps": "epsilon value", "weight_decay": "weight_decay value",
+          "momentum": "momentum value", "alpha": "alpha value", "lr_decay": "lr_decay value",
+          "dampening": "dampening value",
+          "initial_accumulator_value": "initial_accumulator_value value"}
