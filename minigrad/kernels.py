@@ -158,3 +158,82 @@ def gemm_batched(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=No
         m * n, a.shape[1] * a.shape[2], sb, int(bool(trans_a)), int(bool(trans_b)),
         float(alpha), float(beta))
     return out
+
+
+# ----------------------------------------------------------------------------- activations
+# Elementwise tanh / sigmoid / exp (csrc/activations.c). Any shape: the kernel sees the flat
+# C-contiguous array. Backward takes the forward OUTPUT y (both derivatives are functions of it)
+# and accumulates into dx, like every gradient kernel of the C core.
+def _act_flat(a, name, dtype=None):
+    # as_float_array goes through np.ascontiguousarray, which turns a 0-d array into shape (1,);
+    # reshape back (a free view) so scalars keep their shape.
+    return as_float_array(a, name, dtype).reshape(a.shape)
+
+
+def _act_forward(stem, x, out, fname):
+    x = _act_flat(x, f"{fname}: x")
+    if out is None:
+        out = np.empty(x.shape, dtype=x.dtype)
+    else:
+        check_out(out, x.shape, x.dtype, f"{fname}: out")
+    cfunc(stem, x.dtype)(ptr(out), ptr(x), x.size)
+    return out
+
+
+def _act_backward(stem, dy, y, dx, fname):
+    dy = _act_flat(dy, f"{fname}: dy")
+    y = _act_flat(y, f"{fname}: y", dy.dtype)
+    if y.shape != dy.shape:
+        raise ValueError(f"{fname}: dy has shape {dy.shape} but y has shape {y.shape}")
+    if dx is None:
+        dx = np.zeros(dy.shape, dtype=dy.dtype)
+    else:
+        check_out(dx, dy.shape, dy.dtype, f"{fname}: dx")
+    cfunc(stem, dy.dtype)(ptr(dx), ptr(dy), ptr(y), dy.size)
+    return dx
+
+
+def tanh_forward(x, out=None):
+    """``tanh(x)`` elementwise, a few ulp from the correctly rounded value. ``out`` (same shape
+    and dtype as ``x``, may be ``x`` itself) receives the result if given."""
+    return _act_forward("tanh_forward", x, out, "tanh_forward")
+
+
+def tanh_backward(dy, y, dx=None):
+    """``dx += dy * (1 - y**2)`` with ``y = tanh(x)``; returns ``dx`` (fresh zeros if not given)."""
+    return _act_backward("tanh_backward", dy, y, dx, "tanh_backward")
+
+
+def sigmoid_forward(x, out=None):
+    """``1 / (1 + exp(-x))`` elementwise, computed without overflow for any ``x``."""
+    return _act_forward("sigmoid_forward", x, out, "sigmoid_forward")
+
+
+def sigmoid_backward(dy, y, dx=None):
+    """``dx += dy * y * (1 - y)`` with ``y = sigmoid(x)``; returns ``dx`` (fresh zeros if not given)."""
+    return _act_backward("sigmoid_backward", dy, y, dx, "sigmoid_backward")
+
+
+def exp_forward(x, out=None):
+    """``exp(x)`` elementwise (the same MG_EXP the recurrent cells use; inf above the range)."""
+    return _act_forward("exp_forward", x, out, "exp_forward")
+
+
+def exp_backward(dy, y, dx=None):
+    """``dx += dy * y`` with ``y = exp(x)``; returns ``dx`` (fresh zeros if not given)."""
+    return _act_backward("exp_backward", dy, y, dx, "exp_backward")
+
+
+def tanh_reference(x):
+    """Naive libm tanh (evaluated in double), for tests."""
+    return _act_forward("tanh_ref", x, None, "tanh_reference")
+
+
+def sigmoid_reference(x):
+    """Naive libm sigmoid (evaluated in double, stable two-sided form), for tests."""
+    return _act_forward("sigmoid_ref", x, None, "sigmoid_reference")
+
+
+def exp_reference(x):
+    """Naive libm exp (evaluated in double), for tests."""
+    return _act_forward("exp_ref", x, None, "exp_reference")
