@@ -12,7 +12,8 @@
  * The fast kernels use the branch-free vectorisable MG_TANH / MG_SIGMOID / MG_EXP of mathfun.h
  * (a few ulp from the correctly rounded result) and an AVX2/FMA clone chosen at run time; large
  * N is split over threads in contiguous chunks, so results are bitwise identical for any thread
- * count. exp is exposed mainly so that the MG_EXP used inside the recurrent cells is tested. mg_<op>_ref_* are the naive libm versions (evaluated in double) kept for the tests.
+ * count. exp is exposed mainly so that the MG_EXP used inside the recurrent cells is tested.
+ * mg_<op>_ref_* are the naive libm versions (evaluated in double) kept for the tests.
  */
 #ifndef MG_ACTIVATIONS_H
 #define MG_ACTIVATIONS_H

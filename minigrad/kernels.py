@@ -210,7 +210,7 @@ def sigmoid_forward(x, out=None):
 
 
 def sigmoid_backward(dy, y, dx=None):
-    """``dx += dy * y * (1 - y)`` with ``y = sigmoid(x)``; returns ``dx`` (fresh zeros if not given)."""
+    """``dx += dy * y * (1 - y)`` with ``y = sigmoid(x)``; returns ``dx`` (fresh zeros if none)."""
     return _act_backward("sigmoid_backward", dy, y, dx, "sigmoid_backward")
 
 
