@@ -6,7 +6,9 @@
 from .kernels import get_num_threads, set_num_threads
 from .tensor import Function, Tensor, is_grad_enabled, no_grad, tensor
 from .gradcheck import GradcheckError, gradcheck
+from .random import default_generator, manual_seed
+from .tape_summary import tape_summary
 
 __version__ = "0.1.0"
 __all__ = ["Function", "GradcheckError", "Tensor", "get_num_threads", "gradcheck", "is_grad_enabled",
-           "no_grad", "set_num_threads", "tensor"]
+           "no_grad", "set_num_threads", "tensor", "manual_seed", "default_generator", "tape_summary"]
