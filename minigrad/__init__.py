@@ -6,7 +6,8 @@
 from .kernels import get_num_threads, set_num_threads
 from .tensor import Function, Tensor, is_grad_enabled, no_grad, tensor
 from .gradcheck import GradcheckError, gradcheck
+from .serialization import CheckpointError, load, save
 
 __version__ = "0.1.0"
-__all__ = ["Function", "GradcheckError", "Tensor", "get_num_threads", "gradcheck", "is_grad_enabled",
-           "no_grad", "set_num_threads", "tensor"]
+__all__ = ["CheckpointError", "Function", "GradcheckError", "Tensor", "get_num_threads", "gradcheck", "is_grad_enabled",
+           "load", "no_grad", "save", "set_num_threads", "tensor"]
