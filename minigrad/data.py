@@ -36,7 +36,7 @@ def batchify(tokens, batch_size):
 
 
 def lm_batches(streams, seq_len):
-    """Iterate over ``(x, y)`` windows of shape (L, B) from batchified streams, with ``y = x`` shifted by one.
+    """Iterate over ``(x, y)`` windows of shape (L, B) of batchified streams; ``y`` is ``x`` shifted by one.
 
     ``x = streams[i:i+L]`` and ``y = streams[i+1:i+1+L]`` for i = 0, seq_len, 2*seq_len, ...;
     L is ``seq_len`` except for the last window, which may be shorter (every token except the
