@@ -208,3 +208,41 @@ def test_tampered_array_fails_checksum(tmp_path):
     rewrite_member(path, "data/w.npy", flip_last_byte)
     with pytest.raises(mg.CheckpointError, match=r"ckpt\.npz.*checksum mismatch in array 'data/w'"):
         mg.load(path)
+
+
+def test_training_checkpoint_resume_is_exact(tmp_path):
+    """Optimizer + scheduler + parameters saved mid-run resume bit-exactly after mg.load."""
+    from minigrad import optim
+    from minigrad.lr_scheduler import CosineAnnealingLR
+    from minigrad.nn.utils import clip_grad_norm_
+
+    def setup():
+        params = [mg.tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True, dtype=np.float64),
+                  mg.tensor(np.ones(4, np.float32), requires_grad=True)]
+        opt = optim.Adam(params, lr=0.1)
+        return params, opt, CosineAnnealingLR(opt, T_max=6, eta_min=0.01)
+
+    def train(params, opt, sched, steps, start):
+        for k in range(start, start + steps):
+            for i, p in enumerate(params):       # deterministic fake gradients
+                p.grad = (np.sin(p.data * (k + 1) + i) * 3).astype(p.data.dtype)
+            clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+
+    params, opt, sched = setup()
+    train(params, opt, sched, 4, 0)
+    mg.save({"params": [p.data for p in params], "optim": opt.state_dict(),
+             "sched": sched.state_dict()}, tmp_path / "ckpt.npz")
+    train(params, opt, sched, 5, 4)
+
+    ckpt = mg.load(tmp_path / "ckpt.npz")
+    params2, opt2, sched2 = setup()
+    for p, a in zip(params2, ckpt["params"]):
+        p.data[...] = a
+    opt2.load_state_dict(ckpt["optim"])
+    sched2.load_state_dict(ckpt["sched"])
+    train(params2, opt2, sched2, 5, 4)
+    for p, q in zip(params, params2):
+        assert p.data.tobytes() == q.data.tobytes()
+    assert sched.get_last_lr() == sched2.get_last_lr()
