@@ -8,7 +8,9 @@ from .tensor import Function, Tensor, is_grad_enabled, no_grad, tensor
 from .gradcheck import GradcheckError, gradcheck
 from .random import default_generator, manual_seed
 from .tape_summary import tape_summary
+from .serialization import CheckpointError, load, save
 
 __version__ = "0.1.0"
-__all__ = ["Function", "GradcheckError", "Tensor", "get_num_threads", "gradcheck", "is_grad_enabled",
-           "no_grad", "set_num_threads", "tensor", "manual_seed", "default_generator", "tape_summary"]
+__all__ = ["CheckpointError", "Function", "GradcheckError", "Tensor", "default_generator", "get_num_threads",
+           "gradcheck", "is_grad_enabled", "load", "manual_seed", "no_grad", "save", "set_num_threads",
+           "tape_summary", "tensor"]
