@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.lr_scheduler import CosineAnnealingLR, LambdaLR, LinearLR, LinearWarmup, StepLR
+from minigrad.optim.lr_scheduler import CosineAnnealingLR, LambdaLR, LinearLR, LinearWarmup, StepLR
 
 
 class Opt:
