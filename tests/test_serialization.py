@@ -213,7 +213,7 @@ def test_tampered_array_fails_checksum(tmp_path):
 def test_training_checkpoint_resume_is_exact(tmp_path):
     """Optimizer + scheduler + parameters saved mid-run resume bit-exactly after mg.load."""
     from minigrad import optim
-    from minigrad.lr_scheduler import CosineAnnealingLR
+    from minigrad.optim.lr_scheduler import CosineAnnealingLR
     from minigrad.nn.utils import clip_grad_norm_
 
     def setup():
