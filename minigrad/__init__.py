@@ -9,8 +9,11 @@ from .gradcheck import GradcheckError, gradcheck
 from .random import default_generator, manual_seed
 from .tape_summary import tape_summary
 from .serialization import CheckpointError, load, save
+from . import ops
+from .ops import concat, exp, log, matmul, relu, sigmoid, split, stack, tanh, where
 
 __version__ = "0.1.0"
 __all__ = ["CheckpointError", "Function", "GradcheckError", "Tensor", "default_generator", "get_num_threads",
            "gradcheck", "is_grad_enabled", "load", "manual_seed", "no_grad", "save", "set_num_threads",
-           "tape_summary", "tensor"]
+           "tape_summary", "tensor",
+           "ops", "matmul", "concat", "stack", "split", "where", "exp", "log", "tanh", "sigmoid", "relu"]
