@@ -67,7 +67,8 @@ def _as_array(data, dtype):
         dtype = np.dtype(np.float32)
     if dtype is not None and arr.dtype != dtype:
         arr = arr.astype(dtype)
-    return np.ascontiguousarray(arr)
+    # not np.ascontiguousarray unconditionally: it turns a 0-d array into shape (1,)
+    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
 
 
 class Tensor:

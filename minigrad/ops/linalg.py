@@ -15,6 +15,8 @@ right operand, N a batch.
 Backward uses the transpose flags of the GEMM -- dA = G @ B^T (``trans_b``) and dB = A^T @ G
 (``trans_a``) -- so no transposed copy is ever made, and skips a GEMM whose input needs no gradient.
 """
+import math
+
 import numpy as np
 
 from .. import kernels
@@ -41,6 +43,11 @@ def _check(a, b):
     return batch + m + p
 
 
+def _rows(x):
+    """(..., K) -> (R, K) with R = prod(...), spelled out so zero-size arrays reshape too."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+
+
 class MatMul(Function):
     def forward(self, a, b):
         out_shape = _check(a, b)
@@ -51,7 +58,7 @@ class MatMul(Function):
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
         if b2.ndim == 2:
             # (..., M, K) @ (K, P): one GEMM over all R = prod(...) * M rows
-            out = kernels.gemm(a2.reshape(-1, a2.shape[-1]), b2)
+            out = kernels.gemm(_rows(a2), b2)
         else:
             a3, b3, _ = self._batched(a2, b2)
             out = kernels.gemm_batched(a3, b3)
@@ -61,8 +68,9 @@ class MatMul(Function):
     def _batched(a2, b2):
         """Both operands as (N, ., .) arrays with the broadcast batch shape flattened to N."""
         batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-        a3 = np.broadcast_to(a2, batch + a2.shape[-2:]).reshape(-1, *a2.shape[-2:])
-        b3 = np.broadcast_to(b2, batch + b2.shape[-2:]).reshape(-1, *b2.shape[-2:])
+        n = math.prod(batch)
+        a3 = np.broadcast_to(a2, batch + a2.shape[-2:]).reshape(n, *a2.shape[-2:])
+        b3 = np.broadcast_to(b2, batch + b2.shape[-2:]).reshape(n, *b2.shape[-2:])
         return a3, b3, batch
 
     def backward(self, g):
@@ -72,8 +80,8 @@ class MatMul(Function):
         ga = gb = None
         if b2.ndim == 2:
             k, p = b2.shape
-            a_rows = a2.reshape(-1, k)                      # (R, K)
-            g_rows = np.ascontiguousarray(g).reshape(-1, p)  # (R, P)
+            a_rows = _rows(a2)                                # (R, K)
+            g_rows = _rows(np.ascontiguousarray(g).reshape(a_rows.shape[0], p))  # (R, P)
             if self.needs[0]:
                 ga = kernels.gemm(g_rows, b2, trans_b=True).reshape(a.shape)   # G @ B^T
             if self.needs[1]:

@@ -8,6 +8,8 @@ the axes up again -- whether or not the forward used ``keepdims``.
 (as PyTorch does for a full ``amax``/``max()`` reduction), so the total gradient is preserved and the
 result does not depend on element order.
 """
+import builtins
+
 import numpy as np
 
 from ..tensor import Function
@@ -55,7 +57,7 @@ class Mean(Function):
     def backward(self, g):
         shape = self.inputs[0].data.shape
         count = int(np.prod([shape[i] for i in self.axes]))
-        g = g.reshape(_keep_shape(shape, self.axes)) * g.dtype.type(1.0 / max(count, 1))
+        g = g.reshape(_keep_shape(shape, self.axes)) * g.dtype.type(1.0 / builtins.max(count, 1))
         return np.broadcast_to(g, shape)
 
 
@@ -75,6 +77,7 @@ class Max(Function):
         return mask * (g.reshape(out.shape) / count).astype(x.dtype, copy=False)
 
 
+# (these names shadow the builtins inside this module: use builtins.max etc. above)
 def sum(x, axis=None, keepdims=False):
     return Sum.apply(x, axis=axis, keepdims=keepdims)
 

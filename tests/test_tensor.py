@@ -1,0 +1,205 @@
+"""The engine: Tensor construction, the tape, the reverse walk, hooks, retain_grad, no_grad."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+F64 = np.float64
+
+
+def leaf(values, dtype=F64):
+    return mg.tensor(np.asarray(values, dtype=float), requires_grad=True, dtype=dtype)
+
+
+def test_construction_dtypes_and_properties():
+    assert mg.tensor([1.0, 2.0]).dtype == np.float32
+    assert mg.tensor([1.0], dtype=np.float64).dtype == np.float64
+    assert mg.tensor([1, 2]).dtype.kind == "i"
+    t = mg.tensor(np.zeros((2, 3)))
+    assert t.shape == (2, 3) and t.ndim == 2 and len(t) == 2 and t.data.flags.c_contiguous
+    assert mg.tensor(3.0).shape == () and mg.tensor(3.0).item() == 3.0
+    a = np.zeros(4, np.float32)
+    assert mg.tensor(a).data is a                      # no copy when none is needed
+    assert mg.tensor(np.zeros((3, 4), np.float32).T).data.flags.c_contiguous
+    with pytest.raises(TypeError, match="complex"):
+        mg.tensor([1j])
+
+
+def test_int_tensors_cannot_require_grad():
+    with pytest.raises(TypeError, match="float32/float64"):
+        mg.tensor([1, 2, 3], requires_grad=True)
+    with pytest.raises(TypeError):
+        mg.tensor([1.0], requires_grad=True, dtype=np.int32)
+
+
+def test_repr():
+    assert repr(mg.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert "dtype=float64" in repr(mg.tensor([1.0], dtype=F64))
+    assert "requires_grad=True" in repr(leaf([1.0]))
+    assert "grad_fn=<Mul>" in repr(leaf([1.0]) * 2)
+
+
+def test_backward_on_non_scalar_without_grad_errors():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"single-element.*\(2,\)"):
+        (x * 2).backward()
+    y = x * 2
+    y.backward(np.array([1.0, 10.0]))
+    assert np.array_equal(x.grad, [2.0, 20.0])
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
+        (x * 2).backward(np.ones(3))
+
+
+def test_backward_without_requires_grad_errors():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        mg.tensor([1.0]).sum().backward()
+
+
+def test_second_backward_without_retain_graph_errors():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_retain_graph_allows_two_backwards_and_accumulates():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    assert np.array_equal(x.grad, 2 * 2 * x.data)
+
+
+def test_gradients_accumulate_over_backward_calls():
+    x = leaf([3.0])
+    (x * 2).sum().backward()
+    (x * 5).sum().backward()
+    assert np.array_equal(x.grad, [7.0])
+    x.grad = None
+    (x * 1).sum().backward()
+    assert np.array_equal(x.grad, [1.0])
+
+
+def test_mixed_float_dtypes_raise_naming_both():
+    a = mg.tensor([1.0], dtype=np.float32)
+    b = mg.tensor([1.0], dtype=np.float64)
+    with pytest.raises(TypeError, match="float32.*float64"):
+        a * b
+    with pytest.raises(TypeError, match="float32.*float64"):
+        mg.concat([a, b])
+
+
+def test_shape_mismatch_errors_name_both_shapes():
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(4,\)"):
+        leaf(np.ones((2, 3))) - leaf(np.ones(4))
+
+
+def test_no_grad_records_nothing():
+    x = leaf([1.0, 2.0])
+    with mg.no_grad():
+        y = x * 2 + 1
+    assert not y.requires_grad and y.grad_fn is None
+    assert mg.is_grad_enabled()
+
+    @mg.no_grad()
+    def f(t):
+        return t * 3
+    assert not f(x).requires_grad
+    assert (x * 3).requires_grad
+
+
+def test_detach_shares_data_and_cuts_the_tape():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    d = y.detach()
+    assert not d.requires_grad and d.is_leaf and d.data is y.data
+    (d * x).sum().backward()
+    assert np.array_equal(x.grad, y.data)
+
+
+def test_retain_grad_on_non_leaf():
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    h.retain_grad()
+    k = x * 4
+    (h * h + k).sum().backward()
+    assert np.array_equal(h.grad, 2 * h.data)
+    assert k.grad is None
+
+
+def test_register_hook_observes_and_replaces_leaf_gradient():
+    x = leaf([1.0, 2.0])
+    seen = []
+    x.register_hook(lambda g: seen.append(g.copy()))
+    (x * 3).sum().backward()
+    assert np.array_equal(seen[0], [3.0, 3.0]) and np.array_equal(x.grad, [3.0, 3.0])
+    x.grad = None
+    h = x.register_hook(lambda g: g * 10)
+    (x * 3).sum().backward()
+    assert np.array_equal(x.grad, [30.0, 30.0])
+    h.remove()
+    x.grad = None
+    (x * 3).sum().backward()
+    assert np.array_equal(x.grad, [3.0, 3.0]) and len(seen) == 3
+
+
+def test_register_hook_on_non_leaf_replaces_gradient_downstream():
+    x = leaf([1.0, 2.0])
+    h = x * 2
+    seen = []
+    h.register_hook(lambda g: seen.append(g.copy()))
+    handle = h.register_hook(lambda g: g * 0.5)
+    (h * 4).sum().backward(retain_graph=True)
+    assert np.array_equal(seen[0], [4.0, 4.0])
+    assert np.array_equal(x.grad, [4.0, 4.0])        # 4 * 0.5 * 2
+    handle.remove()
+    x.grad = None
+    (h * 4).sum().backward()
+    assert np.array_equal(x.grad, [8.0, 8.0])
+
+
+def test_hook_returning_wrong_shape_errors():
+    x = leaf([1.0, 2.0])
+    x.register_hook(lambda g: np.ones(3))
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
+        (x * 1).sum().backward()
+
+
+def test_hook_on_tensor_without_grad_errors():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        mg.tensor([1.0]).register_hook(lambda g: g)
+
+
+def test_user_gradient_is_not_aliased():
+    x = leaf([1.0, 2.0])
+    g = np.array([1.0, 1.0])
+    (x * 1).backward(g)
+    x.grad += 5
+    assert np.array_equal(g, [1.0, 1.0])
+
+
+def test_shared_borrowed_gradient_is_not_modified():
+    """Add hands the same array to both inputs; accumulation must not corrupt either."""
+    x = leaf([1.0, 2.0])
+    y = leaf([1.0, 1.0])
+    s = x + y
+    (s + x + y).sum().backward()
+    assert np.array_equal(x.grad, [2.0, 2.0]) and np.array_equal(y.grad, [2.0, 2.0])
+
+
+def test_item_and_bool():
+    assert leaf([2.5]).item() == 2.5
+    with pytest.raises(ValueError, match=r"\(2,\)"):
+        leaf([1.0, 2.0]).item()
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(leaf([1.0, 2.0]))
+
+
+def test_deep_chain_backward_is_iterative():
+    x = leaf([1.0])
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.backward()
+    assert x.grad[0] == 1.0
