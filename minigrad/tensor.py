@@ -191,6 +191,10 @@ def as_tensor(x, like=None):
     """``x`` as a Tensor; numbers and arrays take the float dtype of ``like`` when given."""
     if isinstance(x, Tensor):
         return x
+    if like is not None and (type(x) is float or type(x) is int):   # fast path: a Python number
+        dt = like.data.dtype
+        if dt in _FLOAT_DTYPES:
+            return _wrap(np.array(x, dtype=dt))
     if like is not None and like.data.dtype in _FLOAT_DTYPES:
         arr = np.asarray(x)
         if arr.dtype.kind in "fiub":
@@ -214,42 +218,71 @@ class Function:
     kernel) and return ``None`` for that input.
     """
 
-    __slots__ = ("inputs", "needs", "saved", "saved_nbytes", "seq", "n_outputs", "out_shapes",
+    __slots__ = ("inputs", "needs", "saved", "seq", "n_outputs", "out_shapes",
                  "out_dtype", "_grads", "_leaf_grads", "_watched", "_out_hooks", "_freed")
 
     def save(self, *arrays):
         self.saved = arrays
-        self.saved_nbytes = sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+
+    @property
+    def saved_nbytes(self):
+        """Bytes of the arrays this node keeps for backward (0 once backward has freed them)."""
+        return sum(a.nbytes for a in self.saved or () if isinstance(a, np.ndarray))
 
     @classmethod
     def apply(cls, *operands, **consts):
         """Run ``forward`` on the operands' arrays and, if any needs a gradient, record the node."""
-        like = next((o for o in operands if isinstance(o, Tensor) and o.data.dtype in _FLOAT_DTYPES), None)
-        inputs = [as_tensor(o, like) for o in operands]
-        _check_dtypes(cls, inputs)
+        # This runs once per op, so it is written for speed: plain loops, no helper calls on the
+        # common path (all operands already tensors of one float dtype).
+        like, convert = None, False
+        for o in operands:
+            if isinstance(o, Tensor):
+                if like is None and o.data.dtype in _FLOAT_DTYPES:
+                    like = o
+            else:
+                convert = True
+        inputs = [as_tensor(o, like) for o in operands] if convert else list(operands)
+        record = False
+        if like is not None:
+            dt = like.data.dtype
+            for t in inputs:
+                d = t.data.dtype
+                if d is not dt and d != dt and d in _FLOAT_DTYPES:
+                    _check_dtypes(cls, inputs)
+                if t.requires_grad:
+                    record = True
+            record = record and _GradMode.enabled
         fn = cls()
-        fn.saved, fn.saved_nbytes = (), 0
-        record = _GradMode.enabled and any(t.requires_grad for t in inputs)
+        fn.saved = ()
         if record:
-            fn.needs = tuple(t.requires_grad for t in inputs)
+            fn.needs = tuple([t.requires_grad for t in inputs])
         out = fn.forward(*[t.data for t in inputs], **consts)
-        multi = isinstance(out, tuple)
-        outs = out if multi else (out,)
-        results = tuple(_wrap(o) for o in outs)
+        if type(out) is tuple:
+            results = tuple([_wrap(o) for o in out])
+        else:
+            results = None
+            r = _wrap(out)
         if record:
             fn.inputs = inputs
             fn.seq = next(_seq)
-            fn.n_outputs = len(results)
-            fn.out_shapes = tuple(r.data.shape for r in results)
-            fn.out_dtype = results[0].data.dtype
             fn._watched = fn._out_hooks = None
             fn._freed = False
-            for i, r in enumerate(results):
-                if r.data.dtype in _FLOAT_DTYPES:
-                    r.requires_grad, r._node, r._index = True, fn, i
+            if results is None:
+                fn.n_outputs = 1
+                fn.out_shapes = (r.data.shape,)
+                fn.out_dtype = d = r.data.dtype
+                if d in _FLOAT_DTYPES:
+                    r.requires_grad, r._node = True, fn
+            else:
+                fn.n_outputs = len(results)
+                fn.out_shapes = tuple([t.data.shape for t in results])
+                fn.out_dtype = results[0].data.dtype if results else None
+                for i, t in enumerate(results):
+                    if t.data.dtype in _FLOAT_DTYPES:
+                        t.requires_grad, t._node, t._index = True, fn, i
         else:
             fn.saved = ()
-        return results if multi else results[0]
+        return r if results is None else results
 
     def forward(self, *arrays, **consts):
         raise NotImplementedError
@@ -338,11 +371,20 @@ class _Engine:
 
     def add(self, t, g, owned=False):
         """Accumulate gradient ``g`` into the slot of tensor ``t``."""
-        if g.shape != t.data.shape:
-            raise RuntimeError(f"internal error: gradient of shape {g.shape} for a tensor of shape {t.data.shape}")
-        if g.dtype != t.data.dtype:
-            g, owned = g.astype(t.data.dtype), True
-        slot, k = self._slot(t)
+        data = t.data
+        if g.shape != data.shape:
+            raise RuntimeError(f"internal error: gradient of shape {g.shape} for a tensor of shape {data.shape}")
+        if g.dtype is not data.dtype and g.dtype != data.dtype:
+            g, owned = g.astype(data.dtype), True
+        node = t._node
+        if node is not None and node.n_outputs == 1:   # the common case, without _slot
+            slot = self.node_grads.get(id(node))
+            if slot is None:
+                self.node_grads[id(node)] = [(g, owned)]
+                return
+            k = 0
+        else:
+            slot, k = self._slot(t)
         cur = slot[k]
         if cur is None:
             slot[k] = (g, owned)
@@ -372,6 +414,20 @@ def _run_hooks(hooks, g):
     return g
 
 
+def _observe(node, grads):
+    """Run the output hooks of ``node`` (which may replace entries of ``grads``) and fill in
+    ``.grad`` of its outputs that asked for ``retain_grad()``."""
+    for i, gi in enumerate(grads):
+        if gi is None:
+            continue
+        if node._out_hooks and i in node._out_hooks:
+            gi = grads[i] = _run_hooks(node._out_hooks[i], gi)
+        if node._watched and i in node._watched:
+            t = node._watched[i]()
+            if t is not None:
+                t.grad = gi.copy() if t.grad is None else t.grad + gi
+
+
 def backward(root, grad=None, retain_graph=False):
     """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (see :meth:`Tensor.backward`)."""
     if not root.requires_grad:
@@ -390,8 +446,9 @@ def backward(root, grad=None, retain_graph=False):
     _Engine.current = engine
     try:
         engine.add(root, g, owned=True)
+        node_grads, add = engine.node_grads, engine.add
         for node in reversed(tape_nodes(root)):
-            grads = engine.node_grads.pop(id(node), None)
+            grads = node_grads.pop(id(node), None)
             if grads is None:
                 continue
             if node._freed:
@@ -399,21 +456,14 @@ def backward(root, grad=None, retain_graph=False):
                     f"backward through {type(node).__name__} a second time: its saved buffers were freed "
                     "by the first backward. Call backward(retain_graph=True) the first time to keep them.")
             grads = [None if e is None else e[0] for e in grads]
-            for i, gi in enumerate(grads):
-                if gi is None:
-                    continue
-                if node._out_hooks and i in node._out_hooks:
-                    gi = grads[i] = _run_hooks(node._out_hooks[i], gi)
-                if node._watched and i in node._watched:
-                    t = node._watched[i]()
-                    if t is not None:
-                        t.grad = gi.copy() if t.grad is None else t.grad + gi
-            in_grads = node.backward(*grads) if node.n_outputs > 1 else node.backward(grads[0])
-            if not isinstance(in_grads, (tuple, list)):
+            if node._out_hooks is not None or node._watched is not None:
+                _observe(node, grads)
+            in_grads = node.backward(grads[0]) if node.n_outputs == 1 else node.backward(*grads)
+            if type(in_grads) is not tuple and not isinstance(in_grads, (tuple, list)):
                 in_grads = (in_grads,)
             for t, need, gi in zip(node.inputs, node.needs, in_grads):
                 if need and gi is not None:
-                    engine.add(t, gi)
+                    add(t, gi)
             if not retain_graph:
                 node.saved, node._freed = None, True
         for leaf, entry in engine.leaf_grads.values():
