@@ -398,8 +398,10 @@ class _Engine:
         cur = slot[k]
         if cur is None:
             cur = slot[k] = (np.zeros(t.data.shape, t.data.dtype), True)
-        elif not cur[1]:
-            cur = slot[k] = (np.array(cur[0], copy=True), True)
+        elif not cur[1] or not cur[0].flags.c_contiguous:
+            # borrowed, or an owned sum that NumPy laid out in F order (sum of transposed views):
+            # C kernels write into this buffer, so it must be an owned C-contiguous array
+            cur = slot[k] = (np.array(cur[0], order="C", copy=True), True)
         return cur[0]
 
 

@@ -427,3 +427,14 @@ def test_mixed_graph_gradcheck():
         parts = mg.split(h, 2, axis=-1)
         return mg.concat([parts[0] * 2, parts[2]], axis=-1).mean(axis=(0, -1)) + h[:, 1].max()
     assert mg.gradcheck(f, [x, w, b])
+
+
+def test_c_kernel_accumulates_into_f_ordered_gradient():
+    """Two transposed gradients sum to an F-ordered array; the C tanh backward must still get a
+    C-contiguous buffer to accumulate into."""
+    w = t64(3, 4)
+    def f(w):
+        x = w * 1.0
+        t = x.tanh()          # recorded first, so its backward runs last
+        return t.sum(axis=0) + (x.T * 2).sum(axis=1) + (x.T * 3).sum(axis=1)
+    assert mg.gradcheck(f, [w])
