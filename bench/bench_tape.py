@@ -6,7 +6,8 @@
    then backward, in microseconds per op. With arrays this small the arithmetic is negligible, so
    this measures what the framework itself costs per op: building the node, and the reverse walk.
 2. One training step of a 784-256-10 ReLU MLP on a batch of 64 (sum-of-squares loss, manual SGD
-   in NumPy): forward, backward, update.
+   in NumPy): forward, backward, update; and, to separate the GEMM kernel's speed from the
+   framework's overhead, the same step's five GEMMs called directly.
 
 Both are timed for minigrad and, when installed, PyTorch eager (CPU) in the same run; the table
 reports best-of-``repeat`` times and the ratio minigrad / PyTorch. The machine may be shared and
@@ -107,6 +108,31 @@ def mlp_torch(x, y, params, lr=1e-3):
     return step
 
 
+def gemms_minigrad(x, y, params):
+    """Just the five GEMMs of one MLP step (2 forward, 3 backward) on the C kernel."""
+    from minigrad import kernels as K
+    w1, _, w2, _ = params
+    h = np.maximum(x @ w1, 0)
+    g2 = np.ones((x.shape[0], w2.shape[1]), np.float32)
+
+    def run():
+        K.gemm(x, w1), K.gemm(h, w2)
+        K.gemm(h, g2, trans_a=True), K.gemm(g2, w2, trans_b=True), K.gemm(x, h, trans_a=True)
+    return run
+
+
+def gemms_torch(x, y, params):
+    w1, _, w2, _ = [torch.from_numpy(p) for p in params]
+    xt = torch.from_numpy(x)
+    h = torch.relu(xt @ w1)
+    g2 = torch.ones(x.shape[0], w2.shape[1])
+
+    def run():
+        xt @ w1, h @ w2
+        h.T @ g2, g2 @ w2.T, xt.T @ h
+    return run
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=15)
@@ -132,6 +158,9 @@ def main():
     t_mg, t_pt = compare(lambda: mlp_minigrad(x, y, params), lambda: mlp_torch(x, y, params),
                          args.repeat * 5, 1e3)
     rows.append(("MLP 784-256-10 step, batch 64, ms", t_mg, t_pt))
+    t_mg, t_pt = compare(lambda: gemms_minigrad(x, y, params), lambda: gemms_torch(x, y, params),
+                         args.repeat * 5, 1e3)
+    rows.append(("  of which its 5 GEMMs alone, ms", t_mg, t_pt))
 
     print(f"threads={args.threads}, best of {args.repeat}" + ("" if torch else " (PyTorch not installed)"))
     print(f"| {'benchmark':<42} | {'minigrad':>9} | {'PyTorch':>9} | {'ratio':>6} |")

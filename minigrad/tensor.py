@@ -218,16 +218,12 @@ class Function:
     kernel) and return ``None`` for that input.
     """
 
-    __slots__ = ("inputs", "needs", "saved", "seq", "n_outputs", "out_shapes",
+    __slots__ = ("inputs", "needs", "saved", "saved_nbytes", "seq", "n_outputs", "out_shapes",
                  "out_dtype", "_grads", "_leaf_grads", "_watched", "_out_hooks", "_freed")
 
     def save(self, *arrays):
         self.saved = arrays
-
-    @property
-    def saved_nbytes(self):
-        """Bytes of the arrays this node keeps for backward (0 once backward has freed them)."""
-        return sum(a.nbytes for a in self.saved or () if isinstance(a, np.ndarray))
+        self.saved_nbytes = sum([a.nbytes for a in arrays if isinstance(a, np.ndarray)])
 
     @classmethod
     def apply(cls, *operands, **consts):
@@ -253,7 +249,7 @@ class Function:
                     record = True
             record = record and _GradMode.enabled
         fn = cls()
-        fn.saved = ()
+        fn.saved, fn.saved_nbytes = (), 0
         if record:
             fn.needs = tuple([t.requires_grad for t in inputs])
         out = fn.forward(*[t.data for t in inputs], **consts)

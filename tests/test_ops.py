@@ -133,6 +133,10 @@ def test_comparisons_are_bool_and_not_recorded():
         assert got.dtype == np.bool_ and not got.requires_grad
         assert list(got.data) == [bool(v) for v in want]
     assert len({x, x}) == 1   # still hashable
+    assert (x == None) is False and (x != None) is True  # noqa: E711
+    i = mg.tensor(np.array([1, 5]))
+    assert list((i > 2).data) == [False, True]
+    assert list((x.data < x).data) == [False, False, False]   # reflected: ndarray < tensor
 
 
 # ====================================================================== matmul

@@ -29,6 +29,8 @@ __all__ = ["abs", "add", "clip", "concat", "div", "exp", "getitem", "log", "matm
 def _compare(ufunc):
     """A comparison operator: a boolean tensor, never recorded on the tape."""
     def op(self, other):
+        if other is None:
+            return NotImplemented      # `t == None` is False, `t != None` True (identity fallback)
         other = as_tensor(other, self)
         return Tensor(ufunc(self.data, other.data))
     op.__name__ = f"__{ufunc.__name__}__"
