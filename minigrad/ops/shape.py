@@ -179,8 +179,9 @@ def concat(ts, axis=0):
 def stack(ts, axis=0):
     """Join same-shaped tensors along a new axis."""
     ts = _as_list("stack", ts)
-    nd = np.ndim(ts[0].data if isinstance(ts[0], Tensor) else ts[0]) + 1
-    return Stack.apply(*ts, axis=_axis("stack", axis, nd, "after stacking"))
+    shape = np.shape(ts[0].data if isinstance(ts[0], Tensor) else ts[0])
+    out_shape = (len(ts),) + shape          # (only for the error message: the rank is what counts)
+    return Stack.apply(*ts, axis=_axis("stack", axis, len(out_shape), out_shape))
 
 
 def split(x, split_size_or_sections, axis=0):
