@@ -1,0 +1,435 @@
+"""Fused recurrent cell kernels (csrc/rnn_cells.h): step forward/backward and sequence drivers.
+
+References written here in NumPy (float64): the cell maths step by step, and a finite-difference
+gradient check of the sequence backward through a scalar loss. Legend: T time, B batch, H hidden.
+"""
+import numpy as np
+import pytest
+
+from minigrad import kernels as K
+
+KINDS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
+GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+SHAPES = [(1, 1), (3, 7), (7, 3), (17, 33), (33, 17), (1, 17)]
+TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+
+def sig(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def nl(kind):
+    return "relu" if kind == "rnn_relu" else "tanh"
+
+
+# ----------------------------------------------------------------------------- NumPy references
+def np_step_forward(kind, gx, hp, cp, w, b_hn, active):
+    """One step in float64; returns (h, c, gates, aux) with the C kernels' cache conventions."""
+    m = active[:, None]
+    H = hp.shape[1]
+    if kind.startswith("rnn"):
+        pre = gx + hp @ w.T
+        h = np.maximum(pre, 0) if kind == "rnn_relu" else np.tanh(pre)
+        return np.where(m, h, hp), None, None, None
+    if kind == "lstm":
+        pre = gx + hp @ w.T
+        i, f, g, o = (pre[:, k * H:(k + 1) * H] for k in range(4))
+        i, f, g, o = sig(i), sig(f), np.tanh(g), sig(o)
+        c = f * cp + i * g
+        h = o * np.tanh(c)
+        return (np.where(m, h, hp), np.where(m, c, cp), np.where(m, np.hstack([i, f, g, o]), 0),
+                np.where(m, np.tanh(c), 0))
+    gh = hp @ w.T
+    r = sig(gx[:, :H] + gh[:, :H])
+    z = sig(gx[:, H:2 * H] + gh[:, H:2 * H])
+    hn = gh[:, 2 * H:] + (0 if b_hn is None else b_hn)
+    n = np.tanh(gx[:, 2 * H:] + r * hn)
+    h = (1 - z) * n + z * hp
+    return np.where(m, h, hp), None, np.where(m, np.hstack([r, z, n]), 0), np.where(m, hn, 0)
+
+
+def np_step_backward(kind, dh, dc, h, gates, aux, hp, cp, w, active):
+    """Chain rule of np_step_forward; returns (dgates (or (dgx, dgh)), dh_prev, dc_prev)."""
+    m = active[:, None]
+    H = dh.shape[1]
+    if kind.startswith("rnn"):
+        dpre = dh * ((h > 0) if kind == "rnn_relu" else (1 - h ** 2))
+        dpre = np.where(m, dpre, 0)
+        return dpre, dpre @ w + np.where(m, 0, dh), None
+    if kind == "lstm":
+        i, f, g, o = (gates[:, k * H:(k + 1) * H] for k in range(4))
+        dcell = dh * o * (1 - aux ** 2) + dc
+        dG = np.hstack([dcell * g * i * (1 - i), dcell * cp * f * (1 - f), dcell * i * (1 - g ** 2),
+                        dh * aux * o * (1 - o)])
+        dG = np.where(m, dG, 0)
+        return dG, dG @ w + np.where(m, 0, dh), np.where(m, dcell * f, dc)
+    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
+    dn = dh * (1 - z) * (1 - n ** 2)
+    dz = dh * (hp - n) * z * (1 - z)
+    dr = dn * aux * r * (1 - r)
+    dgx = np.where(m, np.hstack([dr, dz, dn]), 0)
+    dgh = np.where(m, np.hstack([dr, dz, dn * r]), 0)
+    return (dgx, dgh), dgh @ w + np.where(m, dh * z, dh), None
+
+
+def make_inputs(kind, B, H, dtype, T=1, seed=0, b_hn=True):
+    rng = np.random.default_rng(seed)
+    G = GATES[kind]
+    scale = 0.5 if kind != "rnn_relu" else 0.3
+    gx = rng.standard_normal((T, B, G * H)).astype(dtype)
+    w = (scale * rng.standard_normal((G * H, H)) / np.sqrt(max(H, 1))).astype(dtype)
+    h0 = (0.5 * rng.standard_normal((B, H))).astype(dtype)
+    c0 = (0.5 * rng.standard_normal((B, H))).astype(dtype)
+    bhn = rng.standard_normal(H).astype(dtype) if (kind == "gru" and b_hn) else None
+    return gx, w, h0, c0, bhn
+
+
+# ----------------------------------------------------------------------------- step kernels
+def c_step_forward(kind, gx, hp, cp, w, bhn, lengths, t):
+    if kind.startswith("rnn"):
+        return K.rnn_step_forward(gx, hp, w, lengths, t, nl(kind)), None, None, None
+    if kind == "lstm":
+        h, c, g, tc = K.lstm_step_forward(gx, hp, cp, w, lengths, t)
+        return h, c, g, tc
+    h, g, hn = K.gru_step_forward(gx, hp, w, bhn, lengths, t)
+    return h, None, g, hn
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("B,H", SHAPES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_step_forward_backward_vs_numpy(kind, B, H, dtype):
+    gx, w, hp, cp, bhn = make_inputs(kind, B, H, dtype, seed=B * 100 + H)
+    gx = gx[0]
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(0, 3, B).astype(np.int64)  # t = 1: rows with length <= 1 are inactive
+    lengths[0] = 2                                     # at least one active row ...
+    if B > 1:
+        lengths[-1] = 1                                # ... and one passing through
+    t = 1
+    active = 1 < lengths
+    f64 = lambda a: None if a is None else a.astype(np.float64)
+    ref = np_step_forward(kind, f64(gx), f64(hp), f64(cp), f64(w), f64(bhn), active)
+    got = c_step_forward(kind, gx, hp, cp, w, bhn, lengths, t)
+    for r, g in zip(ref, got):
+        if r is not None:
+            assert g.dtype == dtype
+            np.testing.assert_allclose(g, r, **TOL[dtype])
+    h, c, gates, aux = got
+    # inactive rows pass the state through exactly
+    np.testing.assert_array_equal(h[~active], hp[~active])
+
+    dh = rng.standard_normal((B, H)).astype(dtype)
+    dc = rng.standard_normal((B, H)).astype(dtype)
+    seed_h = rng.standard_normal((B, H)).astype(dtype)  # dh_prev accumulates onto this
+    ref_dg, ref_dhp, ref_dcp = np_step_backward(kind, f64(dh), f64(dc), f64(h), f64(gates), f64(aux),
+                                                f64(hp), f64(cp), f64(w), active)
+    if kind.startswith("rnn"):
+        dg, dhp = K.rnn_step_backward(dh, h, w, lengths, t, nl(kind), dh_prev=seed_h.copy())
+        got_dg, dcp = (dg,), None
+        ref_dg = (ref_dg,)
+    elif kind == "lstm":
+        seed_c = rng.standard_normal((B, H)).astype(dtype)
+        dg, dhp, dcp = K.lstm_step_backward(dh, dc, gates, aux, cp, w, lengths, t,
+                                            dh_prev=seed_h.copy(), dc_prev=seed_c.copy())
+        got_dg = (dg,)
+        ref_dg = (ref_dg,)
+        np.testing.assert_allclose(dcp, ref_dcp + seed_c, **TOL[dtype])
+    else:
+        dgx, dgh, dhp = K.gru_step_backward(dh, gates, aux, hp, w, lengths, t, dh_prev=seed_h.copy())
+        got_dg = (dgx, dgh)
+    for r, g in zip(ref_dg, got_dg):
+        np.testing.assert_allclose(g, r, **TOL[dtype])
+    np.testing.assert_allclose(dhp, ref_dhp + seed_h, **TOL[dtype])
+
+
+def test_lstm_backward_without_dc_equals_zero_dc():
+    gx, w, hp, cp, _ = make_inputs("lstm", 5, 6, np.float64)
+    h, c, g, tc = K.lstm_step_forward(gx[0], hp, cp, w)
+    dh = np.random.default_rng(2).standard_normal((5, 6))
+    a = K.lstm_step_backward(dh, None, g, tc, cp, w)
+    b = K.lstm_step_backward(dh, np.zeros((5, 6)), g, tc, cp, w)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_gru_without_b_hn_equals_zero_b_hn():
+    gx, w, hp, _, _ = make_inputs("gru", 4, 5, np.float64)
+    a = K.gru_step_forward(gx[0], hp, w)
+    b = K.gru_step_forward(gx[0], hp, w, np.zeros(5))
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_step_forward_writes_into_given_slices():
+    """The layer hands per-step slices of its (T,B,.) cache buffers to the step kernels."""
+    T, B, H = 3, 4, 5
+    gx, w, hp, cp, _ = make_inputs("lstm", B, H, np.float64, T=T)
+    hs, cs, gs, ts = (np.full((T, B, k * H), np.nan) for k in (1, 1, 4, 1))
+    views = (hs[1], cs[1], gs[1], ts[1])
+    res = K.lstm_step_forward(gx[1], hp, cp, w, out=views)
+    assert all(r is v for r, v in zip(res, views))
+    ref = K.lstm_step_forward(gx[1], hp, cp, w)
+    for a, b in zip(res, ref):
+        np.testing.assert_array_equal(a, b)
+    assert np.isnan(hs[0]).all() and np.isnan(gs[2]).all()
+
+
+# ----------------------------------------------------------------------------- sequence drivers
+def seq_forward(kind, gx, h0, c0, w, bhn, lengths, reverse):
+    """Sequence forward through the C driver, normalised to (out, h_n, c_n, cache)."""
+    if kind.startswith("rnn"):
+        out, hn, cache = K.rnn_seq_forward(gx, h0, w, lengths, reverse, nl(kind))
+        return out, hn, None, cache
+    if kind == "lstm":
+        return K.lstm_seq_forward(gx, h0, c0, w, lengths, reverse)
+    out, hn, cache = K.gru_seq_forward(gx, h0, w, bhn, lengths, reverse)
+    return out, hn, None, cache
+
+
+def seq_backward(kind, dout, dh_n, dc_n, cache, w, lengths, reverse):
+    """Sequence backward through the C driver, normalised to (dgx, dgh, dh0, dc0)."""
+    if kind.startswith("rnn"):
+        dg, dh0 = K.rnn_seq_backward(dout, dh_n, cache, w, lengths, reverse, nl(kind))
+        return dg, dg, dh0, None
+    if kind == "lstm":
+        dg, dh0, dc0 = K.lstm_seq_backward(dout, dh_n, dc_n, cache, w, lengths, reverse)
+        return dg, dg, dh0, dc0
+    dgx, dgh, dh0 = K.gru_seq_backward(dout, dh_n, cache, w, lengths, reverse)
+    return dgx, dgh, dh0, None
+
+
+def steps_loop(kind, gx, h0, c0, w, bhn, lengths, reverse, dout, dh_n, dc_n):
+    """The sequence written as a Python loop over the step kernels (what the driver must equal)."""
+    T, B, _ = gx.shape
+    order = range(T - 1, -1, -1) if reverse else range(T)
+    mask = lambda t: (np.arange(B) < B) if lengths is None else (t < lengths)
+    h, c = h0, c0
+    out = np.zeros((T, B, h0.shape[1]), gx.dtype)
+    caches = {}
+    for t in order:
+        hp, cp = h, c
+        h, c2, g, aux = c_step_forward(kind, gx[t], hp, cp, w, bhn, lengths, t)
+        c = c2 if kind == "lstm" else c
+        caches[t] = (hp, cp, h, g, aux)
+        out[t] = np.where(mask(t)[:, None], h, 0)
+    dgx, dgh = np.zeros(gx.shape, gx.dtype), np.zeros(gx.shape, gx.dtype)
+    order = list(order)
+    md = lambda t: np.where(mask(t)[:, None], dout[t], 0).astype(gx.dtype)
+    dh = md(order[-1]) + dh_n
+    dc = dc_n.copy()
+    for s in range(T - 1, -1, -1):
+        t = order[s]
+        hp, cp, hh, g, aux = caches[t]
+        dh_next = md(order[s - 1]) if s > 0 else np.zeros_like(dh)
+        if kind.startswith("rnn"):
+            dgx[t], _ = K.rnn_step_backward(dh, out[t], w, lengths, t, nl(kind), dh_prev=dh_next)
+        elif kind == "lstm":
+            dc_next = np.zeros_like(dc)
+            dgx[t], _, _ = K.lstm_step_backward(dh, dc, g, aux, cp, w, lengths, t,
+                                                dh_prev=dh_next, dc_prev=dc_next)
+            dc = dc_next
+        else:
+            dgx[t], dgh[t], _ = K.gru_step_backward(dh, g, aux, hp, w, lengths, t, dh_prev=dh_next)
+        dh = dh_next
+    return out, h, c, dgx, dgh, dh, dc
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("kind", KINDS)
+def test_seq_driver_equals_step_loop_bitwise(kind, reverse, dtype):
+    T, B, H = 6, 7, 5
+    gx, w, h0, c0, bhn = make_inputs(kind, B, H, dtype, T=T, seed=3)
+    rng = np.random.default_rng(4)
+    lengths = np.array([6, 1, 3, 6, 0, 2, 5], dtype=np.int64)
+    dout = rng.standard_normal((T, B, H)).astype(dtype)
+    dh_n = rng.standard_normal((B, H)).astype(dtype)
+    dc_n = rng.standard_normal((B, H)).astype(dtype)
+    out, h_n, c_n, cache = seq_forward(kind, gx, h0, c0, w, bhn, lengths, reverse)
+    dgx, dgh, dh0, dc0 = seq_backward(kind, dout, dh_n, dc_n if kind == "lstm" else None,
+                                      cache, w, lengths, reverse)
+    r_out, r_hn, r_cn, r_dgx, r_dgh, r_dh0, r_dc0 = steps_loop(kind, gx, h0, c0, w, bhn, lengths, reverse,
+                                                               dout, dh_n, dc_n)
+    np.testing.assert_array_equal(out, r_out)
+    np.testing.assert_array_equal(h_n, r_hn)
+    np.testing.assert_array_equal(dgx, r_dgx)
+    np.testing.assert_array_equal(dh0, r_dh0)
+    if kind == "lstm":
+        np.testing.assert_array_equal(c_n, r_cn)
+        np.testing.assert_array_equal(dc0, r_dc0)
+    if kind == "gru":
+        np.testing.assert_array_equal(dgh, r_dgh)
+    # padded outputs are zero; a row of length 0 keeps its initial state
+    assert not out[:, 4].any()
+    np.testing.assert_array_equal(h_n[4], h0[4])
+    # hprev holds the state entering each step
+    first = T - 1 if reverse else 0
+    np.testing.assert_array_equal(cache["hprev"][first], h0)
+
+
+def np_seq_forward(kind, gx, h0, c0, w, bhn, lengths, reverse):
+    T, B, _ = gx.shape
+    h, c = h0, c0
+    out = np.zeros((T, B, h0.shape[1]))
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        active = t < lengths
+        h, c2, _, _ = np_step_forward(kind, gx[t], h, c, w, bhn, active)
+        c = c2 if kind == "lstm" else c
+        out[t] = np.where(active[:, None], h, 0)
+    return out, h, c
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("kind", KINDS)
+def test_seq_forward_vs_numpy_and_backward_vs_finite_differences(kind, reverse):
+    """float64: forward against NumPy; backward against central differences of a scalar loss
+    L = sum(out*R) + sum(h_n*S) (+ sum(c_n*U)) w.r.t. gx, h0, c0 and, through the layer's
+    dW_hh = sum_t dgh_t^T @ hprev_t and db_hn = sum dgh_n, w.r.t. w_hh and b_hn."""
+    T, B, H = 4, 3, 3
+    gx, w, h0, c0, bhn = make_inputs(kind, B, H, np.float64, T=T, seed=5)
+    if kind == "rnn_relu":  # keep pre-activations away from the kink
+        gx += np.sign(gx) * 0.05
+    lengths = np.array([4, 2, 3], dtype=np.int64)
+    rng = np.random.default_rng(6)
+    R, S, U = rng.standard_normal((T, B, H)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    lstm = kind == "lstm"
+
+    out, h_n, c_n, cache = seq_forward(kind, gx, h0, c0, w, bhn, lengths, reverse)
+    r_out, r_hn, r_cn = np_seq_forward(kind, gx, h0, c0, w, bhn, lengths, reverse)
+    np.testing.assert_allclose(out, r_out, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(h_n, r_hn, rtol=1e-12, atol=1e-12)
+    if lstm:
+        np.testing.assert_allclose(c_n, r_cn, rtol=1e-12, atol=1e-12)
+
+    def loss(gx_, h0_, c0_, w_, bhn_):
+        o, hn, cn = np_seq_forward(kind, gx_, h0_, c0_, w_, bhn_, lengths, reverse)
+        return (o * R).sum() + (hn * S).sum() + ((cn * U).sum() if lstm else 0.0)
+
+    def numeric(i):
+        args = [gx, h0, c0, w, bhn]
+        x = args[i]
+        g = np.zeros_like(x)
+        for k in np.ndindex(x.shape):
+            old = x[k]
+            x[k] = old + 1e-6
+            lp = loss(*args)
+            x[k] = old - 1e-6
+            lm = loss(*args)
+            x[k] = old
+            g[k] = (lp - lm) / 2e-6
+        return g
+
+    dgx, dgh, dh0, dc0 = seq_backward(kind, R, S, U if lstm else None, cache, w, lengths, reverse)
+    tol = dict(rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dgx, numeric(0), **tol)
+    np.testing.assert_allclose(dh0, numeric(1), **tol)
+    if lstm:
+        np.testing.assert_allclose(dc0, numeric(2), **tol)
+    dw = np.einsum("tbg,tbh->gh", dgh, cache["hprev"])
+    np.testing.assert_allclose(dw, numeric(3), **tol)
+    if kind == "gru":
+        np.testing.assert_allclose(dgh[:, :, 2 * H:].sum((0, 1)), numeric(4), **tol)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_seq_without_lengths_or_gradients(kind):
+    """lengths=None equals full lengths; None gradients equal zero arrays; T = 0 returns h0."""
+    T, B, H = 3, 2, 4
+    gx, w, h0, c0, bhn = make_inputs(kind, B, H, np.float64, T=T, seed=8)
+    full = np.full(B, T, dtype=np.int64)
+    a = seq_forward(kind, gx, h0, c0, w, bhn, None, False)
+    b = seq_forward(kind, gx, h0, c0, w, bhn, full, False)
+    for x, y in zip(a[:3], b[:3]):
+        if x is not None:
+            np.testing.assert_array_equal(x, y)
+    dout = np.random.default_rng(9).standard_normal((T, B, H))
+    z = np.zeros((B, H))
+    g1 = seq_backward(kind, dout, None, None, a[3], w, None, False)
+    g2 = seq_backward(kind, dout, z, z if kind == "lstm" else None, a[3], w, full, False)
+    for x, y in zip(g1, g2):
+        if x is not None:
+            np.testing.assert_array_equal(x, y)
+    out, h_n, c_n, cache = seq_forward(kind, gx[:0], h0, c0, w, bhn, None, False)
+    assert out.shape == (0, B, H)
+    np.testing.assert_array_equal(h_n, h0)
+    g = seq_backward(kind, None, h0, c0 if kind == "lstm" else None, cache, w, None, False)
+    np.testing.assert_array_equal(g[2], h0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_zero_size(kind):
+    for B, H in ((0, 3), (2, 0)):
+        gx, w, h0, c0, bhn = make_inputs(kind, B, H, np.float32, T=2)
+        out, h_n, c_n, cache = seq_forward(kind, gx, h0, c0, w, bhn, None, False)
+        assert out.shape == (2, B, H)
+        g = seq_backward(kind, out, None, None, cache, w, None, False)
+        assert g[0].shape == gx.shape
+
+
+@pytest.mark.skipif(not K.has_openmp(), reason="built without OpenMP")
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_and_two_threads_bitwise_identical(kind):
+    T, B, H = 3, 64, 160  # B*G*H >= 8192: the pointwise loop really runs on 2 threads
+    gx, w, h0, c0, bhn = make_inputs(kind, B, H, np.float32, T=T, seed=10)
+    lengths = np.random.default_rng(11).integers(1, T + 1, B).astype(np.int64)
+    dout = np.random.default_rng(12).standard_normal((T, B, H)).astype(np.float32)
+    old = K.get_num_threads()
+    res = []
+    try:
+        for n in (1, 2):
+            K.set_num_threads(n)
+            out, h_n, c_n, cache = seq_forward(kind, gx, h0, c0, w, bhn, lengths, True)
+            res.append((out, h_n) + seq_backward(kind, dout, None, None, cache, w, lengths, True))
+    finally:
+        K.set_num_threads(old)
+    for x, y in zip(*res):
+        if x is not None:
+            np.testing.assert_array_equal(x, y)
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_bad_inputs_raise_before_c():
+    B, H = 3, 4
+    gx, w, hp, cp, _ = make_inputs("lstm", B, H, np.float64, T=5)
+    with pytest.raises(ValueError, match=r"w_hh must have shape \(4\*H, H\)"):
+        K.lstm_step_forward(gx[0], hp, cp, w[:-1])
+    with pytest.raises(ValueError, match=r"gx_t has shape \(3, 15\)"):
+        K.lstm_step_forward(gx[0][:, :-1], hp, cp, w)
+    with pytest.raises(ValueError, match="h_prev has shape"):
+        K.lstm_step_forward(gx[0], hp[:, :2], cp, w)
+    with pytest.raises(TypeError, match="c_prev has dtype float32"):
+        K.lstm_step_forward(gx[0], hp, cp.astype(np.float32), w)
+    with pytest.raises(TypeError, match="numpy.ndarray"):
+        K.lstm_step_forward(gx[0].tolist(), hp, cp, w)
+    with pytest.raises(ValueError, match=r"lengths has shape \(2,\)"):
+        K.lstm_step_forward(gx[0], hp, cp, w, np.array([1, 2]))
+    with pytest.raises(TypeError, match="lengths must be an integer"):
+        K.lstm_step_forward(gx[0], hp, cp, w, np.ones(3))
+    with pytest.raises(ValueError, match="lengths must lie in"):
+        K.lstm_step_forward(gx[0], hp, cp, w, np.array([1, -1, 2]))
+    with pytest.raises(ValueError, match="t must be >= 0"):
+        K.lstm_step_forward(gx[0], hp, cp, w, t=-1)
+    with pytest.raises(ValueError, match=r"lengths must lie in \[0, 5\]"):
+        K.lstm_seq_forward(gx, hp, cp, w, np.array([1, 6, 2]))
+    with pytest.raises(ValueError, match=r"gx has shape \(5, 3, 15\)"):
+        K.lstm_seq_forward(gx[:, :, :-1], hp, cp, w)
+    with pytest.raises(ValueError, match="nonlinearity"):
+        K.rnn_seq_forward(gx[:, :, :H], hp, w[:H], nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="overlap"):
+        K.rnn_step_forward(gx[0, :, :H], hp, w[:H], out=hp)
+    with pytest.raises(ValueError, match=r"h has shape \(3, 3\)"):
+        K.rnn_step_forward(gx[0, :, :H], hp, w[:H], out=np.empty((3, 3)))
+    with pytest.raises(TypeError, match="out must be a tuple of 4"):
+        K.lstm_step_forward(gx[0], hp, cp, w, out=(np.empty((B, H)),))
+    out, h_n, c_n, cache = K.lstm_seq_forward(gx, hp, cp, w)
+    with pytest.raises(TypeError, match="cache must be the dict"):
+        K.lstm_seq_backward(None, None, None, {"hprev": cache["hprev"]}, w)
+    bad = dict(cache, gates=cache["gates"][:, :, :-1])
+    with pytest.raises(ValueError, match=r"cache\['gates'\] has shape"):
+        K.lstm_seq_backward(None, None, None, bad, w)
+    with pytest.raises(ValueError, match=r"dout has shape"):
+        K.lstm_seq_backward(out[:-1], None, None, cache, w)
+    gw = make_inputs("gru", B, H, np.float64)[1]
+    with pytest.raises(ValueError, match=r"b_hn has shape \(3,\)"):
+        K.gru_step_forward(gx[0, :, :3 * H], hp, gw, np.zeros(3))
