@@ -1,2 +1,8 @@
-"""minigrad.nn: layers and training utilities (this stub only exposes ``nn.utils``)."""
+"""minigrad.nn: modules, layers and recurrent networks with PyTorch's names and shapes."""
 from . import utils
+from .module import Module, Parameter
+from .layers import Dropout, Embedding, Linear, LinearFn, Sequential, linear
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+
+__all__ = ["Dropout", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Linear", "LinearFn", "Module",
+           "Parameter", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "Sequential", "linear", "utils"]

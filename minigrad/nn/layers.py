@@ -1,0 +1,136 @@
+"""The basic layers: Linear, Embedding, Dropout, Sequential.
+
+``Linear`` is one fused tape node, ``y = x @ W^T + b`` over all leading dimensions at once: the
+forward is a single GEMM with ``trans_b`` (no transposed copy of W), and backward forms
+``dx = g @ W`` and ``dW += g^T @ x`` as two GEMMs, accumulating into the engine's buffers.
+"""
+import math
+
+import numpy as np
+
+from .. import kernels as K
+from .. import functional as F
+from ..random import default_generator
+from ..tensor import Function
+from .module import Module, Parameter
+
+
+def uniform_(p, bound, generator=None):
+    """Fill parameter ``p`` in place from U(-bound, bound) (PyTorch's default for these layers)."""
+    gen = generator or default_generator()
+    p.data[...] = gen.uniform(-bound, bound, size=p.data.shape)
+    return p
+
+
+class LinearFn(Function):
+    """y (..., O) = x (..., I) @ W^T (I, O) + b (O,)."""
+
+    def forward(self, x, w, b=None):
+        if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+            raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {w.shape} "
+                             f"(expected last dimension {w.shape[1]})")
+        x2 = x.reshape(-1, w.shape[1])
+        y = K.gemm(x2, w, trans_b=True)
+        if b is not None:
+            y += b
+        self.save(x2, w)
+        self.x_shape = x.shape
+        return y.reshape(x.shape[:-1] + (w.shape[0],))
+
+    def backward(self, g):
+        x2, w = self.saved
+        g2 = g.reshape(-1, w.shape[0])
+        dx = K.gemm(g2, w).reshape(self.x_shape) if self.needs[0] else None
+        if self.needs[1]:
+            K.gemm(g2, x2, trans_a=True, beta=1.0, out=self.grad_buffer(1))   # dW += g^T x
+        db = g2.sum(axis=0) if len(self.needs) > 2 and self.needs[2] else None
+        return dx, None, db
+
+
+def linear(x, weight, bias=None):
+    """``x @ weight^T + bias`` as one tape node (see :class:`LinearFn`)."""
+    return LinearFn.apply(x, weight) if bias is None else LinearFn.apply(x, weight, bias)
+
+
+class Linear(Module):
+    """``y = x W^T + b``; weight (out_features, in_features), both U(-1/sqrt(in), 1/sqrt(in))."""
+
+    def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
+        super().__init__()
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
+        self.weight = uniform_(Parameter(np.empty((out_features, in_features), dtype)), bound)
+        self.bias = uniform_(Parameter(np.empty((out_features,), dtype)), bound) if bias else None
+
+    def forward(self, x):
+        return linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Embedding(Module):
+    """A lookup table: integer indices (...) -> rows of ``weight`` (num_embeddings, embedding_dim).
+
+    Initialised N(0, 1) as PyTorch; the ``padding_idx`` row is zero and receives no gradient.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=np.float32):
+        super().__init__()
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"padding_idx {padding_idx} out of range for {num_embeddings} embeddings")
+            padding_idx %= num_embeddings
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        w = default_generator().standard_normal((num_embeddings, embedding_dim)).astype(dtype)
+        if padding_idx is not None:
+            w[padding_idx] = 0
+        self.weight = Parameter(w)
+
+    def forward(self, indices):
+        return F.embedding(indices, self.weight, padding_idx=self.padding_idx)
+
+    def extra_repr(self):
+        pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+
+
+class Dropout(Module):
+    """Inverted dropout with probability ``p`` while training; the identity in eval mode."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class Sequential(Module):
+    """Modules applied one after another; ``Sequential(a, b)(x) == b(a(x))``."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential expects Modules, argument {i} is {type(m).__name__}")
+            setattr(self, str(i), m)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
