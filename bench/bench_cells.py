@@ -10,7 +10,7 @@ so the floor is T * (t_fwd_gemm + t_bwd_gemm), each GEMM time minus the Python c
 the pointwise gate math, caches and time loop cost nothing. The machine is shared and noisy:
 every number is the best of several repeats.
 
-    python bench/bench_cells.py [--repeats N] [--quick]
+    python bench/bench_cells.py [--repeats N] [--quick] [--threads N]
 """
 import argparse
 import time
@@ -48,7 +48,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="skip the largest size")
+    ap.add_argument("--threads", type=int, default=0, help="thread count (default: all)")
     args = ap.parse_args()
+    if args.threads:
+        K.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     one, one_out = np.ones((1, 1), np.float32), np.empty((1, 1), np.float32)
     overhead = best_of(lambda: [K.gemm(one, one, out=one_out) for _ in range(1000)], 20) / 1000
