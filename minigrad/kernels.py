@@ -9,9 +9,19 @@ copied to a contiguous array first and still gives the right answer.
 
 Naming: ``X`` is a Python-facing function; the C symbol is ``mg_<op>_<forward|backward>_<f32|f64>``.
 """
+import os
+
 import numpy as np
 
-from . import _C
+try:
+    from . import _C
+except ImportError as exc:  # pragma: no cover - depends on how minigrad was installed
+    here = os.path.dirname(os.path.abspath(__file__))
+    raise ImportError(
+        f"minigrad's C extension (minigrad._C) was not found next to {here}. If this is the source "
+        "tree, Python imported it instead of the installed package: run from another directory "
+        "(pytest does; `python -m pytest` puts the current directory first), or install in "
+        "editable mode with `pip install -e .`.") from exc
 
 ffi, lib = _C.ffi, _C.lib
 
