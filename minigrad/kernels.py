@@ -101,6 +101,22 @@ def set_simd(enabled):
 
 
 # ----------------------------------------------------------------------------- GEMM
+# The recurrent layers issue many small GEMMs per time step, so the per-call cost of this wrapper
+# matters (a 4x4 call should cost a few microseconds, like numpy.matmul). The checks are the same
+# as everywhere else; only their form is tuned: exact-type tests before attribute lookups, the
+# C entry points and dtype flags looked up once (below), and arrays handed to C with one
+# ffi.from_buffer each through the untyped mg_gemm_any (no typed cast per operand).
+# Operands are never copied when C-contiguous, and not when F-contiguous either: an F-contiguous
+# matrix is the transpose of a C-contiguous one, so its .T is passed with the transpose flag
+# flipped (a transposed view like ``x.T`` costs nothing). Other layouts are copied.
+_IS_F64 = {np.dtype(np.float32): 0, np.dtype(np.float64): 1}
+_ndarray = np.ndarray
+_from_buffer = ffi.from_buffer
+_gemm_any = lib.mg_gemm_any
+_gemm_batched_any = lib.mg_gemm_batched_any
+_GEMM_REF = {np.dtype(np.float32): lib.mg_gemm_ref_f32, np.dtype(np.float64): lib.mg_gemm_ref_f64}
+
+
 def _matrix(x, name, dtype=None):
     x = as_float_array(x, name, dtype)
     if x.ndim != 2:
@@ -108,30 +124,80 @@ def _matrix(x, name, dtype=None):
     return x
 
 
+def _gemm_operand(x, name, dtype, trans, ndim, fn):
+    """Check one GEMM operand; return ``(array, trans)`` with ``array`` C-contiguous.
+
+    ``dtype`` None: x must be float32/float64; else exactly ``dtype``. A 2-D F-contiguous ``x``
+    comes back as ``x.T`` with ``trans`` flipped (no copy); other non-C-contiguous layouts are
+    copied. ``ndim`` is an int or a tuple of allowed ranks; ``fn`` names the caller in messages.
+    """
+    if type(x) is not np.ndarray and not isinstance(x, np.ndarray):
+        raise TypeError(f"{fn}: {name} must be a numpy.ndarray, got {type(x).__name__}")
+    xd = x.dtype
+    if dtype is None:
+        if xd not in _IS_F64:
+            raise TypeError(f"{fn}: {name} must be float32 or float64, got {xd} (shape {x.shape})")
+    elif xd != dtype:
+        raise TypeError(f"{fn}: {name} has dtype {xd} (shape {x.shape}) but the other operand is "
+                        f"{dtype}; mixed dtypes are not supported")
+    if x.ndim != ndim and (type(ndim) is int or x.ndim not in ndim):
+        raise ValueError(f"{fn}: {name} must be {ndim if type(ndim) is int else ' or '.join(map(str, ndim))}-D, "
+                         f"got shape {x.shape}")
+    flags = x.flags
+    if flags.c_contiguous:
+        return x, trans
+    if x.ndim == 2 and flags.f_contiguous:
+        return x.T, not trans
+    return np.ascontiguousarray(x), trans
+
+
+def _check_gemm_out(out, shape, dtype, fn, a, b):
+    check_out(out, shape, dtype)
+    if np.may_share_memory(out, a) or np.may_share_memory(out, b):
+        raise ValueError(f"{fn}: out {out.shape} overlaps an input (a {a.shape}, b {b.shape})")
+
+
 def gemm(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, reference=False):
     """``out = alpha * op(a) @ op(b) + beta * out`` with op = transpose when the flag is set.
 
     ``a`` and ``b`` are 2-D float arrays of one dtype; ``out`` (required when ``beta != 0``)
-    receives the result in place. The transposes are read by the kernel with strides, never
-    copied. ``reference=True`` runs the naive reference kernel instead (tests only).
+    receives the result in place and must not overlap ``a`` or ``b``. The transposes are read by
+    the kernel with strides, never copied; transposed views (``x.T``) are not copied either.
+    ``beta == 0`` overwrites ``out`` (NaNs in it are ignored). ``reference=True`` runs the naive
+    reference kernel instead (tests only).
     """
-    a = _matrix(a, "a")
-    b = _matrix(b, "b", a.dtype)
-    m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
-    k2, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
+    if (type(a) is _ndarray and type(b) is _ndarray and a.ndim == 2 and b.ndim == 2
+            and a.flags.c_contiguous and b.flags.c_contiguous):
+        # fast path (the common case): exact C-contiguous 2-D ndarrays, checked here inline
+        dt = a.dtype
+        if dt not in _IS_F64 or b.dtype != dt:
+            _gemm_operand(a, "a", None, False, 2, "gemm")   # raises the precise error
+            _gemm_operand(b, "b", dt, False, 2, "gemm")
+        a2, b2, ta, tb = a, b, bool(trans_a), bool(trans_b)
+    else:
+        a2, ta = _gemm_operand(a, "a", None, bool(trans_a), 2, "gemm")
+        dt = a2.dtype
+        b2, tb = _gemm_operand(b, "b", dt, bool(trans_b), 2, "gemm")
+    m, k = (a2.shape[1], a2.shape[0]) if ta else a2.shape
+    k2, n = (b2.shape[1], b2.shape[0]) if tb else b2.shape
     if k != k2:
         raise ValueError(
             f"gemm: inner dimensions differ: op(a) is {(m, k)} (a {a.shape}, trans_a={bool(trans_a)}), "
             f"op(b) is {(k2, n)} (b {b.shape}, trans_b={bool(trans_b)})")
+    alpha = float(alpha)
+    beta = float(beta)
     if out is None:
         if beta != 0:
-            raise ValueError("gemm: beta != 0 needs an `out` array to accumulate into")
-        out = np.empty((m, n), dtype=a.dtype)
+            raise ValueError(f"gemm: beta != 0 needs an `out` array of shape {(m, n)} to accumulate into")
+        out = np.empty((m, n), dtype=dt)
     else:
-        check_out(out, (m, n), a.dtype)
-    fn = cfunc("gemm_ref" if reference else "gemm", a.dtype)
-    fn(ptr(out), ptr(a), ptr(b), m, n, k, n, a.shape[1], b.shape[1],
-       int(bool(trans_a)), int(bool(trans_b)), float(alpha), float(beta))
+        _check_gemm_out(out, (m, n), dt, "gemm", a, b)
+    if reference:
+        _GEMM_REF[dt](ptr(out), ptr(a2), ptr(b2), m, n, k, n, a2.shape[1], b2.shape[1],
+                      int(ta), int(tb), alpha, beta)
+        return out
+    _gemm_any(_IS_F64[dt], _from_buffer(out), _from_buffer(a2), _from_buffer(b2), m, n, k, n,
+              a2.shape[1], b2.shape[1], ta, tb, alpha, beta)
     return out
 
 
@@ -141,32 +207,34 @@ def gemm_batched(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=No
     ``a`` is (N, ., .); ``b`` is (N, ., .) or a 2-D matrix shared by every batch item. When ``b``
     is shared and ``a`` is not transposed, the whole batch is one (N*M, K) @ (K, P) GEMM.
     """
-    a = as_float_array(a, "a")
-    b = as_float_array(b, "b", a.dtype)
-    if a.ndim != 3 or b.ndim not in (2, 3):
-        raise ValueError(f"gemm_batched expects a 3-D `a` and a 2-D or 3-D `b`, got {a.shape} and {b.shape}")
-    nb = a.shape[0]
-    if b.ndim == 3 and b.shape[0] != nb:
+    a3, ta = _gemm_operand(a, "a", None, bool(trans_a), 3, "gemm_batched")
+    dt = a3.dtype
+    b3, tb = _gemm_operand(b, "b", dt, bool(trans_b), (2, 3), "gemm_batched")
+    nb = a3.shape[0]
+    if b3.ndim == 3 and b3.shape[0] != nb:
         raise ValueError(f"gemm_batched: batch sizes differ: a {a.shape}, b {b.shape}")
-    m, k = (a.shape[2], a.shape[1]) if trans_a else a.shape[1:]
-    k2, n = (b.shape[-1], b.shape[-2]) if trans_b else b.shape[-2:]
+    m, k = (a3.shape[2], a3.shape[1]) if ta else a3.shape[1:]
+    k2, n = (b3.shape[-1], b3.shape[-2]) if tb else b3.shape[-2:]
     if k != k2:
         raise ValueError(f"gemm_batched: inner dimensions differ: a {a.shape} (trans_a={bool(trans_a)}), "
                          f"b {b.shape} (trans_b={bool(trans_b)})")
+    alpha = float(alpha)
+    beta = float(beta)
     if out is None:
         if beta != 0:
-            raise ValueError("gemm_batched: beta != 0 needs an `out` array to accumulate into")
-        out = np.empty((nb, m, n), dtype=a.dtype)
+            raise ValueError(f"gemm_batched: beta != 0 needs an `out` array of shape {(nb, m, n)} "
+                             "to accumulate into")
+        out = np.empty((nb, m, n), dtype=dt)
     else:
-        check_out(out, (nb, m, n), a.dtype)
-    if b.ndim == 2 and not trans_a:   # one big GEMM over all rows of all batch items
-        gemm(a.reshape(nb * m, k), b, False, trans_b, alpha, beta, out.reshape(nb * m, n))
+        _check_gemm_out(out, (nb, m, n), dt, "gemm_batched", a, b)
+    if b3.ndim == 2 and not ta:   # one big GEMM over all rows of all batch items
+        _gemm_any(_IS_F64[dt], _from_buffer(out), _from_buffer(a3), _from_buffer(b3), nb * m, n,
+                  k, n, a3.shape[2], b3.shape[1], False, tb, alpha, beta)
         return out
-    sb = 0 if b.ndim == 2 else b.shape[1] * b.shape[2]
-    cfunc("gemm_batched", a.dtype)(
-        ptr(out), ptr(a), ptr(b), nb, m, n, k, n, a.shape[2], b.shape[-1],
-        m * n, a.shape[1] * a.shape[2], sb, int(bool(trans_a)), int(bool(trans_b)),
-        float(alpha), float(beta))
+    sb = 0 if b3.ndim == 2 else b3.shape[1] * b3.shape[2]
+    _gemm_batched_any(_IS_F64[dt], _from_buffer(out), _from_buffer(a3), _from_buffer(b3), nb, m,
+                      n, k, n, a3.shape[2], b3.shape[-1], m * n, a3.shape[1] * a3.shape[2], sb,
+                      ta, tb, alpha, beta)
     return out
 
 
