@@ -15,7 +15,7 @@ subprocess with OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS set (th
 says which method was used). threadpoolctl is optional, never a dependency.
 
 Timing on a shared, noisy machine: each measurement is the best (minimum) over several rounds of
-a timed block of calls (each block >= ~10 ms). Before timing one library the script sleeps
+a timed block of calls (each block >= ~5 ms). Before timing one library the script sleeps
 briefly, because both OpenBLAS and libgomp keep their idle worker threads spinning for a while
 after a call, and those spinning threads would steal the core the other library wants.
 """
@@ -41,7 +41,7 @@ QUICK_SQUARE = [64, 256, 1024]
 QUICK_RECURRENT = [(32, 256, 64), (64, 1024, 256)]
 
 
-def best_time(fn, rounds, block_s=0.01):
+def best_time(fn, rounds, block_s=0.005):
     """Minimum seconds per call over `rounds` timed blocks of calls."""
     fn()
     t0 = time.perf_counter()
@@ -119,7 +119,7 @@ def main():
     ap.add_argument("--passes", type=int, default=None, help="alternations minigrad/NumPy")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    rounds = args.rounds or (3 if args.quick else 5)
+    rounds = args.rounds or (4 if args.quick else 7)
     passes = args.passes or (2 if args.quick else 3)
     if args.shapes:
         shapes = args.shapes
