@@ -31,7 +31,8 @@
  *      f32 MC=288 -> 288 KiB, f64 MC=144 -> 288 KiB (multiples of MR=6).
  *  NC: the packed B panel (KC x NC) lives in L3 (shared by the two cores in the M-split):
  *      NC=4080 (a multiple of 16 and 8) -> 4 MiB f32 / 8 MiB f64, well inside 32 MiB.
- * bench/bench_gemm.py measured the neighbourhood of these values (see bench/README.md). */
+ * These come from the cache sizes, not from a parameter sweep (the shared machine was too noisy
+ * for one); single-threaded they reach OpenBLAS speed (bench/README.md). */
 #ifndef MG_GEMM_KC
 #define MG_GEMM_KC 256
 #endif
@@ -53,9 +54,10 @@
 #ifndef MG_GEMM_SMALL_MNK_TB
 #define MG_GEMM_SMALL_MNK_TB 4096.0
 #endif
-/* Flops (2*M*N*K) below which one thread does it all: waking the team costs a few us. */
+/* Flops (2*M*N*K) below which one thread does it all (~50 us of work): waking the team costs a
+ * few us, and on a shared machine a parallel call waits for the slower (preempted) thread. */
 #ifndef MG_GEMM_PAR_FLOPS
-#define MG_GEMM_PAR_FLOPS 1.0e6
+#define MG_GEMM_PAR_FLOPS 4.0e6
 #endif
 
 /* ---------------------------------------------------------------- packed-buffer cache
