@@ -3,6 +3,7 @@ from . import utils
 from .module import Module, Parameter
 from .layers import Dropout, Embedding, Linear, LinearFn, Sequential, linear
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from . import composed
 
 __all__ = ["Dropout", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Linear", "LinearFn", "Module",
-           "Parameter", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "Sequential", "linear", "utils"]
+           "Parameter", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "Sequential", "composed", "linear", "utils"]

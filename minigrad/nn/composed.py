@@ -1,0 +1,121 @@
+"""Readable recurrent cells: the equations of nn.RNNCell / LSTMCell / GRUCell as primitive tape ops.
+
+The fused cells (:mod:`minigrad.nn.rnn`) run each step as one C kernel (csrc/rnn_step.inc) with
+a hand-written backward. This module writes the *same* step with ordinary differentiable ops --
+``@``, ``+``, ``*``, ``sigmoid``, ``tanh``, ``split`` -- so that it reads like the equations and
+its gradient comes from the tape, op by op. It is slower (one tape node per op, a temporary per
+line) and exists to be read, and to be tested equal to the fused kernels, which it is to ~1e-15
+in float64 (tests/test_composed_cells.py).
+
+Shapes (B batch, I input_size, H hidden_size, G gates: 1 RNN, 4 LSTM, 3 GRU); a leading batch
+dimension is optional (x (I,), h (H,) works the same):
+    x (B, I)   h, c (B, H)   w_ih (G*H, I)   w_hh (G*H, H)   b_ih, b_hh (G*H,) or None
+
+The parameter layout is PyTorch's, the one the fused cells use, so any fused cell's weights
+drive these functions unchanged::
+
+    h, c = composed.lstm_cell(x, (h, c), cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+    h, c = composed.cell_step(cell, x, (h, c))          # the same, reading the cell's parameters
+    cell = composed.LSTMCell(I, H)                      # a Module with nn.LSTMCell's parameters
+
+What the fused kernel does differently, in one place (each function's comments say where):
+  * the input projection ``x @ W_ih^T + b_ih (+ b_hh)`` is one GEMM over *all* time steps at once
+    (``InputProjection``), done before the time loop; here it is recomputed per step;
+  * the gate pre-activations live in one (B, G*H) buffer; the kernel activates each H-wide block
+    in place instead of splitting into separate tensors;
+  * backward is written out by hand from cached gates (e.g. ``sigma' = s (1 - s)``,
+    ``tanh' = 1 - t^2``) rather than recorded op by op.
+"""
+import numpy as np
+
+from .. import ops
+from ..tensor import Tensor, as_tensor
+from . import rnn as _rnn
+
+
+def _affine(x, w, b):
+    """x @ w^T + b (b may be None): every gate's pre-activation for all gates at once."""
+    y = x @ w.T
+    return y if b is None else y + b
+
+
+def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
+    """Elman step: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)`` with act = tanh or relu."""
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    # fused: pre = h_prev @ W_hh^T by GEMM into the output, then h = act(pre + gx_t) in one pass
+    pre = _affine(x, w_ih, b_ih) + _affine(h, w_hh, b_hh)
+    return ops.tanh(pre) if nonlinearity == "tanh" else ops.relu(pre)
+
+
+def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None):
+    """LSTM step, gate order i, f, g, o (PyTorch's); returns ``(h', c')``."""
+    h, c = state
+    # [i f g o] pre-activations, (B, 4H): fused = one (B, 4H) gate buffer, gx_t + h_prev @ W_hh^T
+    gates = _affine(x, w_ih, b_ih) + _affine(h, w_hh, b_hh)
+    i, f, g, o = ops.split(gates, w_hh.shape[1], axis=-1)   # four (B, H) blocks
+    i = ops.sigmoid(i)          # input gate      i = sigma(W_ii x + b_ii + W_hi h + b_hi)
+    f = ops.sigmoid(f)          # forget gate     f = sigma(W_if x + b_if + W_hf h + b_hf)
+    g = ops.tanh(g)             # cell candidate  g = tanh(W_ig x + b_ig + W_hg h + b_hg)
+    o = ops.sigmoid(o)          # output gate     o = sigma(W_io x + b_io + W_ho h + b_ho)
+    # fused: the kernel activates the four blocks in place and caches them (and tanh(c')) for
+    # backward, which it writes by hand: dc = dc' + dh' o (1 - tanh(c')^2), di = dc g i (1 - i) ...
+    c_new = f * c + i * g       # c' = f * c + i * g
+    h_new = o * ops.tanh(c_new)     # h' = o * tanh(c')
+    return h_new, c_new
+
+
+def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
+    """GRU step, gate order r, z, n; ``b_hn`` stays inside ``r * (W_hn h + b_hn)`` (PyTorch's)."""
+    H = w_hh.shape[1]
+    # input side and hidden side kept apart: r multiplies only the hidden part of n.
+    # fused: gx_t (input side + b_ih + b_hr, b_hz) comes from the sequence-wide GEMM; the kernel
+    # forms h_prev @ W_hh^T in its gate buffer and adds b_hn itself (the `hn` cache).
+    x_r, x_z, x_n = ops.split(_affine(x, w_ih, b_ih), H, axis=-1)
+    h_r, h_z, h_n = ops.split(_affine(h, w_hh, b_hh), H, axis=-1)
+    r = ops.sigmoid(x_r + h_r)      # reset gate   r = sigma(W_ir x + b_ir + W_hr h + b_hr)
+    z = ops.sigmoid(x_z + h_z)      # update gate  z = sigma(W_iz x + b_iz + W_hz h + b_hz)
+    n = ops.tanh(x_n + r * h_n)     # candidate    n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+    # h' = (1 - z) * n + z * h; the fused kernel evaluates it as n + z * (h - n) (one fewer op)
+    return (1 - z) * n + z * h
+
+
+def cell_step(cell, x, state=None):
+    """One composed step with the parameters of ``cell`` (an nn.RNNCell / LSTMCell / GRUCell).
+
+    ``state`` is h (RNN, GRU) or (h, c) (LSTM); None means zeros, as for the fused cell.
+    """
+    x = as_tensor(x, like=cell.weight_ih)
+    if state is None:
+        dt = cell.weight_ih.dtype
+        zero = Tensor(np.zeros(x.shape[:-1] + (cell.hidden_size,), dt), dtype=dt)
+        state = (zero, zero) if cell.kind.name == "lstm" else zero
+    params = (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+    if cell.kind.name == "lstm":
+        return lstm_cell(x, tuple(as_tensor(s, like=cell.weight_ih) for s in state), *params)
+    state = as_tensor(state, like=cell.weight_ih)
+    if cell.kind.name == "gru":
+        return gru_cell(x, state, *params)
+    return rnn_cell(x, state, *params, nonlinearity=cell.kind.nonlinearity)
+
+
+# ---------------------------------------------------------------- Modules with the fused cells' layout
+class RNNCell(_rnn.RNNCell):
+    """nn.RNNCell's parameters and signature, forward written as :func:`rnn_cell`."""
+
+    def forward(self, x, state=None):
+        return cell_step(self, x, state)
+
+
+class LSTMCell(_rnn.LSTMCell):
+    """nn.LSTMCell's parameters and signature, forward written as :func:`lstm_cell`."""
+
+    def forward(self, x, state=None):
+        return cell_step(self, x, state)
+
+
+class GRUCell(_rnn.GRUCell):
+    """nn.GRUCell's parameters and signature, forward written as :func:`gru_cell`."""
+
+    def forward(self, x, state=None):
+        return cell_step(self, x, state)
