@@ -29,7 +29,7 @@ class LinearFn(Function):
         if x.ndim == 0 or x.shape[-1] != w.shape[1]:
             raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {w.shape} "
                              f"(expected last dimension {w.shape[1]})")
-        x2 = x.reshape(-1, w.shape[1])
+        x2 = x.reshape(int(np.prod(x.shape[:-1])), w.shape[1])   # not -1: sizes may be zero
         y = K.gemm(x2, w, trans_b=True)
         if b is not None:
             y += b
@@ -39,7 +39,7 @@ class LinearFn(Function):
 
     def backward(self, g):
         x2, w = self.saved
-        g2 = g.reshape(-1, w.shape[0])
+        g2 = g.reshape(x2.shape[0], w.shape[0])
         dx = K.gemm(g2, w).reshape(self.x_shape) if self.needs[0] else None
         if self.needs[1]:
             K.gemm(g2, x2, trans_a=True, beta=1.0, out=self.grad_buffer(1))   # dW += g^T x
@@ -125,7 +125,8 @@ class Sequential(Module):
         return len(self._modules)
 
     def __getitem__(self, i):
-        return list(self._modules.values())[i]
+        mods = list(self._modules.values())
+        return Sequential(*mods[i]) if isinstance(i, slice) else mods[i]
 
     def __iter__(self):
         return iter(self._modules.values())

@@ -46,9 +46,14 @@ class Module:
             raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() "
                                  f"before assigning {name!r}")
         params, modules = self.__dict__["_parameters"], self.__dict__["_modules"]
+        was_param = name in params
+        if was_param and not (value is None or isinstance(value, Parameter)):
+            # silently turning a weight into a plain attribute would drop it from parameters()
+            raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} of "
+                            f"{type(self).__name__} (a Parameter or None expected)")
         params.pop(name, None)
         modules.pop(name, None)
-        if isinstance(value, Parameter) or (value is None and name in params):
+        if isinstance(value, Parameter) or (value is None and was_param):
             params[name] = value
         elif isinstance(value, Module):
             modules[name] = value
@@ -87,12 +92,15 @@ class Module:
     def children(self):
         return (m for _, m in self.named_children())
 
-    def named_modules(self, prefix=""):
-        """Every module in the tree (this one first), each once, with its dotted name."""
+    def named_modules(self, prefix="", remove_duplicate=True):
+        """Every module in the tree (this one first, depth first), each once, with its dotted name.
+
+        ``remove_duplicate=False`` lists a module shared by two parents under both names.
+        """
         seen, stack = set(), [(prefix, self)]
         while stack:
             name, mod = stack.pop(0)
-            if id(mod) in seen:
+            if remove_duplicate and id(mod) in seen:
                 continue
             seen.add(id(mod))
             yield name, mod
@@ -101,13 +109,14 @@ class Module:
     def modules(self):
         return (m for _, m in self.named_modules())
 
-    def named_parameters(self, prefix="", recurse=True):
-        """(dotted name, Parameter) pairs; a parameter shared by two modules is listed once."""
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, Parameter) pairs; a parameter shared by two modules is listed once
+        (under its first name) unless ``remove_duplicate=False``."""
         seen = set()
-        mods = self.named_modules(prefix) if recurse else [(prefix, self)]
+        mods = self.named_modules(prefix, remove_duplicate) if recurse else [(prefix, self)]
         for mname, mod in mods:
             for pname, p in mod._parameters.items():
-                if p is None or id(p) in seen:
+                if p is None or (remove_duplicate and id(p) in seen):
                     continue
                 seen.add(id(p))
                 yield (f"{mname}.{pname}" if mname else pname), p
@@ -122,30 +131,38 @@ class Module:
 
     # ------------------------------------------------------------------ state
     def state_dict(self):
-        """Ordered ``name -> ndarray`` of every parameter (the arrays themselves, not copies)."""
-        return OrderedDict((name, p.data) for name, p in self.named_parameters())
+        """Ordered ``name -> ndarray`` of every parameter (the arrays themselves, not copies).
+
+        As in PyTorch, a parameter shared by two modules (tied weights) appears under every name
+        it has, so a PyTorch state_dict of a tied model loads unchanged.
+        """
+        return OrderedDict((name, p.data) for name, p in self.named_parameters(remove_duplicate=False))
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays into the parameters in place (cast to each parameter's dtype).
 
         With ``strict`` every name must match; the error lists all missing and unexpected names.
-        Shapes must always match. Returns ``(missing, unexpected)`` name lists.
+        Shapes must always match: every mismatch is named, and nothing is copied unless all
+        shapes match (no half-loaded model). Returns ``(missing, unexpected)`` name lists.
         """
-        own = OrderedDict(self.named_parameters())
+        own = OrderedDict(self.named_parameters(remove_duplicate=False))
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
             raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
                            f"unexpected keys {unexpected}")
+        values, wrong = {}, []
         for name, p in own.items():
-            if name not in state_dict:
-                continue
-            value = state_dict[name]
-            value = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if value.shape != p.data.shape:
-                raise ValueError(f"load_state_dict: {name} has shape {p.data.shape} in the model "
-                                 f"but {value.shape} in the state dict")
-            np.copyto(p.data, value, casting="unsafe")
+            if name in state_dict:
+                value = state_dict[name]
+                values[name] = np.asarray(value.data if isinstance(value, Tensor) else value)
+                if values[name].shape != p.data.shape:
+                    wrong.append(f"{name} has shape {p.data.shape} in the model but "
+                                 f"{values[name].shape} in the state dict")
+        if wrong:
+            raise ValueError(f"load_state_dict for {type(self).__name__}: " + "; ".join(wrong))
+        for name, value in values.items():
+            np.copyto(own[name].data, value, casting="unsafe")
         return missing, unexpected
 
     def to(self, dtype):
