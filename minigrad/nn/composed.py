@@ -4,7 +4,7 @@ The fused cells (:mod:`minigrad.nn.rnn`) run each step as one C kernel (csrc/rnn
 a hand-written backward. This module writes the *same* step with ordinary differentiable ops --
 ``@``, ``+``, ``*``, ``sigmoid``, ``tanh``, ``split`` -- so that it reads like the equations and
 its gradient comes from the tape, op by op. It is slower (one tape node per op, a temporary per
-line) and exists to be read, and to be tested equal to the fused kernels, which it is to ~1e-15
+line) and exists to be read, and to be tested equal to the fused kernels, which it is within 1e-12
 in float64 (tests/test_composed_cells.py).
 
 Shapes (B batch, I input_size, H hidden_size, G gates: 1 RNN, 4 LSTM, 3 GRU); a leading batch
