@@ -418,6 +418,12 @@ def _cell_out(where, dtype, a, name, shape, zero=False):
     return _cell_outputs(where, dtype, None if a is None else (a,), [(name, shape)], zero)[0]
 
 
+def _step_fn(stem, dtype, reference):
+    """The C step kernel ``mg_<stem>_<f32|f64>``; ``reference=True`` (a keyword of every step
+    wrapper; tests only) picks its naive version in csrc/rnn_ref.c, e.g. mg_lstm_forward_ref_f64."""
+    return cfunc(stem + "_ref" if reference else stem, dtype)
+
+
 def _step_setup(where, kind, state, w_hh, lengths, t, name="h_prev"):
     """Common checks of a step kernel. ``state`` is a (B,H) array fixing B: returns
     (w_hh, state, B, H, dtype, lengths, lptr, t)."""
@@ -430,7 +436,8 @@ def _step_setup(where, kind, state, w_hh, lengths, t, name="h_prev"):
     return w, hp, hp.shape[0], hdim, w.dtype, L, lptr, _cell_step_index(where, t)
 
 
-def rnn_step_forward(gx_t, h_prev, w_hh, lengths=None, t=0, nonlinearity="tanh", out=None):
+def rnn_step_forward(gx_t, h_prev, w_hh, lengths=None, t=0, nonlinearity="tanh", out=None,
+                     reference=False):
     """One Elman step: ``h = act(gx_t + h_prev @ w_hh.T)``; returns h (B,H) (also its own cache)."""
     where = "rnn_step_forward"
     relu = _relu_flag(nonlinearity)
@@ -438,11 +445,12 @@ def rnn_step_forward(gx_t, h_prev, w_hh, lengths=None, t=0, nonlinearity="tanh",
     (gx,) = _cell_arrays(where, dt, [("gx_t", gx_t, (B, H))])
     h = _cell_out(where, dt, out, "h", (B, H))
     _cell_no_alias(where, [h], [gx, hp, w])
-    cfunc("rnn_forward", dt)(ptr(h), ptr(gx), ptr(hp), ptr(w), lp, t, B, H, relu)
+    _step_fn("rnn_forward", dt, reference)(ptr(h), ptr(gx), ptr(hp), ptr(w), lp, t, B, H, relu)
     return h
 
 
-def rnn_step_backward(dh, h, w_hh, lengths=None, t=0, nonlinearity="tanh", dgates=None, dh_prev=None):
+def rnn_step_backward(dh, h, w_hh, lengths=None, t=0, nonlinearity="tanh", dgates=None, dh_prev=None,
+                      reference=False):
     """Backward of one Elman step: returns (dgates (B,H), dh_prev (B,H) accumulated into)."""
     where = "rnn_step_backward"
     relu = _relu_flag(nonlinearity)
@@ -452,11 +460,12 @@ def rnn_step_backward(dh, h, w_hh, lengths=None, t=0, nonlinearity="tanh", dgate
     dhp = _cell_out(where, dt, dh_prev, "dh_prev", (B, H), zero=True)
     _cell_no_alias(where, [dg, dhp], [dhh, hh, w])
     _cell_no_alias(where, [dg], [dhp])
-    cfunc("rnn_backward", dt)(ptr(dg), ptr(dhp), ptr(dhh), ptr(hh), ptr(w), lp, t, B, H, relu)
+    _step_fn("rnn_backward", dt, reference)(ptr(dg), ptr(dhp), ptr(dhh), ptr(hh), ptr(w), lp, t, B, H,
+                                            relu)
     return dg, dhp
 
 
-def lstm_step_forward(gx_t, h_prev, c_prev, w_hh, lengths=None, t=0, out=None):
+def lstm_step_forward(gx_t, h_prev, c_prev, w_hh, lengths=None, t=0, out=None, reference=False):
     """One LSTM step; returns (h, c, gates (B,4H) post-activation i,f,g,o, tanh_c).
 
     ``out``: optional tuple of 4 buffers in that order (e.g. slices of (T,B,.) caches).
@@ -467,12 +476,13 @@ def lstm_step_forward(gx_t, h_prev, c_prev, w_hh, lengths=None, t=0, out=None):
     outs = _cell_outputs(where, dt, out, [("h", (B, H)), ("c", (B, H)), ("gates", (B, 4 * H)),
                                           ("tanh_c", (B, H))])
     _cell_no_alias(where, outs, [gx, hp, cp, w])
-    cfunc("lstm_forward", dt)(*map(ptr, outs), ptr(gx), ptr(hp), ptr(cp), ptr(w), lp, t, B, H)
+    _step_fn("lstm_forward", dt, reference)(*map(ptr, outs), ptr(gx), ptr(hp), ptr(cp), ptr(w), lp, t,
+                                            B, H)
     return tuple(outs)
 
 
 def lstm_step_backward(dh, dc, gates, tanh_c, c_prev, w_hh, lengths=None, t=0,
-                       dgates=None, dh_prev=None, dc_prev=None):
+                       dgates=None, dh_prev=None, dc_prev=None, reference=False):
     """Backward of one LSTM step (dc may be None); returns (dgates (B,4H), dh_prev, dc_prev)."""
     where = "lstm_step_backward"
     w, dhh, B, H, dt, L, lp, t = _step_setup(where, "lstm", dh, w_hh, lengths, t, "dh")
@@ -483,23 +493,25 @@ def lstm_step_backward(dh, dc, gates, tanh_c, c_prev, w_hh, lengths=None, t=0,
     dcp = _cell_out(where, dt, dc_prev, "dc_prev", (B, H), zero=True)
     _cell_no_alias(where, [dg, dhp, dcp], [dhh, dcc, g, tc, cp, w])
     _cell_no_alias(where, [dg], [dhp, dcp])
-    cfunc("lstm_backward", dt)(ptr(dg), ptr(dhp), ptr(dcp), ptr(dhh), _nullable(dcc), ptr(g),
-                               ptr(tc), ptr(cp), ptr(w), lp, t, B, H)
+    _step_fn("lstm_backward", dt, reference)(ptr(dg), ptr(dhp), ptr(dcp), ptr(dhh), _nullable(dcc),
+                                             ptr(g), ptr(tc), ptr(cp), ptr(w), lp, t, B, H)
     return dg, dhp, dcp
 
 
-def gru_step_forward(gx_t, h_prev, w_hh, b_hn=None, lengths=None, t=0, out=None):
+def gru_step_forward(gx_t, h_prev, w_hh, b_hn=None, lengths=None, t=0, out=None, reference=False):
     """One GRU step; returns (h, gates (B,3H) post-activation r,z,n, hn = h_prev @ W_hn^T + b_hn)."""
     where = "gru_step_forward"
     w, hp, B, H, dt, L, lp, t = _step_setup(where, "gru", h_prev, w_hh, lengths, t)
     gx, bhn = _cell_arrays(where, dt, [("gx_t", gx_t, (B, 3 * H)), ("b_hn", b_hn, (H,), True)])
     outs = _cell_outputs(where, dt, out, [("h", (B, H)), ("gates", (B, 3 * H)), ("hn", (B, H))])
     _cell_no_alias(where, outs, [gx, hp, w, bhn])
-    cfunc("gru_forward", dt)(*map(ptr, outs), ptr(gx), ptr(hp), ptr(w), _nullable(bhn), lp, t, B, H)
+    _step_fn("gru_forward", dt, reference)(*map(ptr, outs), ptr(gx), ptr(hp), ptr(w), _nullable(bhn),
+                                           lp, t, B, H)
     return tuple(outs)
 
 
-def gru_step_backward(dh, gates, hn, h_prev, w_hh, lengths=None, t=0, dgx=None, dgh=None, dh_prev=None):
+def gru_step_backward(dh, gates, hn, h_prev, w_hh, lengths=None, t=0, dgx=None, dgh=None, dh_prev=None,
+                      reference=False):
     """Backward of one GRU step; returns (dgx (B,3H), dgh (B,3H), dh_prev (B,H) accumulated into).
 
     dgx: grads of the input-side pre-activations (gx); dgh: of h_prev @ W_hh^T + b_hh.
@@ -514,8 +526,8 @@ def gru_step_backward(dh, gates, hn, h_prev, w_hh, lengths=None, t=0, dgx=None, 
     _cell_no_alias(where, [dx, dg, dhp], [dhh, g, hnn, hp, w])
     _cell_no_alias(where, [dx], [dg, dhp])
     _cell_no_alias(where, [dg], [dhp])
-    cfunc("gru_backward", dt)(ptr(dx), ptr(dg), ptr(dhp), ptr(dhh), ptr(g), ptr(hnn), ptr(hp),
-                              ptr(w), lp, t, B, H)
+    _step_fn("gru_backward", dt, reference)(ptr(dx), ptr(dg), ptr(dhp), ptr(dhh), ptr(g), ptr(hnn),
+                                            ptr(hp), ptr(w), lp, t, B, H)
     return dx, dg, dhp
 
 
