@@ -8,12 +8,14 @@ from .tensor import Function, Tensor, is_grad_enabled, no_grad, tensor
 from .gradcheck import GradcheckError, gradcheck
 from .random import default_generator, manual_seed
 from .tape_summary import tape_summary
+from .draw import draw_tape
 from .serialization import CheckpointError, load, save
 from . import ops
+from . import bptt, datasets
 from .ops import concat, exp, log, matmul, relu, sigmoid, split, stack, tanh, where
 
 __version__ = "0.1.0"
 __all__ = ["CheckpointError", "Function", "GradcheckError", "Tensor", "default_generator", "get_num_threads",
            "gradcheck", "is_grad_enabled", "load", "manual_seed", "no_grad", "save", "set_num_threads",
-           "tape_summary", "tensor",
+           "tape_summary", "tensor", "draw_tape", "bptt", "datasets",
            "ops", "matmul", "concat", "stack", "split", "where", "exp", "log", "tanh", "sigmoid", "relu"]

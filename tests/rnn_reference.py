@@ -44,6 +44,7 @@ Public API
     layer_forward(kind, x, hx, params, num_layers, bidirectional,
                   lengths=None, batch_first=False, masks=None)   -> output, h_n, cache
     layer_backward(d_output, d_h_n, cache)           -> dx, dhx, dparams
+    state_gradients(d_output, d_h_n, cache)          -> {(layer, direction): dL/dh_t (T, B, H)}
 """
 import numpy as np
 
@@ -351,7 +352,7 @@ def layer_forward(kind, x, hx, params, num_layers=1, bidirectional=False, length
     return output, ((h_n, c_n) if lstm else h_n), cache
 
 
-def layer_backward(d_output, d_h_n, cache):
+def layer_backward(d_output, d_h_n, cache, state_grads=None):
     """Backpropagation through time for layer_forward, through all layers and directions.
 
     d_output  gradient of output (its layout, batch_first or not), or None for zeros.
@@ -359,6 +360,10 @@ def layer_backward(d_output, d_h_n, cache):
               zeros; None for zeros altogether.
     Returns (dx, dhx, dparams): dx shaped like x, dhx shaped like hx ((dh0, dc0) for the LSTM),
     dparams a dict by PyTorch name.
+    state_grads  None, or a dict that receives, per (layer, direction), the (T, B, H) array of
+              dL/dh_t: the total gradient flowing into the state h_t of step t (from the output
+              at t and from step t+1), in time order; for the LSTM also (layer, direction, "c")
+              with dL/dc_t. See state_gradients().
 
     Per layer, from the top one down, and per direction, steps are visited in the reverse of the
     order in which they ran. At a step t the carried state gradient gets the output gradient
@@ -395,9 +400,16 @@ def layer_backward(d_output, d_h_n, cache):
             sfx = f"_l{l}{_suffix(d)}"
             dh = dh_n[k].copy()
             dc = dc_n[k].copy() if lstm else None
+            if state_grads is not None:
+                sg_h = state_grads[(l, d)] = np.zeros((T, B, H), dtype)
+                sg_c = state_grads[(l, d, "c")] = np.zeros((T, B, H), dtype) if lstm else None
             for t, cc in reversed(lc["dirs"][d]):
                 m = step_mask[t]
                 dh = dh + np.where(m, d_out[t, :, d * H:(d + 1) * H], 0.0)
+                if state_grads is not None:      # everything that reaches h_t (and c_t) is in now
+                    sg_h[t] = dh
+                    if lstm:
+                        sg_c[t] = dc
                 d_new = (np.where(m, dh, 0.0), np.where(m, dc, 0.0)) if lstm else np.where(m, dh, 0.0)
                 dx_t, d_prev, dp = cell_backward(kind, d_new, cc)
                 d_in[t] += dx_t  # zero rows at padding: the cell got a zero gradient there
@@ -418,3 +430,13 @@ def layer_backward(d_output, d_h_n, cache):
 
     dx = d_out.transpose(1, 0, 2) if cache["batch_first"] else d_out
     return dx, ((dhx, dcx) if lstm else dhx), dparams
+
+
+def state_gradients(d_output, d_h_n, cache):
+    """dL/dh_t for every step of every layer and direction: {(l, d): (T, B, H)} (LSTM: also
+    {(l, d, "c"): dL/dc_t}). The quantity a hook on h_t sees during backpropagation through time:
+    the gradient arriving from the output at step t plus the one flowing back from step t+1
+    (at padding steps, where h_t is a copy of h_{t-1}, just the carried gradient)."""
+    grads = {}
+    layer_backward(d_output, d_h_n, cache, state_grads=grads)
+    return grads
