@@ -99,10 +99,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--mnist", metavar="DIR", help="directory with the MNIST IDX files (else: 8x8 digits)")
     p.add_argument("--cell", choices=["gru", "lstm"], default="gru")
-    p.add_argument("--hidden", type=int, default=None, help="default 96 (8x8) / 128 (MNIST)")
-    p.add_argument("--epochs", type=int, default=None, help="default 40 (8x8) / 6 (MNIST)")
+    p.add_argument("--hidden", type=int, default=None, help="default 64 (8x8) / 128 (MNIST)")
+    p.add_argument("--epochs", type=int, default=None, help="default 20 (8x8) / 6 (MNIST)")
     p.add_argument("--batch", type=int, default=None, help="default 32 (8x8) / 128 (MNIST)")
-    p.add_argument("--lr", type=float, default=None, help="Adam, cosine-annealed; default 5e-3 / 2e-3")
+    p.add_argument("--lr", type=float, default=None, help="Adam, cosine-annealed; default 1e-2 / 2e-3")
     p.add_argument("--clip", type=float, default=1.0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -110,7 +110,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="a few epochs on a subset (CI)")
     a = p.parse_args(argv)
     mnist = a.mnist is not None
-    defaults = dict(hidden=128, epochs=6, batch=128, lr=2e-3) if mnist else dict(hidden=96, epochs=40, batch=32, lr=5e-3)
+    defaults = dict(hidden=128, epochs=6, batch=128, lr=2e-3) if mnist else dict(hidden=64, epochs=20, batch=32, lr=1e-2)
     if a.quick:
         defaults.update(hidden=32, epochs=2)
     for k, v in defaults.items():

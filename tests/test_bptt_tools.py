@@ -3,9 +3,6 @@ the NumPy reference's hand-written BPTT), the IDX loader, and the examples' --qu
 import gzip
 import os
 import struct
-import subprocess
-import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -253,29 +250,38 @@ def test_load_mnist_finds_standard_names(tmp_path):
 
 
 # ============================================================================ examples
-def _run_example(args, tmp_path):
-    env = dict(os.environ, MPLBACKEND="Agg")
-    res = subprocess.run([sys.executable] + args, cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=120)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return res.stdout
+@pytest.fixture(autouse=True)
+def _keep_threads():
+    n = mg.get_num_threads()            # the examples set the thread count; leave it as found
+    yield
+    mg.set_num_threads(n)
 
 
-def test_gradient_flow_example_quick(tmp_path):
+def _example(name):
+    """Import examples/<name>.py as a module (run in-process: no second interpreter start-up)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f"example_{name}", os.path.join(ROOT, "examples", name + ".py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_gradient_flow_example_quick(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    out = _run_example([os.path.join(ROOT, "examples", "bptt_gradient_flow.py"), "--quick",
-                        "--out", str(tmp_path / "flow.png")], tmp_path)
+    _example("bptt_gradient_flow").main(["--quick", "--jobs", "1", "--out", str(tmp_path / "flow.png")])
+    out = capsys.readouterr().out
     assert (tmp_path / "flow.png").stat().st_size > 0
     for kind in ("RNN", "LSTM", "GRU"):
         assert f"{kind}" in out
     assert "dL/dh_1" in out and "clip" in out
 
 
-def test_digits_example_quick_and_mnist_path(tmp_path):
+def test_digits_example_quick_and_mnist_path(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     pytest.importorskip("sklearn")
-    out = _run_example([os.path.join(ROOT, "examples", "digits_rows.py"), "--quick",
-                        "--out", str(tmp_path / "cm.png")], tmp_path)
+    digits = _example("digits_rows")
+    digits.main(["--quick", "--threads", "1", "--out", str(tmp_path / "cm.png")])
+    out = capsys.readouterr().out
     assert "test accuracy" in out and (tmp_path / "cm.png").stat().st_size > 0
     # the MNIST code path on a tiny synthetic IDX set (28 x 28 images, written here)
     rng = np.random.default_rng(0)
@@ -287,6 +293,6 @@ def test_digits_example_quick_and_mnist_path(tmp_path):
         x[np.arange(n), 2 * y + 3, 5:20] = 255                # a class-dependent bright row
         save_idx(d / f"{split}-images-idx3-ubyte.gz", x)
         save_idx(d / f"{split}-labels-idx1-ubyte", y)
-    out = _run_example([os.path.join(ROOT, "examples", "digits_rows.py"), "--quick", "--mnist", str(d),
-                        "--out", str(tmp_path / "cm2.png")], tmp_path)
+    digits.main(["--quick", "--threads", "1", "--mnist", str(d), "--out", str(tmp_path / "cm2.png")])
+    out = capsys.readouterr().out
     assert "28 steps of 28 pixels" in out and "test accuracy" in out
