@@ -275,9 +275,10 @@ def main(argv=None):
     print(f"\nexploding RNN (gain {a.gain:g}, T = {a.flow_length}, SGD lr {a.sgd_lr:g}, {a.explode_iters} iterations):")
     print(f"  unclipped: largest finite gradient norm {np.max(g_u[np.isfinite(g_u)]):.3g}; "
           + (f"inf/NaN from iteration {bad[0] + 1} on" if bad.size else "stayed finite")
-          + f"; final loss {boom['unclipped']['loss'][-1]:.3g}")
+          + f"; mean loss of the last 20 iterations {np.mean(boom['unclipped']['loss'][-20:]):.3g}")
     print(f"  clip_grad_norm_(max_norm=1): pre-clip norm median {np.median(g_c):.3g}, max {np.max(g_c):.3g}; "
-          f"every update applied with norm <= 1; final loss {boom['clipped']['loss'][-1]:.3g}")
+          f"every update applied with norm <= 1; mean loss of the last 20 iterations "
+          f"{np.mean(boom['clipped']['loss'][-20:]):.3g}")
     print(f"  CPU time of the training runs: {sum(r['cpu'] for r in out):.0f} s in total")
     plot(results, boom, a)
     print(f"\nwrote {a.out}  ({time.perf_counter() - t0:.0f} s)")
