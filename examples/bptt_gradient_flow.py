@@ -25,7 +25,6 @@ What it does:
    per model at init and after training, and accuracy per length.
 """
 import argparse
-import os
 import sys
 import time
 from multiprocessing import get_context
