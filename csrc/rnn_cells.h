@@ -24,8 +24,10 @@
  *
  * Step-kernel contract: outputs never alias inputs. Backward WRITES the gate gradients and
  * ACCUMULATES (+=) into dh_prev / dc_prev (so the caller seeds them, e.g. with dL/dout[t-1]).
- * Threads: the recurrent GEMM is parallel inside mg_gemm; the pointwise part is split over batch
- * rows. No reduction is ever split, so results are bitwise identical for any thread count.
+ * Every kernel returns 0, or -1 if its scratch buffers cannot be allocated.
+ * Threads: the recurrent GEMM (prepacked W_hh, rnn_step.inc) is split over column slivers, the
+ * pointwise part over batch rows. No reduction is ever split, so results are bitwise identical
+ * for any thread count.
  */
 #ifndef MG_RNN_CELLS_H
 #define MG_RNN_CELLS_H
@@ -34,31 +36,31 @@
 // cdef-begin
 /* ---- Elman RNN step.  h, gx_t, h_prev: (B,H); w_hh: (H,H); dgates: (B,H).
  * h is its own cache: tanh' = 1 - h^2, relu' = (h > 0). relu != 0 selects relu. */
-void mg_rnn_forward_f32(float *h, const float *gx_t, const float *h_prev, const float *w_hh,
+int mg_rnn_forward_f32(float *h, const float *gx_t, const float *h_prev, const float *w_hh,
                         const int64_t *lengths, int64_t t, int64_t B, int64_t H, int relu);
-void mg_rnn_backward_f32(float *dgates, float *dh_prev, const float *dh, const float *h,
+int mg_rnn_backward_f32(float *dgates, float *dh_prev, const float *dh, const float *h,
                          const float *w_hh, const int64_t *lengths, int64_t t, int64_t B,
                          int64_t H, int relu);
-void mg_rnn_forward_f64(double *h, const double *gx_t, const double *h_prev, const double *w_hh,
+int mg_rnn_forward_f64(double *h, const double *gx_t, const double *h_prev, const double *w_hh,
                         const int64_t *lengths, int64_t t, int64_t B, int64_t H, int relu);
-void mg_rnn_backward_f64(double *dgates, double *dh_prev, const double *dh, const double *h,
+int mg_rnn_backward_f64(double *dgates, double *dh_prev, const double *dh, const double *h,
                          const double *w_hh, const int64_t *lengths, int64_t t, int64_t B,
                          int64_t H, int relu);
 
 /* ---- LSTM step.  h, c, tanh_c, h_prev, c_prev, dh, dc, dh_prev, dc_prev: (B,H);
  * gx_t, gates (post-activation i,f,g,o cache), dgates (pre-activation grads): (B,4H);
  * w_hh: (4H,H). dc may be NULL (no gradient arriving through c). */
-void mg_lstm_forward_f32(float *h, float *c, float *gates, float *tanh_c, const float *gx_t,
+int mg_lstm_forward_f32(float *h, float *c, float *gates, float *tanh_c, const float *gx_t,
                          const float *h_prev, const float *c_prev, const float *w_hh,
                          const int64_t *lengths, int64_t t, int64_t B, int64_t H);
-void mg_lstm_backward_f32(float *dgates, float *dh_prev, float *dc_prev, const float *dh,
+int mg_lstm_backward_f32(float *dgates, float *dh_prev, float *dc_prev, const float *dh,
                           const float *dc, const float *gates, const float *tanh_c,
                           const float *c_prev, const float *w_hh, const int64_t *lengths,
                           int64_t t, int64_t B, int64_t H);
-void mg_lstm_forward_f64(double *h, double *c, double *gates, double *tanh_c, const double *gx_t,
+int mg_lstm_forward_f64(double *h, double *c, double *gates, double *tanh_c, const double *gx_t,
                          const double *h_prev, const double *c_prev, const double *w_hh,
                          const int64_t *lengths, int64_t t, int64_t B, int64_t H);
-void mg_lstm_backward_f64(double *dgates, double *dh_prev, double *dc_prev, const double *dh,
+int mg_lstm_backward_f64(double *dgates, double *dh_prev, double *dc_prev, const double *dh,
                           const double *dc, const double *gates, const double *tanh_c,
                           const double *c_prev, const double *w_hh, const int64_t *lengths,
                           int64_t t, int64_t B, int64_t H);
@@ -67,44 +69,44 @@ void mg_lstm_backward_f64(double *dgates, double *dh_prev, double *dc_prev, cons
  * gx_t, gates (post-activation r,z,n cache), dgx, dgh: (B,3H); w_hh: (3H,H); b_hn: (H,) or NULL.
  * dgx = grads of the input-side pre-activations (gx); dgh = grads of h_prev W_hh^T + b_hh:
  * its r,z parts equal dgx's, its n part is dgx_n * r. */
-void mg_gru_forward_f32(float *h, float *gates, float *hn, const float *gx_t, const float *h_prev,
+int mg_gru_forward_f32(float *h, float *gates, float *hn, const float *gx_t, const float *h_prev,
                         const float *w_hh, const float *b_hn, const int64_t *lengths, int64_t t,
                         int64_t B, int64_t H);
-void mg_gru_backward_f32(float *dgx, float *dgh, float *dh_prev, const float *dh,
+int mg_gru_backward_f32(float *dgx, float *dgh, float *dh_prev, const float *dh,
                          const float *gates, const float *hn, const float *h_prev,
                          const float *w_hh, const int64_t *lengths, int64_t t, int64_t B,
                          int64_t H);
-void mg_gru_forward_f64(double *h, double *gates, double *hn, const double *gx_t,
+int mg_gru_forward_f64(double *h, double *gates, double *hn, const double *gx_t,
                         const double *h_prev, const double *w_hh, const double *b_hn,
                         const int64_t *lengths, int64_t t, int64_t B, int64_t H);
-void mg_gru_backward_f64(double *dgx, double *dgh, double *dh_prev, const double *dh,
+int mg_gru_backward_f64(double *dgx, double *dgh, double *dh_prev, const double *dh,
                          const double *gates, const double *hn, const double *h_prev,
                          const double *w_hh, const int64_t *lengths, int64_t t, int64_t B,
                          int64_t H);
 
 /* ---- Whole-sequence drivers (one direction). gx: (T,B,GH); h0, c0, h_n, c_n: (B,H).
  * reverse != 0 runs t = T-1..0 (state flows from t+1 to t); lengths in [0, T].
+ * All return 0, or -1 if their scratch (packed W_hh, a few (B,H) buffers) cannot be allocated.
  * Forward writes  out (T,B,H): h of every step, 0 at padded steps (t >= lengths[b]);
  *   hprev (T,B,H): the state ENTERING each step (the layer's dW_hh = dG^T @ hprev over all
  *   steps); LSTM cprev (T,B,H), gates (T,B,4H), tanh_c (T,B,H); GRU gates (T,B,3H), hn (T,B,H);
  *   h_n, c_n: the final state (padded rows carry their last real state through).
  * Backward WRITES dgates (T,B,GH) (GRU: dgx and dgh), dh0, dc0, from dout (T,B,H) (entries at
- *   padded steps are ignored), dh_n, dc_n; each of dout/dh_n/dc_n may be NULL (= zeros).
- *   Returns 0, or -1 if the (4*B*H element) workspace cannot be allocated. */
-void mg_rnn_seq_forward_f32(float *out, float *hprev, float *h_n, const float *gx, const float *h0,
+ *   padded steps are ignored), dh_n, dc_n; each of dout/dh_n/dc_n may be NULL (= zeros). */
+int mg_rnn_seq_forward_f32(float *out, float *hprev, float *h_n, const float *gx, const float *h0,
                             const float *w_hh, const int64_t *lengths, int64_t T, int64_t B,
                             int64_t H, int reverse, int relu);
 int mg_rnn_seq_backward_f32(float *dgates, float *dh0, const float *dout, const float *dh_n,
                             const float *out, const float *w_hh, const int64_t *lengths,
                             int64_t T, int64_t B, int64_t H, int reverse, int relu);
-void mg_rnn_seq_forward_f64(double *out, double *hprev, double *h_n, const double *gx,
+int mg_rnn_seq_forward_f64(double *out, double *hprev, double *h_n, const double *gx,
                             const double *h0, const double *w_hh, const int64_t *lengths,
                             int64_t T, int64_t B, int64_t H, int reverse, int relu);
 int mg_rnn_seq_backward_f64(double *dgates, double *dh0, const double *dout, const double *dh_n,
                             const double *out, const double *w_hh, const int64_t *lengths,
                             int64_t T, int64_t B, int64_t H, int reverse, int relu);
 
-void mg_lstm_seq_forward_f32(float *out, float *hprev, float *cprev, float *gates, float *tanh_c,
+int mg_lstm_seq_forward_f32(float *out, float *hprev, float *cprev, float *gates, float *tanh_c,
                              float *h_n, float *c_n, const float *gx, const float *h0,
                              const float *c0, const float *w_hh, const int64_t *lengths,
                              int64_t T, int64_t B, int64_t H, int reverse);
@@ -113,7 +115,7 @@ int mg_lstm_seq_backward_f32(float *dgates, float *dh0, float *dc0, const float 
                              const float *tanh_c, const float *cprev, const float *w_hh,
                              const int64_t *lengths, int64_t T, int64_t B, int64_t H,
                              int reverse);
-void mg_lstm_seq_forward_f64(double *out, double *hprev, double *cprev, double *gates,
+int mg_lstm_seq_forward_f64(double *out, double *hprev, double *cprev, double *gates,
                              double *tanh_c, double *h_n, double *c_n, const double *gx,
                              const double *h0, const double *c0, const double *w_hh,
                              const int64_t *lengths, int64_t T, int64_t B, int64_t H,
@@ -124,7 +126,7 @@ int mg_lstm_seq_backward_f64(double *dgates, double *dh0, double *dc0, const dou
                              const int64_t *lengths, int64_t T, int64_t B, int64_t H,
                              int reverse);
 
-void mg_gru_seq_forward_f32(float *out, float *hprev, float *gates, float *hn, float *h_n,
+int mg_gru_seq_forward_f32(float *out, float *hprev, float *gates, float *hn, float *h_n,
                             const float *gx, const float *h0, const float *w_hh,
                             const float *b_hn, const int64_t *lengths, int64_t T, int64_t B,
                             int64_t H, int reverse);
@@ -132,7 +134,7 @@ int mg_gru_seq_backward_f32(float *dgx, float *dgh, float *dh0, const float *dou
                             const float *dh_n, const float *gates, const float *hn,
                             const float *hprev, const float *w_hh, const int64_t *lengths,
                             int64_t T, int64_t B, int64_t H, int reverse);
-void mg_gru_seq_forward_f64(double *out, double *hprev, double *gates, double *hn, double *h_n,
+int mg_gru_seq_forward_f64(double *out, double *hprev, double *gates, double *hn, double *h_n,
                             const double *gx, const double *h0, const double *w_hh,
                             const double *b_hn, const int64_t *lengths, int64_t T, int64_t B,
                             int64_t H, int reverse);
@@ -141,6 +143,51 @@ int mg_gru_seq_backward_f64(double *dgx, double *dgh, double *dh0, const double 
                             const double *hprev, const double *w_hh, const int64_t *lengths,
                             int64_t T, int64_t B, int64_t H, int reverse);
 // cdef-end
+
+/* ---- Internal (not for Python): a step "plan" holds W_hh packed once for the recurrent GEMM
+ * (forward: op = W_hh^T; backward: op = W_hh), scratch for the packed left operand, the thread
+ * count and the SIMD choice. The sequence drivers build one per sequence; the public step
+ * kernels one per call. mg_rnn_plan_init_<suf> returns 0 or -1 (out of memory). */
+typedef struct {
+    void *wp, *abuf;
+    int nt, simd;
+} mg_rnn_plan;
+void mg_rnn_plan_free(mg_rnn_plan *p);
+
+#define MG_RNN_PLANNED_DECLS(scalar, SUF)                                                     \
+    int mg_rnn_plan_init_##SUF(mg_rnn_plan *pl, const scalar *w_hh, int64_t B, int64_t H,    \
+                               int64_t G, int backward);                                     \
+    void mg_rnn_forward_planned_##SUF(scalar *h, const scalar *gx_t, const scalar *h_prev,   \
+                                      const mg_rnn_plan *pl, const int64_t *lengths,         \
+                                      int64_t t, int64_t B, int64_t H, int relu);            \
+    void mg_rnn_backward_planned_##SUF(scalar *dgates, scalar *dh_prev, const scalar *dh,    \
+                                       const scalar *h, const mg_rnn_plan *pl,               \
+                                       const int64_t *lengths, int64_t t, int64_t B,         \
+                                       int64_t H, int relu);                                 \
+    void mg_lstm_forward_planned_##SUF(scalar *h, scalar *c, scalar *gates, scalar *tanh_c,  \
+                                       const scalar *gx_t, const scalar *h_prev,             \
+                                       const scalar *c_prev, const mg_rnn_plan *pl,          \
+                                       const int64_t *lengths, int64_t t, int64_t B,         \
+                                       int64_t H);                                           \
+    void mg_lstm_backward_planned_##SUF(scalar *dgates, scalar *dh_prev, scalar *dc_prev,    \
+                                        const scalar *dh, const scalar *dc,                  \
+                                        const scalar *gates, const scalar *tanh_c,           \
+                                        const scalar *c_prev, const mg_rnn_plan *pl,         \
+                                        const int64_t *lengths, int64_t t, int64_t B,        \
+                                        int64_t H);                                          \
+    void mg_gru_forward_planned_##SUF(scalar *h, scalar *gates, scalar *hn,                  \
+                                      const scalar *gx_t, const scalar *h_prev,              \
+                                      const mg_rnn_plan *pl, const scalar *b_hn,             \
+                                      const int64_t *lengths, int64_t t, int64_t B,          \
+                                      int64_t H);                                            \
+    void mg_gru_backward_planned_##SUF(scalar *dgx, scalar *dgh, scalar *dh_prev,            \
+                                       const scalar *dh, const scalar *gates,                \
+                                       const scalar *hn, const scalar *h_prev,               \
+                                       const mg_rnn_plan *pl, const int64_t *lengths,        \
+                                       int64_t t, int64_t B, int64_t H);
+MG_RNN_PLANNED_DECLS(float, f32)
+MG_RNN_PLANNED_DECLS(double, f64)
+#undef MG_RNN_PLANNED_DECLS
 
 /* Row b takes part in step t iff t < lengths[b] (lengths == NULL: every row is full). */
 static inline int mg_row_active(const int64_t *lengths, int64_t b, int64_t t) {

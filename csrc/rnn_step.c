@@ -1,34 +1,104 @@
 /* rnn_step.c - one time step of the fused RNN / LSTM / GRU cells, forward and backward
- * (contracts in rnn_cells.h). Dimension legend: B batch, H hidden, G gates, GH = G*H.
+ * (contracts in rnn_cells.h), and the recurrent GEMM they share with the sequence drivers.
+ * Dimension legend: B batch, H hidden, G gates, GH = G*H.
  *
- * Each kernel is written once, in rnn_step.inc, and instantiated here for float and double:
- * the template reads the scalar type from `scalar` and the name suffix from SUF.
+ * Each kernel is written once, in rnn_step.inc (step kernels, recurrent GEMM) and rnn_rows.inc
+ * (pointwise gate math of one row), and instantiated here for float and double; the row
+ * functions also get an AVX2/FMA clone (rnn_rows.inc explains), picked at run time.
  */
+#include <stdlib.h>
 #include <string.h>
 
-#include "gemm.h"
+#include "gemm_internal.h"
 #include "mathfun.h"
 #include "rnn_cells.h"
 #include "runtime.h"
 
-/* Threads for the pointwise loop over B rows of `per_row` elements: a transcendental costs
- * tens of cycles, so below ~8k of them waking a thread team costs more than it saves. */
-static inline int pointwise_threads(int64_t B, int64_t per_row) {
-    return B > 1 ? mg_threads_for((double)B * (double)per_row, 8192.0) : 1;
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#define RNN_HAVE_AVX2_CLONE 1
+#else
+#define RNN_HAVE_AVX2_CLONE 0
+#endif
+
+/* Flops of one step's recurrent GEMM (2*B*H*GH) below which the whole step runs on one thread:
+ * waking the team costs a few microseconds. The pointwise part alone is worth threading from
+ * ~8k transcendentals (tens of cycles each). */
+#define RNN_PAR_FLOPS 1.0e6
+#define RNN_PAR_POINTWISE 8192.0
+
+/* Threads for one step of B rows, a GEMM with N = GH columns of depth K, G*H gate values a row. */
+static int step_threads(int64_t B, int64_t N, int64_t K, int64_t per_row) {
+    const int a = mg_threads_for(2.0 * (double)B * (double)N * (double)K, RNN_PAR_FLOPS);
+    const int b = B > 1 ? mg_threads_for((double)B * (double)per_row, RNN_PAR_POINTWISE) : 1;
+    return a > b ? a : b;
 }
+
+/* Depth blocks of the recurrent GEMM: ceil(K/256) nearly equal blocks, multiples of 4 (the rule
+ * of the GEMM driver; a function of K only, so never of the thread count). */
+static int64_t rg_kc(int64_t K) {
+    const int64_t nb = (K + 255) / 256;
+    int64_t kc = (K + nb - 1) / nb;
+    kc = (kc + 3) & ~(int64_t)3;
+    return kc < 256 ? kc : 256;
+}
+
+/* Orphaned worksharing: inside the step's parallel region the loop is split over the team
+ * (static schedule, implicit barrier at its end); outside any region it runs serially. */
+#ifdef _OPENMP
+#define MG_OMP_FOR _Pragma("omp for schedule(static)")
+#define MG_TEAM(nt) _Pragma("omp parallel num_threads(nt) if(nt > 1)")
+#else
+#define MG_OMP_FOR
+#define MG_TEAM(nt) (void)(nt);
+#endif
 
 #define MG_CAT_(a, b) a##_##b
 #define MG_CAT(a, b) MG_CAT_(a, b)
 #define FN(name) MG_CAT(name, SUF)
+#define ROW(name) MG_CAT(MG_CAT(name, SUF), ROW_TAG)
 
 #define scalar float
 #define SUF f32
+#define RNR MG_GEMM_NR_F32
+#define ROW_ATTR
+#define ROW_TAG gen
+#include "rnn_rows.inc"
+#undef ROW_ATTR
+#undef ROW_TAG
+#if RNN_HAVE_AVX2_CLONE
+#define ROW_ATTR __attribute__((target("avx2,fma")))
+#define ROW_TAG avx2
+#include "rnn_rows.inc"
+#undef ROW_ATTR
+#undef ROW_TAG
+#endif
 #include "rnn_step.inc"
 #undef scalar
 #undef SUF
+#undef RNR
 
 #define scalar double
 #define SUF f64
+#define RNR MG_GEMM_NR_F64
+#define ROW_ATTR
+#define ROW_TAG gen
+#include "rnn_rows.inc"
+#undef ROW_ATTR
+#undef ROW_TAG
+#if RNN_HAVE_AVX2_CLONE
+#define ROW_ATTR __attribute__((target("avx2,fma")))
+#define ROW_TAG avx2
+#include "rnn_rows.inc"
+#undef ROW_ATTR
+#undef ROW_TAG
+#endif
 #include "rnn_step.inc"
 #undef scalar
 #undef SUF
+#undef RNR
+
+void mg_rnn_plan_free(mg_rnn_plan *p) {
+    free(p->wp);
+    free(p->abuf);
+    p->wp = p->abuf = NULL;
+}

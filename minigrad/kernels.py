@@ -335,6 +335,13 @@ def _nullable(a):
     return ffi.NULL if a is None else ptr(a)
 
 
+def _cell_rc(where, rc):
+    """Raise if a C kernel reported -1 (scratch allocation failed); the naive reference step
+    kernels return nothing (None)."""
+    if rc is not None and rc != 0:
+        raise MemoryError(f"{where}: could not allocate the kernel's scratch buffers")
+
+
 def _relu_flag(nonlinearity):
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
@@ -445,7 +452,8 @@ def rnn_step_forward(gx_t, h_prev, w_hh, lengths=None, t=0, nonlinearity="tanh",
     (gx,) = _cell_arrays(where, dt, [("gx_t", gx_t, (B, H))])
     h = _cell_out(where, dt, out, "h", (B, H))
     _cell_no_alias(where, [h], [gx, hp, w])
-    _step_fn("rnn_forward", dt, reference)(ptr(h), ptr(gx), ptr(hp), ptr(w), lp, t, B, H, relu)
+    rc = _step_fn("rnn_forward", dt, reference)(ptr(h), ptr(gx), ptr(hp), ptr(w), lp, t, B, H, relu)
+    _cell_rc(where, rc)
     return h
 
 
@@ -460,8 +468,9 @@ def rnn_step_backward(dh, h, w_hh, lengths=None, t=0, nonlinearity="tanh", dgate
     dhp = _cell_out(where, dt, dh_prev, "dh_prev", (B, H), zero=True)
     _cell_no_alias(where, [dg, dhp], [dhh, hh, w])
     _cell_no_alias(where, [dg], [dhp])
-    _step_fn("rnn_backward", dt, reference)(ptr(dg), ptr(dhp), ptr(dhh), ptr(hh), ptr(w), lp, t, B, H,
-                                            relu)
+    rc = _step_fn("rnn_backward", dt, reference)(ptr(dg), ptr(dhp), ptr(dhh), ptr(hh), ptr(w), lp, t, B, H,
+                                 relu)
+    _cell_rc(where, rc)
     return dg, dhp
 
 
@@ -476,8 +485,9 @@ def lstm_step_forward(gx_t, h_prev, c_prev, w_hh, lengths=None, t=0, out=None, r
     outs = _cell_outputs(where, dt, out, [("h", (B, H)), ("c", (B, H)), ("gates", (B, 4 * H)),
                                           ("tanh_c", (B, H))])
     _cell_no_alias(where, outs, [gx, hp, cp, w])
-    _step_fn("lstm_forward", dt, reference)(*map(ptr, outs), ptr(gx), ptr(hp), ptr(cp), ptr(w), lp, t,
-                                            B, H)
+    rc = _step_fn("lstm_forward", dt, reference)(*map(ptr, outs), ptr(gx), ptr(hp), ptr(cp), ptr(w), lp, t,
+                                 B, H)
+    _cell_rc(where, rc)
     return tuple(outs)
 
 
@@ -493,8 +503,9 @@ def lstm_step_backward(dh, dc, gates, tanh_c, c_prev, w_hh, lengths=None, t=0,
     dcp = _cell_out(where, dt, dc_prev, "dc_prev", (B, H), zero=True)
     _cell_no_alias(where, [dg, dhp, dcp], [dhh, dcc, g, tc, cp, w])
     _cell_no_alias(where, [dg], [dhp, dcp])
-    _step_fn("lstm_backward", dt, reference)(ptr(dg), ptr(dhp), ptr(dcp), ptr(dhh), _nullable(dcc),
-                                             ptr(g), ptr(tc), ptr(cp), ptr(w), lp, t, B, H)
+    rc = _step_fn("lstm_backward", dt, reference)(ptr(dg), ptr(dhp), ptr(dcp), ptr(dhh), _nullable(dcc),
+                                  ptr(g), ptr(tc), ptr(cp), ptr(w), lp, t, B, H)
+    _cell_rc(where, rc)
     return dg, dhp, dcp
 
 
@@ -505,8 +516,9 @@ def gru_step_forward(gx_t, h_prev, w_hh, b_hn=None, lengths=None, t=0, out=None,
     gx, bhn = _cell_arrays(where, dt, [("gx_t", gx_t, (B, 3 * H)), ("b_hn", b_hn, (H,), True)])
     outs = _cell_outputs(where, dt, out, [("h", (B, H)), ("gates", (B, 3 * H)), ("hn", (B, H))])
     _cell_no_alias(where, outs, [gx, hp, w, bhn])
-    _step_fn("gru_forward", dt, reference)(*map(ptr, outs), ptr(gx), ptr(hp), ptr(w), _nullable(bhn),
-                                           lp, t, B, H)
+    rc = _step_fn("gru_forward", dt, reference)(*map(ptr, outs), ptr(gx), ptr(hp), ptr(w), _nullable(bhn),
+                                lp, t, B, H)
+    _cell_rc(where, rc)
     return tuple(outs)
 
 
@@ -526,8 +538,9 @@ def gru_step_backward(dh, gates, hn, h_prev, w_hh, lengths=None, t=0, dgx=None, 
     _cell_no_alias(where, [dx, dg, dhp], [dhh, g, hnn, hp, w])
     _cell_no_alias(where, [dx], [dg, dhp])
     _cell_no_alias(where, [dg], [dhp])
-    _step_fn("gru_backward", dt, reference)(ptr(dx), ptr(dg), ptr(dhp), ptr(dhh), ptr(g), ptr(hnn),
-                                            ptr(hp), ptr(w), lp, t, B, H)
+    rc = _step_fn("gru_backward", dt, reference)(ptr(dx), ptr(dg), ptr(dhp), ptr(dhh), ptr(g), ptr(hnn),
+                                 ptr(hp), ptr(w), lp, t, B, H)
+    _cell_rc(where, rc)
     return dx, dg, dhp
 
 
@@ -552,15 +565,18 @@ def _seq_forward(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, relu=0):
     cache = {name: out if name == "out" else np.empty((T, B, k * H), dt) for name, k in _SEQ_CACHE[kind]}
     rev = int(bool(reverse))
     if kind == "rnn":
-        cfunc("rnn_seq_forward", dt)(ptr(out), ptr(cache["hprev"]), ptr(h_n), ptr(x), ptr(h0), ptr(w),
+        rc = cfunc("rnn_seq_forward", dt)(ptr(out), ptr(cache["hprev"]), ptr(h_n), ptr(x), ptr(h0), ptr(w),
                                      lp, T, B, H, rev, relu)
+        _cell_rc(where, rc)
         return out, h_n, cache
     if kind == "lstm":
-        cfunc("lstm_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in _SEQ_CACHE[kind]),
+        rc = cfunc("lstm_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in _SEQ_CACHE[kind]),
                                       ptr(h_n), ptr(c_n), ptr(x), ptr(h0), ptr(c0), ptr(w), lp, T, B, H, rev)
+        _cell_rc(where, rc)
         return out, h_n, c_n, cache
-    cfunc("gru_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in _SEQ_CACHE[kind]),
+    rc = cfunc("gru_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in _SEQ_CACHE[kind]),
                                  ptr(h_n), ptr(x), ptr(h0), ptr(w), _nullable(bhn), lp, T, B, H, rev)
+    _cell_rc(where, rc)
     return out, h_n, cache
 
 

@@ -1,0 +1,462 @@
+"""Benchmark one training step of the recurrent layers: minigrad vs hand-written NumPy vs PyTorch.
+
+One step = forward over the whole sequence, MSE loss on all outputs, backward, Adam step, for
+RNN (tanh), LSTM and GRU, one layer, float32, at (B, T, I, H) in SIZES. Reported: tokens per second
+(B*T / step time) for
+    minigrad        nn.RNN/LSTM/GRU, fused time loop in C (the default, unroll=False)
+    mg unroll       the same layer with unroll=True (one tape node per time step)
+    numpy           a hand-written NumPy implementation (forward + BPTT by hand, one big input
+                    GEMM, per-step recurrent matmul, big weight-gradient GEMMs, NumPy Adam)
+    torch           torch.nn.RNN/LSTM/GRU + torch.optim.Adam on the CPU (if installed)
+and mg/torch = minigrad throughput / PyTorch throughput (> 1: minigrad faster).
+
+The machine is shared and noisy: the frameworks are interleaved inside every repetition (so load
+changes hit all of them alike) and the best (and median) of the repetitions is reported; the load
+average is printed. Thread count: mg.set_num_threads and torch.set_num_threads (default 2).
+
+Also measured:
+  * peak memory of one LSTM training step at T=1000 (B=32, I=H=256), each framework in a fresh
+    subprocess: peak RSS (ru_maxrss) minus the RSS after imports, model, optimizer and data
+    creation (so weights, data and the optimizer object are not counted; the Adam state and
+    everything the step allocates are);
+  * the GEMM floor of the largest LSTM step: the time kernels.gemm takes for the step's GEMMs
+    alone (input projection, recurrent GEMMs forward and backward at every step, weight-gradient
+    GEMMs), measured on those shapes in the same run, vs the measured minigrad step.
+
+    python bench/bench_rnn.py [--quick] [--threads N] [--repeats N] [--no-memory]
+"""
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import minigrad as mg
+from minigrad import kernels as K
+from minigrad import nn
+from minigrad import functional as F
+from minigrad.optim import Adam
+
+try:
+    import torch
+except ImportError:   # the minigrad and NumPy columns still run
+    torch = None
+
+SIZES = [(32, 50, 32, 64), (32, 50, 64, 128), (32, 50, 128, 256), (64, 100, 256, 512)]
+KINDS = ("rnn", "lstm", "gru")
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+MG_CLASS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+LR = 1e-3
+PNAME = {"w_ih": "weight_ih_l0", "w_hh": "weight_hh_l0", "b_ih": "bias_ih_l0", "b_hh": "bias_hh_l0"}
+
+
+# ----------------------------------------------------------------------------- NumPy by hand
+def _sigmoid(x, out=None):
+    """1 / (1 + exp(-x)) in place-friendly form (float32 stays float32)."""
+    out = np.negative(x, out=out)
+    np.exp(out, out=out)
+    out += 1
+    return np.reciprocal(out, out=out)
+
+
+class NumpyRNN:
+    """One layer of RNN/LSTM/GRU trained by hand: forward + BPTT + Adam, written for speed.
+
+    Forward: gx = X (T*B, I) @ W_ih^T + biases in one GEMM, then per step one recurrent matmul
+    h_prev @ W_hh^T and the vectorised gate math. Backward: per step the gate gradients into a
+    (T, B, GH) buffer and dh_prev = dG @ W_hh; afterwards dW_ih, dW_hh, the biases as big GEMMs
+    and sums over all steps. Equations as tests/rnn_reference.py (PyTorch's).
+    """
+
+    def __init__(self, kind, params):
+        self.kind = kind
+        self.p = {k: v.copy() for k, v in params.items()}
+        self.m = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self.t = 0
+
+    def step(self, x, y):
+        kind, p = self.kind, self.p
+        T, B, I = x.shape
+        GH, H = p["w_hh"].shape
+        dt = x.dtype
+        x2 = x.reshape(T * B, I)
+        gx = (x2 @ p["w_ih"].T).reshape(T, B, GH)
+        gx += p["b_ih"]
+        if kind == "gru":
+            gx[..., :2 * H] += p["b_hh"][:2 * H]
+            b_hn = p["b_hh"][2 * H:]
+        else:
+            gx += p["b_hh"]
+        w_hh_T = p["w_hh"].T
+        hs = np.empty((T + 1, B, H), dt)        # hs[t] = state entering step t; hs[T] = last
+        hs[0] = 0
+        if kind == "lstm":
+            cs = np.empty((T + 1, B, H), dt)
+            cs[0] = 0
+            acts = np.empty((T, B, GH), dt)     # i, f, g, o after their nonlinearity
+            tcs = np.empty((T, B, H), dt)
+            for t in range(T):
+                a = acts[t]
+                np.matmul(hs[t], w_hh_T, out=a)
+                a += gx[t]
+                _sigmoid(a[:, :2 * H], out=a[:, :2 * H])
+                np.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
+                _sigmoid(a[:, 3 * H:], out=a[:, 3 * H:])
+                c = np.multiply(a[:, H:2 * H], cs[t], out=cs[t + 1])
+                c += a[:, :H] * a[:, 2 * H:3 * H]
+                np.tanh(c, out=tcs[t])
+                np.multiply(a[:, 3 * H:], tcs[t], out=hs[t + 1])
+        elif kind == "gru":
+            acts = np.empty((T, B, GH), dt)     # r, z, n
+            hns = np.empty((T, B, H), dt)
+            for t in range(T):
+                a = acts[t]
+                gh = hs[t] @ w_hh_T
+                np.add(gh[:, 2 * H:], b_hn, out=hns[t])
+                np.add(gx[t, :, :2 * H], gh[:, :2 * H], out=a[:, :2 * H])
+                _sigmoid(a[:, :2 * H], out=a[:, :2 * H])
+                n = np.multiply(a[:, :H], hns[t], out=a[:, 2 * H:])
+                n += gx[t, :, 2 * H:]
+                np.tanh(n, out=n)
+                h = np.subtract(hs[t], n, out=hs[t + 1])   # h = n + z * (h_prev - n)
+                h *= a[:, H:2 * H]
+                h += n
+        else:
+            for t in range(T):
+                h = np.matmul(hs[t], w_hh_T, out=hs[t + 1])
+                h += gx[t]
+                np.tanh(h, out=h)
+        out = hs[1:]
+        # MSE over all outputs: L = mean((out - y)^2); dL/dout = 2 (out - y) / N
+        diff = out - y
+        loss = float(np.mean(diff * diff))
+        dout = diff
+        dout *= 2.0 / diff.size
+        # BPTT
+        w_hh = p["w_hh"]
+        dG = np.empty((T, B, GH), dt)
+        dGh = np.empty((T, B, GH), dt) if kind == "gru" else dG
+        dh = np.zeros((B, H), dt)
+        if kind == "lstm":
+            dc = np.zeros((B, H), dt)
+            for t in range(T - 1, -1, -1):
+                dh += dout[t]
+                a, tc = acts[t], tcs[t]
+                i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+                d = dG[t]
+                dc += dh * o * (1 - tc * tc)
+                np.multiply(dh * tc, o * (1 - o), out=d[:, 3 * H:])
+                np.multiply(dc * g, i * (1 - i), out=d[:, :H])
+                np.multiply(dc * cs[t], f * (1 - f), out=d[:, H:2 * H])
+                np.multiply(dc * i, 1 - g * g, out=d[:, 2 * H:3 * H])
+                dc *= f
+                dh = d @ w_hh
+        elif kind == "gru":
+            for t in range(T - 1, -1, -1):
+                dh += dout[t]
+                a = acts[t]
+                r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+                d, dgh = dG[t], dGh[t]
+                dn = np.multiply(dh * (1 - z), 1 - n * n, out=d[:, 2 * H:])
+                np.multiply(dh * (hs[t] - n), z * (1 - z), out=d[:, H:2 * H])
+                np.multiply(dn * hns[t], r * (1 - r), out=d[:, :H])
+                dgh[:, :2 * H] = d[:, :2 * H]
+                np.multiply(dn, r, out=dgh[:, 2 * H:])
+                dh = dh * z
+                dh += dgh @ w_hh
+        else:
+            for t in range(T - 1, -1, -1):
+                dh += dout[t]
+                h = hs[t + 1]
+                d = np.multiply(dh, 1 - h * h, out=dG[t])
+                dh = d @ w_hh
+        # weight gradients as big GEMMs over all steps
+        dG2, dGh2 = dG.reshape(T * B, GH), dGh.reshape(T * B, GH)
+        grads = {"w_ih": dG2.T @ x2, "w_hh": dGh2.T @ hs[:T].reshape(T * B, H),
+                 "b_ih": dG2.sum(axis=0), "b_hh": dGh2.sum(axis=0)}
+        self._adam(grads)
+        return loss
+
+    def _adam(self, grads, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.t += 1
+        bc1, bc2 = 1 - beta1 ** self.t, 1 - beta2 ** self.t
+        for k, g in grads.items():
+            m, v, w = self.m[k], self.v[k], self.p[k]
+            m *= beta1
+            m += (1 - beta1) * g
+            v *= beta2
+            g *= g
+            g *= 1 - beta2
+            v += g
+            denom = np.sqrt(v, out=g)
+            denom *= 1 / bc2 ** 0.5
+            denom += eps
+            np.divide(m, denom, out=denom)
+            denom *= LR / bc1
+            w -= denom
+
+
+# ----------------------------------------------------------------------------- the three setups
+def make_params(kind, I, H, rng):
+    GH, bound = GATES[kind] * H, 1 / np.sqrt(H)
+    u = lambda *s: rng.uniform(-bound, bound, s).astype(np.float32)
+    return {"w_ih": u(GH, I), "w_hh": u(GH, H), "b_ih": u(GH), "b_hh": u(GH)}
+
+
+def minigrad_step_fn(kind, params, x, y, unroll=False):
+    I, H = x.shape[2], params["w_hh"].shape[1]
+    model = MG_CLASS[kind](I, H, unroll=unroll)
+    for k, v in params.items():
+        getattr(model, PNAME[k]).data[...] = v
+    opt = Adam(model.parameters(), lr=LR)
+    xt, yt = mg.Tensor(x), mg.Tensor(y)
+
+    def step():
+        opt.zero_grad()
+        out, _ = model(xt)
+        loss = F.mse_loss(out, yt)
+        loss.backward()
+        opt.step()
+        return float(loss.item())
+    return step
+
+
+def torch_step_fn(kind, params, x, y):
+    I, H = x.shape[2], params["w_hh"].shape[1]
+    cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+    model = cls(I, H)
+    with torch.no_grad():
+        for k, v in params.items():
+            getattr(model, PNAME[k]).copy_(torch.from_numpy(v))
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        out, _ = model(xt)
+        loss = torch.nn.functional.mse_loss(out, yt)
+        loss.backward()
+        opt.step()
+        return float(loss.item())
+    return step
+
+
+def numpy_step_fn(kind, params, x, y):
+    net = NumpyRNN(kind, params)
+    return lambda: net.step(x, y)
+
+
+def case_data(kind, B, T, I, H, seed=0):
+    rng = np.random.default_rng(seed)
+    params = make_params(kind, I, H, rng)
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    y = rng.standard_normal((T, B, H)).astype(np.float32) * 0.5
+    return params, x, y
+
+
+# ----------------------------------------------------------------------------- timing
+def time_case(kind, size, repeats, frameworks):
+    B, T, I, H = size
+    params, x, y = case_data(kind, B, T, I, H)
+    fns = {"minigrad": minigrad_step_fn(kind, params, x, y),
+           "mg unroll": minigrad_step_fn(kind, params, x, y, unroll=True),
+           "numpy": numpy_step_fn(kind, params, x, y)}
+    if torch is not None:
+        fns["torch"] = torch_step_fn(kind, params, x, y)
+    fns = {k: v for k, v in fns.items() if k in frameworks}
+    # first step: the losses agree (same weights, same data) -- a cheap sanity check
+    losses = {name: fn() for name, fn in fns.items()}
+    ref = losses.get("torch", losses["numpy"])
+    for name, l in losses.items():
+        if abs(l - ref) > 1e-4 * max(1.0, abs(ref)):
+            raise RuntimeError(f"{kind} {size}: first-step loss of {name} is {l}, reference {ref}")
+    times = {name: [] for name in fns}
+    for r in range(repeats):
+        order = list(fns) if r % 2 == 0 else list(fns)[::-1]   # alternate who goes first
+        for name in order:
+            t0 = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def repeats_for(size, base):
+    B, T, I, H = size
+    work = B * T * H * (I + H)
+    return max(3, min(base * 4, int(base * 4 * 2.6e6 / work)))
+
+
+# ----------------------------------------------------------------------------- GEMM floor
+def gemm_floor(kind, size, repeats=5):
+    """Seconds kernels.gemm needs for the GEMMs of one training step (no dx: x has no grad)."""
+    B, T, I, H = size
+    GH = GATES[kind] * H
+    rng = np.random.default_rng(1)
+    r = lambda *s: rng.standard_normal(s).astype(np.float32)
+    x2, w_ih, w_hh = r(T * B, I), r(GH, I), r(GH, H)
+    h, dg, gxo, dho = r(B, H), r(B, GH), np.empty((B, GH), np.float32), np.empty((B, H), np.float32)
+    dgx2, hprev2 = r(T * B, GH), r(T * B, H)
+    gx = np.empty((T * B, GH), np.float32)
+    dwih, dwhh = np.zeros((GH, I), np.float32), np.zeros((GH, H), np.float32)
+    one, one_out = np.ones((1, 1), np.float32), np.empty((1, 1), np.float32)
+
+    def best(fn, n=repeats):
+        b = float("inf")
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            b = min(b, time.perf_counter() - t0)
+        return b
+    # Python call overhead of one kernels.gemm call: the C time loop calls mg_gemm directly
+    overhead = best(lambda: [K.gemm(one, one, out=one_out) for _ in range(200)], 10) / 200
+    parts = {
+        "input projection": best(lambda: K.gemm(x2, w_ih, trans_b=True, out=gx)),
+        "recurrent fwd x T": T * (best(lambda: [K.gemm(h, w_hh, trans_b=True, out=gxo) for _ in range(20)])
+                                  / 20 - overhead),
+        "recurrent bwd x T": T * (best(lambda: [K.gemm(dg, w_hh, beta=1.0, out=dho) for _ in range(20)])
+                                  / 20 - overhead),
+        "dW_ih": best(lambda: K.gemm(dgx2, x2, trans_a=True, beta=1.0, out=dwih)),
+        "dW_hh": best(lambda: K.gemm(dgx2, hprev2, trans_a=True, beta=1.0, out=dwhh)),
+    }
+    flops = 2 * T * B * (I * GH + H * GH + GH * H + GH * I + GH * H)
+    return parts, flops
+
+
+# ----------------------------------------------------------------------------- memory
+MEM_B, MEM_T, MEM_I, MEM_H = 32, 1000, 256, 256
+
+
+def _rss_now():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_child(framework, threads):
+    """Run in a fresh process: print the peak RSS growth (bytes) of one LSTM training step."""
+    mg.set_num_threads(threads)
+    params, x, y = case_data("lstm", MEM_B, MEM_T, MEM_I, MEM_H)
+    if framework == "torch":
+        torch.set_num_threads(threads)
+        step = torch_step_fn("lstm", params, x, y)
+    elif framework == "numpy":
+        step = numpy_step_fn("lstm", params, x, y)
+    else:
+        step = minigrad_step_fn("lstm", params, x, y, unroll=framework == "mg unroll")
+    base = _rss_now()
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    step()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if peak <= peak_before and peak_before > base:
+        # the import-time peak was higher than anything the step reached: the step's own peak is
+        # hidden by ru_maxrss; report the bound we have
+        print(f"{peak - base} hidden")
+    else:
+        print(peak - base)
+
+
+def measure_memory(frameworks, threads):
+    res = {}
+    for fw in frameworks:
+        out = subprocess.run([sys.executable, __file__, "--memory-child", fw, "--threads", str(threads)],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            res[fw] = f"failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}"
+        else:
+            res[fw] = out.stdout.strip()
+    return res
+
+
+# ----------------------------------------------------------------------------- main
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="two smallest sizes, fewer repeats, no memory run")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5, help="base repetition count (scaled up for small sizes)")
+    ap.add_argument("--kinds", default=",".join(KINDS))
+    ap.add_argument("--sizes", default="", help="indices into SIZES, e.g. 0,3")
+    ap.add_argument("--frameworks", default="minigrad,mg unroll,numpy,torch")
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--no-floor", action="store_true")
+    ap.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child, args.threads)
+        return
+    mg.set_num_threads(args.threads)
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+    kinds = args.kinds.split(",")
+    sizes = [SIZES[int(i)] for i in args.sizes.split(",")] if args.sizes else (SIZES[:2] if args.quick else SIZES)
+    repeats = 3 if args.quick else args.repeats
+    frameworks = [f for f in args.frameworks.split(",") if f != "torch" or torch is not None]
+    load = os.getloadavg()
+    print(f"threads={args.threads}  float32  one layer, one training step (forward, MSE on all outputs, "
+          f"backward, Adam)")
+    print(f"torch {torch.__version__ if torch else 'not installed'}  numpy {np.__version__}  "
+          f"load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print("tokens/s = B*T / step time; best of N interleaved repetitions (median in parentheses)")
+    cols = frameworks
+    head = f"{'cell':5} {'B':>3} {'T':>4} {'I':>4} {'H':>4} {'N':>3} " + " ".join(f"{c + ' tok/s':>22}" for c in cols)
+    if "torch" in cols and "minigrad" in cols:
+        head += f" {'mg/torch':>9} {'unroll/torch':>13}"
+    print(head)
+    ratios, rows = [], []
+    for size in sizes:
+        for kind in kinds:
+            B, T, I, H = size
+            n = repeats_for(size, repeats)
+            times = time_case(kind, size, n, frameworks)
+            best = {k: min(v) for k, v in times.items()}
+            med = {k: statistics.median(v) for k, v in times.items()}
+            tok = B * T
+            line = f"{kind:5} {B:>3} {T:>4} {I:>4} {H:>4} {n:>3} " + " ".join(
+                f"{tok / best[c]:>12,.0f} ({tok / med[c]:>9,.0f})" for c in cols)
+            if "torch" in best and "minigrad" in best:
+                r = best["torch"] / best["minigrad"]
+                ru = best["torch"] / best["mg unroll"] if "mg unroll" in best else float("nan")
+                ratios.append(r)
+                line += f" {r:>9.2f} {ru:>13.2f}"
+            print(line, flush=True)
+            rows.append((kind, size, best))
+    if ratios:
+        gm = float(np.exp(np.mean(np.log(ratios))))
+        print(f"mg/torch geometric mean over {len(ratios)} cases: {gm:.2f}   min {min(ratios):.2f}")
+    print("step time (best, ms): " + "; ".join(
+        f"{k} {s[0]}x{s[1]}x{s[2]}x{s[3]}: " + ", ".join(f"{c} {b[c] * 1e3:.1f}" for c in cols)
+        for k, s, b in rows if k == "lstm"))
+
+    if not args.no_floor and not args.quick and "minigrad" in frameworks:
+        size = SIZES[-1]
+        parts, flops = gemm_floor("lstm", size)
+        floor = sum(parts.values())
+        meas = [b["minigrad"] for k, s, b in rows if k == "lstm" and s == size]
+        print(f"\nGEMM floor, LSTM {size}: {flops / 1e9:.1f} GFLOP of GEMMs per step; "
+              + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in parts.items()))
+        print(f"  floor {floor * 1e3:.1f} ms ({flops / floor / 1e9:.1f} GFLOPS)", end="")
+        if meas:
+            print(f"; minigrad step {meas[0] * 1e3:.1f} ms = {meas[0] / floor:.3f} x floor "
+                  f"({flops / meas[0] / 1e9:.1f} GFLOPS effective)")
+        else:
+            print()
+
+    if not args.no_memory and not args.quick:
+        fws = [f for f in ("minigrad", "mg unroll", "numpy", "torch") if f in frameworks]
+        mem = measure_memory(fws, args.threads)
+        print(f"\nPeak memory of one LSTM training step, B={MEM_B} T={MEM_T} I={MEM_I} H={MEM_H} "
+              "(fresh process each; peak RSS minus RSS after imports + model + data):")
+        for fw, v in mem.items():
+            try:
+                mb = f"{int(v) / 2**20:8.1f} MiB"
+            except ValueError:
+                mb = v
+            print(f"  {fw:10} {mb}")
+    print(f"load average at end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
