@@ -43,12 +43,20 @@ static int64_t rg_kc(int64_t K) {
 }
 
 /* Orphaned worksharing: inside the step's parallel region the loop is split over the team
- * (static schedule, implicit barrier at its end); outside any region it runs serially. */
+ * (static schedule, implicit barrier at its end unless NOWAIT: the last loop of a region needs
+ * none, the region's end waits); outside any region it runs serially. */
 #ifdef _OPENMP
+#include <omp.h>
+static inline int mg_team_id(void) { return omp_get_thread_num(); }
 #define MG_OMP_FOR _Pragma("omp for schedule(static)")
+#define MG_OMP_FOR_NOWAIT _Pragma("omp for schedule(static) nowait")
+#define MG_OMP_BARRIER _Pragma("omp barrier")
 #define MG_TEAM(nt) _Pragma("omp parallel num_threads(nt) if(nt > 1)")
 #else
+static inline int mg_team_id(void) { return 0; }
 #define MG_OMP_FOR
+#define MG_OMP_FOR_NOWAIT
+#define MG_OMP_BARRIER
 #define MG_TEAM(nt) (void)(nt);
 #endif
 
