@@ -288,7 +288,7 @@ def time_case(kind, size, repeats, frameworks):
 def repeats_for(size, base):
     B, T, I, H = size
     work = B * T * H * (I + H)
-    return max(3, min(base * 4, int(base * 4 * 2.6e6 / work)))
+    return max(base, min(base * 6, int(base * 3e8 / work)))
 
 
 # ----------------------------------------------------------------------------- GEMM floor
