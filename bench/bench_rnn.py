@@ -382,6 +382,7 @@ def main():
     ap.add_argument("--frameworks", default="minigrad,mg unroll,numpy,torch")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--no-floor", action="store_true")
+    ap.add_argument("--memory-only", action="store_true", help="only the peak-memory measurement")
     ap.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
@@ -390,7 +391,9 @@ def main():
     mg.set_num_threads(args.threads)
     if torch is not None:
         torch.set_num_threads(args.threads)
-    kinds = args.kinds.split(",")
+    if args.memory_only:
+        args.kinds, args.no_floor, args.quick = "", True, False
+    kinds = [k for k in args.kinds.split(",") if k]
     sizes = [SIZES[int(i)] for i in args.sizes.split(",")] if args.sizes else (SIZES[:2] if args.quick else SIZES)
     repeats = 3 if args.quick else args.repeats
     frameworks = [f for f in args.frameworks.split(",") if f != "torch" or torch is not None]
