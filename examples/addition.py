@@ -13,6 +13,7 @@ unfold the carries from it; with attention each output digit can look at the dig
 on, which usually trains faster.
 """
 import argparse
+import math
 import time
 
 import numpy as np
@@ -62,7 +63,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--attention", default="bahdanau", choices=["none", "bahdanau", "luong", "dot"])
     ap.add_argument("--quick", action="store_true", help="tiny run for CI (a few seconds)")
-    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--hidden", type=int, default=96)
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -93,9 +94,13 @@ def main(argv=None):
                        attention=attention, attn_size=args.hidden // 2, input_feeding=False,
                        pad_idx=PAD, bos_idx=BOS, eos_idx=EOS)
     opt = optim.Adam(model.parameters(), lr=args.lr)
-    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps, eta_min=args.lr / 30)
+    # cosine decay over the run's progress: steps done or time used, whichever is further along
+    t0 = time.time()
+    progress = lambda s: min(1.0, max(s / args.steps, (time.time() - t0) / args.time_budget))
+    cosine = lambda s: 1 / 30 + (1 - 1 / 30) * 0.5 * (1 + math.cos(math.pi * progress(s)))
+    sched = optim.lr_scheduler.LambdaLR(opt, cosine)
     print(f"attention={args.attention}, {model.num_parameters()} parameters, {len(test)} held-out test pairs")
-    t0, total = time.time(), 0.0
+    total = 0.0
     for step in range(1, args.steps + 1):
         src, lengths, tgt = batch(train_batch(args.batch))
         opt.zero_grad()

@@ -105,6 +105,10 @@ def test_attention_errors():
     attn = nn.Attention(3, 4, "general")
     with pytest.raises(ValueError, match=r"\(B, S, 4\)"):
         attn.memory(mg.tensor(np.zeros((2, 5, 3), np.float32)))
+    with pytest.raises(ValueError, match="attention must be"):
+        nn.Decoder(5, 3, 4, attention="cosine")
+    assert nn.Decoder(5, 3, 4, attention="multiplicative", memory_size=6).attention_kind == "general"
+    assert nn.Seq2Seq(5, 5, 3, 4, attention="luong").decoder.input_feeding
     mem = attn.memory(mg.tensor(np.zeros((2, 5, 4), np.float32)))
     with pytest.raises(ValueError, match="batch"):
         attn(mg.tensor(np.zeros((3, 3), np.float32)), mem)
@@ -146,7 +150,8 @@ def test_teacher_forced_forward_equals_step_by_step(cfg):
         h, ctx, _, state = m.decoder.step(m.decoder.embedding(tin[t]), state, memory)
         np.testing.assert_allclose(m.decoder.logits(h, ctx, state).data, logits.data[t], rtol=1e-10, atol=1e-12)
     # scheduled sampling with ratio 1 is teacher forcing, drawn step by step
-    np.testing.assert_allclose(m(src, lengths, tgt, teacher_forcing=1.0 - 1e-12).data, logits.data, rtol=1e-10, atol=1e-12)
+    sampled = m(src, lengths, tgt, teacher_forcing=1.0 - 1e-12)
+    np.testing.assert_allclose(sampled.data, logits.data, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("cfg", [CONFIGS[1], CONFIGS[4]], ids=str)

@@ -35,7 +35,7 @@ import numpy as np
 from .. import functional as F
 from .. import ops
 from ..tensor import Tensor, no_grad
-from .attention import Attention, make_mask
+from .attention import _ALIASES, KINDS, Attention, make_mask
 from .layers import Dropout, Embedding, Linear
 from .module import Module
 from .rnn import GRU, LSTM, GRUCell, LSTMCell, _check_lengths, run_direction
@@ -147,7 +147,10 @@ class Decoder(Module):
         super().__init__()
         self.cell = _cell_kind(cell)
         self.vocab_size, self.hidden_size, self.num_layers = int(vocab_size), int(hidden_size), int(num_layers)
-        self.attention_kind = None if attention in (None, "none") else {"additive": "bahdanau", "luong": "general"}.get(attention, attention)
+        kind = None if attention in (None, "none") else _ALIASES.get(attention, attention)
+        if kind is not None and kind not in KINDS:
+            raise ValueError(f"attention must be None, 'none' or one of {KINDS} (or {tuple(_ALIASES)}), got {attention!r}")
+        self.attention_kind = kind
         self.input_feeding = bool(input_feeding) and self.attention_kind in ("dot", "general")
         self.memory_size = int(memory_size or hidden_size)
         H = self.hidden_size
@@ -415,7 +418,8 @@ class Seq2Seq(Module):
                     cand = (scores.reshape(B * K, 1) + logp).reshape(B, K * V)
                     n = min(2 * K, K * V)
                     top = np.argpartition(-cand, n - 1, axis=1)[:, :n]
-                    top = np.take_along_axis(top, np.argsort(-np.take_along_axis(cand, top, 1), axis=1, kind="stable"), 1)
+                    order = np.argsort(-np.take_along_axis(cand, top, 1), axis=1, kind="stable")
+                    top = np.take_along_axis(top, order, 1)
                     top_scores = np.take_along_axis(cand, top, 1)                         # (B, 2K) best first
                     beam, tok = top // V, top % V
                     is_eos = tok == eos
@@ -436,7 +440,8 @@ class Seq2Seq(Module):
                     keep = np.argsort(is_eos, axis=1, kind="stable")[:, :K]
                     beam = np.take_along_axis(beam, keep, 1)
                     tok = np.take_along_axis(tok, keep, 1)
-                    scores = np.where(np.take_along_axis(is_eos, keep, 1), -np.inf, np.take_along_axis(top_scores, keep, 1))
+                    scores = np.take_along_axis(top_scores, keep, 1)
+                    scores[np.take_along_axis(is_eos, keep, 1)] = -np.inf   # (only if fewer than K non-EOS)
                     if scores.shape[1] < K:                          # tiny vocabularies: fewer than K continuations
                         pad = K - scores.shape[1]
                         scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
