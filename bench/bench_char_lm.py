@@ -114,24 +114,19 @@ class TorchRunner:
 
 
 def train(runner, windows, a, budget):
-    """Warm-up, plan the cosine schedule from the measured step time, train until the budget ends."""
-    step, total, t_train, losses = 0, None, 0.0, []
-    while total is None or step < total:
-        if t_train > budget:
-            break
+    """Train until the budget ends; the cosine schedule is planned from the measured step time
+    (``char_lm.StepPlanner``, re-estimated every few steps) unless ``--steps`` fixes it."""
+    step, total, t_train, losses = 0, a.steps, 0.0, []
+    planner = None if a.steps else char_lm.StepPlanner(budget, a.warmup)
+    t_start = time.perf_counter()
+    while (total is None or step < total) and time.perf_counter() - t_start < budget:
         w = step % len(windows)
         x, y = windows[w]
-        lr = a.lr * char_lm.lr_factor(step, a.warmup, total)
-        t0 = time.perf_counter()
-        losses.append(runner.step(x, y, lr, reset=(w == 0)))
-        t_train += time.perf_counter() - t0
+        losses.append(runner.step(x, y, a.lr * char_lm.lr_factor(step, a.warmup, total), reset=(w == 0)))
         step += 1
-        if step == 2:
-            t_after_first = t_train
-        if total is None and step == max(a.warmup, 3):
-            per_step = (t_train - t_after_first) / (step - 2)
-            total = step + max(1, int((budget - t_train) / per_step))
-    return step, t_train, losses
+        if planner is not None:
+            total = planner.after_step(step, total)
+    return step, time.perf_counter() - t_start, losses
 
 
 def main(argv=None):
@@ -140,6 +135,8 @@ def main(argv=None):
     p.add_argument("--minutes", type=float, default=3.0, help="training budget of each framework")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--frameworks", default="minigrad,torch")
+    p.add_argument("--steps", type=int, default=None,
+                   help="train exactly this many steps instead of a time budget (to compare the numerics)")
     for name in ("cell", "embed", "hidden", "layers", "dropout", "seq_len", "batch_size", "lr", "clip",
                  "warmup", "data_chars", "valid_frac", "min_count", "seed"):
         v = getattr(d, name)
@@ -158,7 +155,7 @@ def main(argv=None):
           f"batch {a.batch_size}, lr {a.lr}; train {len(train_ids):,} chars, valid {len(valid_ids):,}; "
           f"{a.minutes} min each, {a.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
 
-    results = []
+    results, curves = [], {}
     for fw in a.frameworks.split(","):
         if fw == "minigrad":
             runner = MinigradRunner(model, a)
@@ -175,7 +172,8 @@ def main(argv=None):
         else:
             raise SystemExit(f"unknown framework {fw!r}")
         load0 = os.getloadavg()[0]
-        steps, t_train, losses = train(runner, windows, a, a.minutes * 60)
+        steps, t_train, losses = train(runner, windows, a, math.inf if a.steps else a.minutes * 60)
+        curves[fw] = losses
         bpc = runner.evaluate(valid_ids)
         chars = steps * a.batch_size * a.seq_len
         results.append((fw, steps, chars, chars / t_train, float(np.mean(losses[-50:])) / math.log(2), bpc, load0))
@@ -186,6 +184,11 @@ def main(argv=None):
     print("|---|---:|---:|---:|---:|")
     for fw, steps, chars, rate, tr, bpc, _ in results:
         print(f"| {fw} | {steps} | {rate:,.0f} | {tr:.3f} | {bpc:.3f} |")
+    if a.steps and len(curves) == 2:
+        (n1, l1), (n2, l2) = curves.items()
+        diff = np.abs(np.array(l1) - np.array(l2)) / math.log(2)
+        print(f"\nsame {a.steps} steps: max |train bpc difference| {diff.max():.4f} "
+              f"(first 10 steps {diff[:10].max():.2e})")
     return results
 
 

@@ -15,10 +15,11 @@ tape with ``nn.utils.repackage_hidden`` so gradients stop at the window boundary
 cross-entropy; reported as bits per character (bpc = nats / ln 2). Adam, gradient-norm clipping,
 a linear warm-up then a cosine decay of the learning rate over the planned number of steps.
 
-The time budget (``--minutes``) is turned into a step plan after the warm-up steps (measured
-speed), so the cosine schedule ends when the budget does. The plan, the data position, the
-carried recurrent state and the random generator are all in the checkpoint: ``--resume``
-continues the very same run (the same losses as an uninterrupted one).
+The time budget (``--minutes``) is turned into a step plan from the measured speed, re-estimated
+every few steps (the machine may be shared), so the cosine schedule ends when the budget does;
+``--max-steps`` fixes the plan instead and makes a run exactly reproducible. The plan, the data
+position, the carried recurrent state and the random generator are all in the checkpoint:
+``--resume`` continues the very same run (the same losses as an uninterrupted one).
 """
 import argparse
 import math
@@ -199,10 +200,36 @@ def build(run, vocab):
     """Model, optimizer and scheduler for the run options ``run`` (a dict)."""
     model = CharLM(len(vocab), run["embed"], run["hidden"], run["layers"], run["cell"], run["dropout"])
     opt = optim.Adam(model.parameters(), lr=run["lr"])
-    plan = {"total": run["max_steps"]}          # filled in after the warm-up when None
+    plan = {"total": run["max_steps"]}          # None: planned from the time budget (StepPlanner)
 
     sched = optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, run["warmup"], plan["total"]))
     return model, opt, sched, plan
+
+
+class StepPlanner:
+    """Turns a wall-clock budget into a planned number of steps for the cosine schedule.
+
+    From the ``min_steps``-th step of this invocation on, and then every ``every`` steps, the
+    plan becomes: steps done + (budget * (1 - reserve) - time used) / (measured time per step).
+    The time per step is measured since the second step (the first pays one-off costs) and
+    includes everything the loop does (validation too), so the plan absorbs those costs.
+    """
+
+    def __init__(self, budget, min_steps=20, every=25, reserve=0.0):
+        self.budget, self.min_steps, self.every, self.reserve = budget, max(3, min_steps), every, reserve
+        self.t0, self.t1, self.n = time.perf_counter(), None, 0
+
+    def after_step(self, step, total):
+        """Call after every step (``step`` = steps done in the whole run); returns the new plan."""
+        self.n += 1
+        now = time.perf_counter()
+        if self.n == 1:
+            self.t1 = now
+        if self.n < self.min_steps or (self.n - self.min_steps) % self.every:
+            return total
+        per_step = (now - self.t1) / (self.n - 1)
+        left = self.budget * (1.0 - self.reserve) - (now - self.t0)
+        return step + max(1, int(left / per_step))
 
 
 def save_checkpoint(path, run, vocab, model, opt, sched, plan, step, hidden, history):
@@ -369,10 +396,10 @@ def main(argv=None):
 
     bar = _Progress(plan["total"], args.no_progress)
     budget = args.minutes * 60.0
+    planner = StepPlanner(budget, run["warmup"], reserve=0.05) if run["max_steps"] is None else None
     t_start = time.perf_counter()
     train_time, chars, last_eval = 0.0, 0, t_start
     stop = args.stop_at
-    warm_t0 = None
     model.train()
     try:
         while (plan["total"] is None or step < plan["total"]) and (stop is None or step < stop):
@@ -397,13 +424,11 @@ def main(argv=None):
             dt = time.perf_counter() - now
             train_time += dt
             chars += y.size
-            if step == 2:
-                warm_t0 = time.perf_counter()    # the first step pays one-off costs
-            if plan["total"] is None and step == max(run["warmup"], 3):
-                per_step = (time.perf_counter() - warm_t0) / (step - 2)
-                left = budget * 0.92 - (time.perf_counter() - t_start)   # ~8% kept for validation
-                plan["total"] = step + max(1, int(left / per_step))
-                bar.set_total(plan["total"])
+            if planner is not None:
+                total = planner.after_step(step, plan["total"])
+                if total != plan["total"]:
+                    plan["total"] = total
+                    bar.set_total(total)
             bar.update(f"loss {lv / LN2:.3f} bpc, {chars / train_time:,.0f} char/s, lr {sched.get_last_lr()[0]:.2g}")
             if time.perf_counter() - last_eval > run["eval_every"]:
                 v = evaluate_bpc(model, eval_ids)
