@@ -25,8 +25,10 @@ import argparse
 import math
 import os
 import random
+import signal
 import sys
 import sysconfig
+import threading
 import time
 
 # OpenMP threads that spin while waiting lose badly when the machine's cores are shared (a
@@ -400,11 +402,17 @@ def main(argv=None):
     t_start = time.perf_counter()
     train_time, chars, last_eval = 0.0, 0, t_start
     stop = args.stop_at
+    interrupted = []                             # Ctrl-C finishes the current step, then stops
+    in_main = threading.current_thread() is threading.main_thread()   # signals: main thread only
+    previous_handler = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1)) if in_main else None
     model.train()
     try:
         while (plan["total"] is None or step < plan["total"]) and (stop is None or step < stop):
             now = time.perf_counter()
             if now - t_start > budget:
+                break
+            if interrupted:
+                bar.write("interrupted: saving a checkpoint (continue with --resume)")
                 break
             w = step % len(windows)
             if w == 0:
@@ -438,8 +446,9 @@ def main(argv=None):
                           + repr(sample(model, vocab, 160, 0.8, "def ", np.random.default_rng(step))))
                 save_checkpoint(args.checkpoint, run, vocab, model, opt, sched, plan, step, hidden, history)
                 last_eval = time.perf_counter()
-    except KeyboardInterrupt:
-        bar.write("interrupted: saving a checkpoint (continue with --resume)")
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous_handler)
     bar.close()
 
     final = evaluate_bpc(model, valid_ids)
