@@ -91,6 +91,8 @@ int mg_gru_backward_f64(double *dgx, double *dgh, double *dh_prev, const double 
  *   hprev (T,B,H): the state ENTERING each step (the layer's dW_hh = dG^T @ hprev over all
  *   steps); LSTM cprev (T,B,H), gates (T,B,4H), tanh_c (T,B,H); GRU gates (T,B,3H), hn (T,B,H);
  *   h_n, c_n: the final state (padded rows carry their last real state through).
+ *   LSTM only: gates may be gx itself -- the post-activation gates then replace gx in place and
+ *   the layer saves a (T,B,4H) buffer (gx is not needed after the forward).
  * Backward WRITES dgates (T,B,GH) (GRU: dgx and dgh), dh0, dc0, from dout (T,B,H) (entries at
  *   padded steps are ignored), dh_n, dc_n; each of dout/dh_n/dc_n may be NULL (= zeros). */
 int mg_rnn_seq_forward_f32(float *out, float *hprev, float *h_n, const float *gx, const float *h0,
@@ -150,6 +152,7 @@ int mg_gru_seq_backward_f64(double *dgx, double *dgh, double *dh0, const double 
  * kernels one per call. mg_rnn_plan_init_<suf> returns 0 or -1 (out of memory). */
 typedef struct {
     void *wp, *abuf;
+    void *zeros; /* forward plans: one zero row of G*H, the "gx" of an in-place LSTM step */
     int nt, simd;
 } mg_rnn_plan;
 void mg_rnn_plan_free(mg_rnn_plan *p);

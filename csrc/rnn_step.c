@@ -108,5 +108,6 @@ static inline int mg_team_id(void) { return 0; }
 void mg_rnn_plan_free(mg_rnn_plan *p) {
     free(p->wp);
     free(p->abuf);
-    p->wp = p->abuf = NULL;
+    free(p->zeros);
+    p->wp = p->abuf = p->zeros = NULL;
 }

@@ -556,13 +556,18 @@ def _seq_setup(where, kind, gx, w_hh, lengths):
     return w, x, T, B, hdim, w.dtype, L, lp
 
 
-def _seq_forward(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, relu=0):
+def _seq_forward(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, relu=0, overwrite_gx=False):
     where = f"{kind}_seq_forward"
     w, x, T, B, H, dt, L, lp = _seq_setup(where, kind, gx, w_hh, lengths)
     h0, c0, bhn = _cell_arrays(where, dt, [("h0", h0, (B, H)), ("c0", c0, (B, H), kind != "lstm"),
                                            ("b_hn", b_hn, (H,), True)])
     out, h_n, c_n = np.empty((T, B, H), dt), np.empty((B, H), dt), np.empty((B, H), dt)
-    cache = {name: out if name == "out" else np.empty((T, B, k * H), dt) for name, k in _SEQ_CACHE[kind]}
+    cache = {name: out if name == "out" else np.empty((T, B, k * H), dt)
+             for name, k in _SEQ_CACHE[kind] if not (overwrite_gx and name == "gates")}
+    if overwrite_gx:
+        if x is not gx or not x.flags.writeable:
+            raise ValueError(f"{where}: overwrite_gx needs gx to be a writeable C-contiguous {dt} array")
+        cache["gates"] = x
     rev = int(bool(reverse))
     if kind == "rnn":
         rc = cfunc("rnn_seq_forward", dt)(ptr(out), ptr(cache["hprev"]), ptr(h_n), ptr(x), ptr(h0), ptr(w),
@@ -637,12 +642,14 @@ def rnn_seq_backward(dout, dh_n, cache, w_hh, lengths=None, reverse=False, nonli
     return _seq_backward("rnn", dout, dh_n, None, cache, w_hh, lengths, reverse, _relu_flag(nonlinearity))
 
 
-def lstm_seq_forward(gx, h0, c0, w_hh, lengths=None, reverse=False):
+def lstm_seq_forward(gx, h0, c0, w_hh, lengths=None, reverse=False, overwrite_gx=False):
     """LSTM over a whole sequence: gx (T,B,4H), h0, c0 (B,H), w_hh (4H,H).
 
     Returns (out (T,B,H), h_n, c_n, cache) with cache 'hprev', 'cprev', 'gates' (T,B,4H), 'tanh_c'.
+    ``overwrite_gx=True`` stores the gates in gx itself (cache['gates'] is gx): one (T,B,4H)
+    buffer less, and gx's input values are gone afterwards.
     """
-    return _seq_forward("lstm", gx, h0, c0, w_hh, None, lengths, reverse)
+    return _seq_forward("lstm", gx, h0, c0, w_hh, None, lengths, reverse, overwrite_gx=overwrite_gx)
 
 
 def lstm_seq_backward(dout, dh_n, dc_n, cache, w_hh, lengths=None, reverse=False):

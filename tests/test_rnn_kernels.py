@@ -357,6 +357,28 @@ def test_seq_without_lengths_or_gradients(kind):
     np.testing.assert_array_equal(g[2], h0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_gates_in_place_over_gx_is_bitwise_identical(reverse, dtype):
+    """overwrite_gx=True writes the gate cache over gx (one (T,B,4H) buffer less) and changes
+    no result: same outputs, same cache, same gradients, bit for bit."""
+    T, B, H = 5, 7, 13
+    gx, w, h0, c0, _ = make_inputs("lstm", B, H, dtype, T=T, seed=21)
+    lengths = np.array([5, 1, 3, 5, 2, 4, 5], dtype=np.int64)
+    out, h_n, c_n, cache = K.lstm_seq_forward(gx, h0, c0, w, lengths, reverse)
+    gx2 = gx.copy()
+    out2, h_n2, c_n2, cache2 = K.lstm_seq_forward(gx2, h0, c0, w, lengths, reverse, overwrite_gx=True)
+    assert cache2["gates"] is gx2
+    for a, b in [(out, out2), (h_n, h_n2), (c_n, c_n2)] + [(cache[k], cache2[k]) for k in cache]:
+        np.testing.assert_array_equal(a, b)
+    dout = np.random.default_rng(22).standard_normal((T, B, H)).astype(dtype)
+    for a, b in zip(K.lstm_seq_backward(dout, None, None, cache, w, lengths, reverse),
+                    K.lstm_seq_backward(dout, None, None, cache2, w, lengths, reverse)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="overwrite_gx"):
+        K.lstm_seq_forward(gx[:, :, :].T.copy().T, h0, c0, w, overwrite_gx=True)   # F-ordered: a copy
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_zero_size(kind):
     for B, H in ((0, 3), (2, 0)):

@@ -173,8 +173,10 @@ class RecurrentSequence(Function):
     def forward(self, gx, *state0, ws=None):
         kind = ws.kind
         if kind.name == "lstm":
+            # gx is this node's private input (nothing else reads it), so the gate cache is
+            # written over it: one (T, B, 4H) buffer less on the tape.
             out, h_n, c_n, cache = K.lstm_seq_forward(gx, state0[0], state0[1], ws.w_hh, ws.lengths,
-                                                      ws.reverse)
+                                                      ws.reverse, overwrite_gx=True)
             res = (out, h_n, c_n)
         elif kind.name == "gru":
             out, h_n, cache = K.gru_seq_forward(gx, state0[0], ws.w_hh, ws.b_hn, ws.lengths, ws.reverse)
