@@ -19,7 +19,6 @@ import os
 import sys
 import time
 
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")    # for both frameworks; see examples/char_lm.py
 
 import numpy as np
 
@@ -116,7 +115,7 @@ class TorchRunner:
 def train(runner, windows, a, budget):
     """Train until the budget ends; the cosine schedule is planned from the measured step time
     (``char_lm.StepPlanner``, re-estimated every few steps) unless ``--steps`` fixes it."""
-    step, total, t_train, losses = 0, a.steps, 0.0, []
+    step, total, losses = 0, a.steps, []
     planner = None if a.steps else char_lm.StepPlanner(budget, a.warmup)
     t_start = time.perf_counter()
     while (total is None or step < total) and time.perf_counter() - t_start < budget:
@@ -180,7 +179,7 @@ def main(argv=None):
         print(f"{fw}: {steps} steps, {chars:,} chars in {t_train:.0f} s = {chars / t_train:,.0f} chars/s; "
               f"validation {bpc:.3f} bits/char (load average at start {load0:.1f})", flush=True)
 
-    print(f"\n| framework | steps | chars/s | train bpc (last 50) | validation bits/char |")
+    print("\n| framework | steps | chars/s | train bpc (last 50) | validation bits/char |")
     print("|---|---:|---:|---:|---:|")
     for fw, steps, chars, rate, tr, bpc, _ in results:
         print(f"| {fw} | {steps} | {rate:,.0f} | {tr:.3f} | {bpc:.3f} |")

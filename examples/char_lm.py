@@ -31,10 +31,6 @@ import sysconfig
 import threading
 import time
 
-# OpenMP threads that spin while waiting lose badly when the machine's cores are shared (a
-# descheduled spinner stalls every per-time-step parallel region); sleeping waiters do not.
-# Must be set before the OpenMP runtime loads, i.e. before minigrad is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import numpy as np
 

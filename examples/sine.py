@@ -16,11 +16,8 @@ follows it from its last hidden state (Linear(H, 1)), trained with MSE and Adam.
   forecast that repeats the last known value.
 """
 import argparse
-import os
 import sys
 import time
-
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")   # see examples/char_lm.py
 
 import numpy as np
 

@@ -24,7 +24,6 @@ def np_cross_entropy(x, t, ignore_index=-100, reduction="mean", eps=0.0):
     lp = np_log_softmax(x, 1)
     lp = np.moveaxis(lp, 1, -1).reshape(-1, x.shape[1])
     tf = t.reshape(-1)
-    C = x.shape[1]
     losses = np.zeros(tf.size)
     for i, c in enumerate(tf):
         if c != ignore_index:

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-import minigrad.functional as F
 import minigrad.nn as nn
 import minigrad.optim as optim
 from minigrad.data import pad_sequences

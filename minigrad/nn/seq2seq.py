@@ -28,7 +28,6 @@ cells' weights through the layer's C time loop) and attends to all T queries wit
 matmul; otherwise it steps, but the output projection (and for Bahdanau also W_c) is applied once
 to the stacked (T, B, .) features, so the biggest GEMM is never split into T small ones.
 """
-import math
 
 import numpy as np
 
