@@ -26,11 +26,12 @@ Also measured:
     python bench/bench_rnn.py [--quick] [--threads N] [--repeats N] [--no-memory]
 """
 import argparse
+import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -336,6 +337,14 @@ def _rss_now():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _vm_hwm():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def memory_child(framework, threads):
     """Run in a fresh process: print the peak RSS growth (bytes) of one LSTM training step."""
     mg.set_num_threads(threads)
@@ -347,16 +356,13 @@ def memory_child(framework, threads):
         step = numpy_step_fn("lstm", params, x, y)
     else:
         step = minigrad_step_fn("lstm", params, x, y, unroll=framework == "mg unroll")
+    # Reset the kernel's peak-RSS mark (VmHWM) so setup allocations cannot hide the step's
+    # peak, then read the new mark after one step.
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
     base = _rss_now()
-    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    if peak <= peak_before and peak_before > base:
-        # the import-time peak was higher than anything the step reached: the step's own peak is
-        # hidden by ru_maxrss; report the bound we have
-        print(f"{peak - base} hidden")
-    else:
-        print(peak - base)
+    print(_vm_hwm() - base)
 
 
 def measure_memory(frameworks, threads):
@@ -372,6 +378,25 @@ def measure_memory(frameworks, threads):
 
 
 # ----------------------------------------------------------------------------- main
+def isolated_times(args, frameworks):
+    """Run the timing of each framework in a fresh process of this script; {fw: {case: times}}."""
+    out = {}
+    for fw in frameworks:
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+            path = f.name
+        cmd = [sys.executable, __file__, "--frameworks", fw, "--kinds", args.kinds, "--threads",
+               str(args.threads), "--repeats", str(args.repeats), "--times-child", path]
+        if args.sizes:
+            cmd += ["--sizes", args.sizes]
+        if args.quick:
+            cmd.append("--quick")
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        with open(path) as f:
+            out[fw] = json.load(f)
+        os.remove(path)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="two smallest sizes, fewer repeats, no memory run")
@@ -383,7 +408,11 @@ def main():
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--no-floor", action="store_true")
     ap.add_argument("--memory-only", action="store_true", help="only the peak-memory measurement")
+    ap.add_argument("--isolate", action="store_true",
+                    help="time each framework in its own process (no OpenMP runtime of one framework "
+                         "spinning while the other runs); default: interleaved in one process")
     ap.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--times-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
         memory_child(args.memory_child, args.threads)
@@ -408,12 +437,22 @@ def main():
     if "torch" in cols and "minigrad" in cols:
         head += f" {'mg/torch':>9} {'unroll/torch':>13}"
     print(head)
+    if args.times_child:        # one framework, all cases, times to a JSON file for the parent
+        res = {f"{kind} {sizes.index(size)}": time_case(kind, size, repeats_for(size, repeats), frameworks)
+               for size in sizes for kind in kinds}
+        with open(args.times_child, "w") as f:
+            json.dump(res, f)
+        return
+    isolated = isolated_times(args, frameworks) if args.isolate else None
     ratios, rows = [], []
-    for size in sizes:
+    for si, size in enumerate(sizes):
         for kind in kinds:
             B, T, I, H = size
             n = repeats_for(size, repeats)
-            times = time_case(kind, size, n, frameworks)
+            if isolated is not None:
+                times = {fw: isolated[fw][f"{kind} {si}"][fw] for fw in frameworks}
+            else:
+                times = time_case(kind, size, n, frameworks)
             best = {k: min(v) for k, v in times.items()}
             med = {k: statistics.median(v) for k, v in times.items()}
             tok = B * T
@@ -451,7 +490,7 @@ def main():
         fws = [f for f in ("minigrad", "mg unroll", "numpy", "torch") if f in frameworks]
         mem = measure_memory(fws, args.threads)
         print(f"\nPeak memory of one LSTM training step, B={MEM_B} T={MEM_T} I={MEM_I} H={MEM_H} "
-              "(fresh process each; peak RSS minus RSS after imports + model + data):")
+              "(fresh process each; peak RSS (VmHWM, reset before the step) minus RSS before the step):")
         for fw, v in mem.items():
             try:
                 mb = f"{int(v) / 2**20:8.1f} MiB"
