@@ -26,12 +26,10 @@ Also measured:
     python bench/bench_rnn.py [--quick] [--threads N] [--repeats N] [--no-memory]
 """
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -378,23 +376,61 @@ def measure_memory(frameworks, threads):
 
 
 # ----------------------------------------------------------------------------- main
-def isolated_times(args, frameworks):
-    """Run the timing of each framework in a fresh process of this script; {fw: {case: times}}."""
-    out = {}
-    for fw in frameworks:
-        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
-            path = f.name
-        cmd = [sys.executable, __file__, "--frameworks", fw, "--kinds", args.kinds, "--threads",
-               str(args.threads), "--repeats", str(args.repeats), "--times-child", path]
-        if args.sizes:
-            cmd += ["--sizes", args.sizes]
-        if args.quick:
-            cmd.append("--quick")
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        with open(path) as f:
-            out[fw] = json.load(f)
-        os.remove(path)
-    return out
+class Worker:
+    """One framework in its own process (--isolate): no OpenMP runtime of another framework spins
+    on the cores while this one runs, yet the frameworks still alternate step by step."""
+
+    def __init__(self, fw, threads):
+        self.p = subprocess.Popen([sys.executable, __file__, "--worker", fw, "--threads", str(threads)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def ask(self, line):
+        self.p.stdin.write(line + "\n")
+        return float(self.p.stdout.readline())
+
+    def close(self):
+        self.p.stdin.write("quit\n")
+        self.p.wait()
+
+
+def worker_loop(fw, threads):
+    """--worker: 'case KIND I' builds that case's step and answers its first loss; 'step' answers
+    the time of one step."""
+    mg.set_num_threads(threads)
+    if torch is not None:
+        torch.set_num_threads(threads)
+    step = None
+    for line in sys.stdin:
+        cmd = line.split()
+        if cmd[0] == "quit":
+            return
+        if cmd[0] == "case":
+            kind, size = cmd[1], SIZES[int(cmd[2])]
+            params, x, y = case_data(kind, *size)
+            make = {"minigrad": lambda: minigrad_step_fn(kind, params, x, y),
+                    "mg unroll": lambda: minigrad_step_fn(kind, params, x, y, unroll=True),
+                    "numpy": lambda: numpy_step_fn(kind, params, x, y),
+                    "torch": lambda: torch_step_fn(kind, params, x, y)}[fw]
+            step = make()
+            print(step(), flush=True)
+        else:
+            t0 = time.perf_counter()
+            step()
+            print(time.perf_counter() - t0, flush=True)
+
+
+def time_case_isolated(workers, kind, size_index, repeats):
+    losses = {fw: w.ask(f"case {kind} {size_index}") for fw, w in workers.items()}
+    ref = losses["torch"] if "torch" in losses else next(iter(losses.values()))
+    for name, l in losses.items():
+        if abs(l - ref) > 1e-4 * max(1.0, abs(ref)):
+            raise RuntimeError(f"{kind} {size_index}: first-step loss of {name} is {l}, reference {ref}")
+    times = {fw: [] for fw in workers}
+    for r in range(repeats):
+        order = list(workers) if r % 2 == 0 else list(workers)[::-1]
+        for fw in order:
+            times[fw].append(workers[fw].ask("step"))
+    return times
 
 
 def main():
@@ -409,13 +445,16 @@ def main():
     ap.add_argument("--no-floor", action="store_true")
     ap.add_argument("--memory-only", action="store_true", help="only the peak-memory measurement")
     ap.add_argument("--isolate", action="store_true",
-                    help="time each framework in its own process (no OpenMP runtime of one framework "
-                         "spinning while the other runs); default: interleaved in one process")
+                    help="each framework in its own worker process, still alternating step by step (no "
+                         "OpenMP runtime of one framework spinning while the other runs)")
     ap.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--times-child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
         memory_child(args.memory_child, args.threads)
+        return
+    if args.worker:
+        worker_loop(args.worker, args.threads)
         return
     mg.set_num_threads(args.threads)
     if torch is not None:
@@ -437,20 +476,14 @@ def main():
     if "torch" in cols and "minigrad" in cols:
         head += f" {'mg/torch':>9} {'unroll/torch':>13}"
     print(head)
-    if args.times_child:        # one framework, all cases, times to a JSON file for the parent
-        res = {f"{kind} {sizes.index(size)}": time_case(kind, size, repeats_for(size, repeats), frameworks)
-               for size in sizes for kind in kinds}
-        with open(args.times_child, "w") as f:
-            json.dump(res, f)
-        return
-    isolated = isolated_times(args, frameworks) if args.isolate else None
+    workers = {fw: Worker(fw, args.threads) for fw in frameworks} if args.isolate else None
     ratios, rows = [], []
     for si, size in enumerate(sizes):
         for kind in kinds:
             B, T, I, H = size
             n = repeats_for(size, repeats)
-            if isolated is not None:
-                times = {fw: isolated[fw][f"{kind} {si}"][fw] for fw in frameworks}
+            if workers is not None:
+                times = time_case_isolated(workers, kind, SIZES.index(size), n)
             else:
                 times = time_case(kind, size, n, frameworks)
             best = {k: min(v) for k, v in times.items()}
@@ -465,6 +498,9 @@ def main():
                 line += f" {r:>9.2f} {ru:>13.2f}"
             print(line, flush=True)
             rows.append((kind, size, best))
+    if workers is not None:
+        for w in workers.values():
+            w.close()
     if ratios:
         gm = float(np.exp(np.mean(np.log(ratios))))
         print(f"mg/torch geometric mean over {len(ratios)} cases: {gm:.2f}   min {min(ratios):.2f}")
