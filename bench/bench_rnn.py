@@ -268,19 +268,31 @@ def time_case(kind, size, repeats, frameworks):
     if torch is not None:
         fns["torch"] = torch_step_fn(kind, params, x, y)
     fns = {k: v for k, v in fns.items() if k in frameworks}
-    # first step: the losses agree (same weights, same data) -- a cheap sanity check
-    losses = {name: fn() for name, fn in fns.items()}
-    ref = losses["torch"] if "torch" in losses else next(iter(losses.values()))
-    for name, l in losses.items():
+    def timed(name):
+        t0 = time.perf_counter()
+        fns[name]()
+        return time.perf_counter() - t0
+    return alternate({name: fn() for name, fn in fns.items()}, timed, f"{kind} {size}", repeats)
+
+
+PAUSE = 0.03   # seconds between timed steps
+
+
+def alternate(first_losses, run_step, label, repeats):
+    """Check that every framework's first-step loss agrees (same weights, same data -- a cheap
+    sanity check), then time ``run_step(name)`` for all frameworks, alternating who goes first."""
+    ref = first_losses["torch"] if "torch" in first_losses else next(iter(first_losses.values()))
+    for name, l in first_losses.items():
         if abs(l - ref) > 1e-4 * max(1.0, abs(ref)):
-            raise RuntimeError(f"{kind} {size}: first-step loss of {name} is {l}, reference {ref}")
-    times = {name: [] for name in fns}
+            raise RuntimeError(f"{label}: first-step loss of {name} is {l}, reference {ref}")
+    names = list(first_losses)
+    times = {name: [] for name in names}
     for r in range(repeats):
-        order = list(fns) if r % 2 == 0 else list(fns)[::-1]   # alternate who goes first
-        for name in order:
-            t0 = time.perf_counter()
-            fns[name]()
-            times[name].append(time.perf_counter() - t0)
+        for name in (names if r % 2 == 0 else names[::-1]):
+            # Let the previous framework's OpenMP threads stop spinning (they spin for a while
+            # after each parallel region, then sleep) so they do not steal cores from this one.
+            time.sleep(PAUSE)
+            times[name].append(run_step(name))
     return times
 
 
@@ -421,16 +433,7 @@ def worker_loop(fw, threads):
 
 def time_case_isolated(workers, kind, size_index, repeats):
     losses = {fw: w.ask(f"case {kind} {size_index}") for fw, w in workers.items()}
-    ref = losses["torch"] if "torch" in losses else next(iter(losses.values()))
-    for name, l in losses.items():
-        if abs(l - ref) > 1e-4 * max(1.0, abs(ref)):
-            raise RuntimeError(f"{kind} {size_index}: first-step loss of {name} is {l}, reference {ref}")
-    times = {fw: [] for fw in workers}
-    for r in range(repeats):
-        order = list(workers) if r % 2 == 0 else list(workers)[::-1]
-        for fw in order:
-            times[fw].append(workers[fw].ask("step"))
-    return times
+    return alternate(losses, lambda fw: workers[fw].ask("step"), f"{kind} {size_index}", repeats)
 
 
 def main():
