@@ -117,13 +117,6 @@ _gemm_batched_any = lib.mg_gemm_batched_any
 _GEMM_REF = {np.dtype(np.float32): lib.mg_gemm_ref_f32, np.dtype(np.float64): lib.mg_gemm_ref_f64}
 
 
-def _matrix(x, name, dtype=None):
-    x = as_float_array(x, name, dtype)
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {x.shape}")
-    return x
-
-
 def _gemm_operand(x, name, dtype, trans, ndim, fn):
     """Check one GEMM operand; return ``(array, trans)`` with ``array`` C-contiguous.
 
