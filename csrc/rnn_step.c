@@ -68,19 +68,7 @@ static inline int mg_team_id(void) { return 0; }
 #define scalar float
 #define SUF f32
 #define RNR MG_GEMM_NR_F32
-#define ROW_ATTR
-#define ROW_TAG gen
-#include "rnn_rows.inc"
-#undef ROW_ATTR
-#undef ROW_TAG
-#if RNN_HAVE_AVX2_CLONE
-#define ROW_ATTR __attribute__((target("avx2,fma")))
-#define ROW_TAG avx2
-#include "rnn_rows.inc"
-#undef ROW_ATTR
-#undef ROW_TAG
-#endif
-#include "rnn_step.inc"
+#include "rnn_step_dtype.inc"
 #undef scalar
 #undef SUF
 #undef RNR
@@ -88,19 +76,7 @@ static inline int mg_team_id(void) { return 0; }
 #define scalar double
 #define SUF f64
 #define RNR MG_GEMM_NR_F64
-#define ROW_ATTR
-#define ROW_TAG gen
-#include "rnn_rows.inc"
-#undef ROW_ATTR
-#undef ROW_TAG
-#if RNN_HAVE_AVX2_CLONE
-#define ROW_ATTR __attribute__((target("avx2,fma")))
-#define ROW_TAG avx2
-#include "rnn_rows.inc"
-#undef ROW_ATTR
-#undef ROW_TAG
-#endif
-#include "rnn_step.inc"
+#include "rnn_step_dtype.inc"
 #undef scalar
 #undef SUF
 #undef RNR
