@@ -46,11 +46,8 @@ def compare(make_mg, make_pt, repeat, scale):
 
 
 # ---------------------------------------------------------------- per-op overhead
-def chain_minigrad(n, size):
-    a = mg.tensor(np.full(size, 1.0001, np.float32), requires_grad=True)
-    b = mg.tensor(np.full(size, 0.001, np.float32), requires_grad=True)
-    x = mg.tensor(np.ones(size, np.float32), requires_grad=True)
-
+def chain_run(x, a, b, n):
+    """n alternating mul/add ops on a tape (either framework), then backward."""
     def run():
         y = x
         for _ in range(n // 2):
@@ -58,20 +55,16 @@ def chain_minigrad(n, size):
             y = y + b
         y.sum().backward()
     return run
+
+
+def chain_minigrad(n, size):
+    leaf = lambda v: mg.tensor(np.full(size, v, np.float32), requires_grad=True)
+    return chain_run(leaf(1.0), leaf(1.0001), leaf(0.001), n)
 
 
 def chain_torch(n, size):
-    a = torch.full((size,), 1.0001, requires_grad=True)
-    b = torch.full((size,), 0.001, requires_grad=True)
-    x = torch.ones(size, requires_grad=True)
-
-    def run():
-        y = x
-        for _ in range(n // 2):
-            y = y * a
-            y = y + b
-        y.sum().backward()
-    return run
+    leaf = lambda v: torch.full((size,), v, requires_grad=True)
+    return chain_run(leaf(1.0), leaf(1.0001), leaf(0.001), n)
 
 
 # ---------------------------------------------------------------- MLP step

@@ -116,15 +116,18 @@ def _row_scale(g, valid, reduction, dtype):
 
 
 # ====================================================================== softmax family
+def _shifted(x, axis):
+    """A new array ``x - max(x)`` along ``axis`` (the shift that keeps exp() from overflowing)."""
+    return x - x.max(axis=axis, keepdims=True) if x.size else x.copy()
+
+
 class Softmax(Function):
     """y = exp(x - max) / sum(exp(x - max)) along ``axis``; dx = y * (g - sum(g * y))."""
 
     def forward(self, x, axis):
         self.axis = axis
-        if x.size == 0:
-            y = x.copy()
-        else:
-            y = x - x.max(axis=axis, keepdims=True)
+        y = _shifted(x, axis)
+        if y.size:
             np.exp(y, out=y)
             y /= y.sum(axis=axis, keepdims=True)
         self.save(y)
@@ -142,10 +145,8 @@ class LogSoftmax(Function):
 
     def forward(self, x, axis):
         self.axis = axis
-        if x.size == 0:
-            y = x.copy()
-        else:
-            y = x - x.max(axis=axis, keepdims=True)
+        y = _shifted(x, axis)
+        if y.size:
             y -= np.log(np.exp(y).sum(axis=axis, keepdims=True))
         self.save(y)
         return y
@@ -184,7 +185,7 @@ class CrossEntropy(Function):
         t = target.reshape(-1)
         valid = t != ignore_index
         t = np.where(valid, t, 0)                               # ignored rows pick class 0, then masked
-        z = x2 - x2.max(axis=1, keepdims=True)                  # the only (M, C) allocation
+        z = _shifted(x2, 1)                                     # the only (M, C) allocation
         picked = z[np.arange(M), t]
         zsum = z.sum(axis=1) if label_smoothing else None
         np.exp(z, out=z)

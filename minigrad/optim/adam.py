@@ -1,7 +1,7 @@
 """Adam and AdamW (decoupled weight decay), as ``torch.optim.Adam`` / ``torch.optim.AdamW``."""
 import numpy as np
 
-from .optimizer import Optimizer, check_nonneg, with_weight_decay
+from .optimizer import Optimizer, check_nonneg, ema_square_, lerp_, with_weight_decay
 
 
 class Adam(Optimizer):
@@ -50,14 +50,9 @@ class Adam(Optimizer):
             else:
                 g = with_weight_decay(g, w, wd)  # new array: p.grad belongs to the caller
 
-        # m += (1 - beta1) * (g - m)  (torch's lerp form); tmp is the one scratch array reused below
-        tmp = np.subtract(g, m, out=np.empty_like(w))
-        tmp *= 1 - beta1
-        m += tmp
-        np.multiply(g, g, out=tmp)              # v = beta2 * v + (1 - beta2) * g^2
-        tmp *= 1 - beta2
-        v *= beta2
-        v += tmp
+        tmp = np.empty_like(w)                  # the one scratch array, reused below
+        lerp_(m, g, 1 - beta1, tmp)             # m = beta1 * m + (1 - beta1) * g
+        ema_square_(v, g, beta2, tmp)           # v = beta2 * v + (1 - beta2) * g^2
 
         if group["amsgrad"]:
             vmax = state.get("max_exp_avg_sq")

@@ -254,6 +254,21 @@ def with_weight_decay(g, w, weight_decay):
     return out
 
 
+def lerp_(buf, value, weight, scratch):
+    """``buf += weight * (value - buf)`` in place (torch's lerp form of a running average)."""
+    np.subtract(value, buf, out=scratch)
+    scratch *= weight
+    buf += scratch
+
+
+def ema_square_(buf, g, decay, scratch):
+    """``buf = decay * buf + (1 - decay) * g^2`` in place (running average of squared gradients)."""
+    np.multiply(g, g, out=scratch)
+    scratch *= 1 - decay
+    buf *= decay
+    buf += scratch
+
+
 def check_nonneg(group, *keys):
     """Raise ValueError unless every ``group[key]`` is a real number >= 0 (NaN fails too)."""
     for k in keys:

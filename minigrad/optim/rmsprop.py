@@ -1,7 +1,7 @@
 """RMSprop (optionally centered, with momentum), as ``torch.optim.RMSprop``."""
 import numpy as np
 
-from .optimizer import Optimizer, check_nonneg, with_weight_decay
+from .optimizer import Optimizer, check_nonneg, ema_square_, lerp_, with_weight_decay
 
 
 class RMSprop(Optimizer):
@@ -36,17 +36,13 @@ class RMSprop(Optimizer):
             g = with_weight_decay(g, w, wd)  # new array: p.grad belongs to the caller
 
         sq = state["square_avg"]
-        avg = np.multiply(g, g, out=np.empty_like(w))  # scratch: g^2, then the denominator
-        avg *= 1 - alpha
-        sq *= alpha
-        sq += avg
+        avg = np.empty_like(w)                  # scratch, then the denominator
+        ema_square_(sq, g, alpha, avg)          # sq = alpha * sq + (1 - alpha) * g^2
         if group["centered"]:
             ga = state.get("grad_avg")
             if ga is None:
                 ga = state["grad_avg"] = np.zeros_like(w)
-            np.subtract(g, ga, out=avg)         # ga += (1 - alpha) * (g - ga)   (lerp form)
-            avg *= 1 - alpha
-            ga += avg
+            lerp_(ga, g, 1 - alpha, avg)        # ga = alpha * ga + (1 - alpha) * g
             np.multiply(ga, ga, out=avg)
             np.subtract(sq, avg, out=avg)
             np.sqrt(avg, out=avg)
