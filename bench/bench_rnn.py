@@ -34,21 +34,29 @@ import time
 
 import numpy as np
 
-import minigrad as mg
-from minigrad import kernels as K
-from minigrad import nn
-from minigrad import functional as F
-from minigrad.optim import Adam
-
-try:
-    import torch
-except ImportError:   # the minigrad and NumPy columns still run
-    torch = None
+# A worker or memory child (--worker / --memory-child FW) imports only its own framework:
+# importing another one changes process-wide state -- a second OpenMP runtime, minigrad's malloc
+# thresholds (minigrad/kernels.py), the heap's history -- and with it the measured framework.
+_ROLE = next((sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a in ("--worker", "--memory-child")),
+             None)
+if _ROLE in (None, "minigrad", "mg unroll"):
+    import minigrad as mg
+    from minigrad import kernels as K
+    from minigrad import nn
+    from minigrad import functional as F
+    from minigrad.optim import Adam
+else:
+    mg = None
+torch = None
+if _ROLE in (None, "torch"):
+    try:
+        import torch
+    except ImportError:   # the minigrad and NumPy columns still run
+        pass
 
 SIZES = [(32, 50, 32, 64), (32, 50, 64, 128), (32, 50, 128, 256), (64, 100, 256, 512)]
 KINDS = ("rnn", "lstm", "gru")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-MG_CLASS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 LR = 1e-3
 PNAME = {"w_ih": "weight_ih_l0", "w_hh": "weight_hh_l0", "b_ih": "bias_ih_l0", "b_hh": "bias_hh_l0"}
 
@@ -209,7 +217,7 @@ def make_params(kind, I, H, rng):
 
 def minigrad_step_fn(kind, params, x, y, unroll=False):
     I, H = x.shape[2], params["w_hh"].shape[1]
-    model = MG_CLASS[kind](I, H, unroll=unroll)
+    model = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](I, H, unroll=unroll)
     for k, v in params.items():
         getattr(model, PNAME[k]).data[...] = v
     opt = Adam(model.parameters(), lr=LR)
@@ -357,7 +365,8 @@ def _vm_hwm():
 
 def memory_child(framework, threads):
     """Run in a fresh process: print the peak RSS growth (bytes) of one LSTM training step."""
-    mg.set_num_threads(threads)
+    if mg is not None:
+        mg.set_num_threads(threads)
     params, x, y = case_data("lstm", MEM_B, MEM_T, MEM_I, MEM_H)
     if framework == "torch":
         torch.set_num_threads(threads)
@@ -408,7 +417,8 @@ class Worker:
 def worker_loop(fw, threads):
     """--worker: 'case KIND I' builds that case's step and answers its first loss; 'step' answers
     the time of one step."""
-    mg.set_num_threads(threads)
+    if mg is not None:
+        mg.set_num_threads(threads)
     if torch is not None:
         torch.set_num_threads(threads)
     step = None

@@ -4,6 +4,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 static int g_num_threads = 0; /* 0: not set yet, use the OpenMP default (all cores) */
 static int g_simd = 1;
@@ -52,3 +55,18 @@ int mg_cpu_has_avx2_fma(void) {
 
 void mg_set_simd(int enabled) { g_simd = enabled ? 1 : 0; }
 int mg_get_simd(void) { return g_simd; }
+
+int mg_tune_malloc(long mmap_threshold, long trim_threshold) {
+#ifdef __GLIBC__
+    /* Setting either value also switches off glibc's dynamic threshold adjustment, so the two
+     * are set together: buffers up to mmap_threshold come from the heap, and free memory at
+     * the top of the heap is returned to the kernel only beyond trim_threshold. */
+    int ok = mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold);
+    ok = mallopt(M_TRIM_THRESHOLD, (int)trim_threshold) && ok;
+    return ok ? 1 : 0;
+#else
+    (void)mmap_threshold;
+    (void)trim_threshold;
+    return 0;
+#endif
+}

@@ -4,6 +4,11 @@
  * and never splits a reduction, so results are bitwise identical for any thread count.
  * Without OpenMP the library is single-threaded and mg_set_num_threads is a no-op.
  *
+ * Memory: mg_tune_malloc raises glibc's mmap and trim thresholds. A training step allocates and
+ * frees the same few-megabyte buffers every step; with glibc's small default thresholds (which
+ * its dynamic heuristic raises in some processes and not in others) every step returns them to
+ * the kernel and faults them back in, page by page.
+ *
  * CPU features: kernels with AVX2/FMA code paths (compiled through function target attributes,
  * so the binary stays portable) call mg_cpu_has_avx2_fma() once and fall back to generic C.
  */
@@ -19,6 +24,9 @@ int mg_cpu_has_avx2_fma(void);
 /* 1 = use the fastest available code paths (default), 0 = force the generic C paths (tests). */
 void mg_set_simd(int enabled);
 int mg_get_simd(void);
+/* glibc only: mallopt(M_MMAP_THRESHOLD, mmap_threshold) and mallopt(M_TRIM_THRESHOLD,
+ * trim_threshold). Returns 1 if both were applied, 0 otherwise (other C libraries: no-op). */
+int mg_tune_malloc(long mmap_threshold, long trim_threshold);
 // cdef-end
 
 /* Number of threads for a loop of `work` units (e.g. flops or elements): 1 below `threshold`

@@ -100,6 +100,32 @@ def set_simd(enabled):
     lib.mg_set_simd(1 if enabled else 0)
 
 
+# ----------------------------------------------------------------------------- memory
+# A training step allocates and frees the same buffers every step (the input projection, the
+# gate caches, their gradients: megabytes each). glibc serves blocks above its mmap threshold
+# with mmap and returns free heap memory above its trim threshold to the kernel; both start at
+# 128 KiB and a heuristic raises them when large blocks are freed -- in some processes. When it
+# does not (importing PyTorch first is enough), every step gives its buffers back to the kernel
+# and faults them in again page by page: ~1,600 page faults and ~4 ms of a 10 ms LSTM step
+# (bench/README.md). Fixing the thresholds keeps freed buffers for the next step.
+MMAP_THRESHOLD = 32 << 20   # blocks up to 32 MiB (glibc's maximum) come from the heap
+TRIM_THRESHOLD = 64 << 20   # keep up to 64 MiB of free heap instead of returning it
+
+
+def tune_malloc(enabled=True):
+    """Fix glibc's malloc thresholds for training (done at import unless the environment sets
+    ``MINIGRAD_MALLOC_TUNING=0``); ``enabled=False`` restores glibc's static defaults (128 KiB).
+
+    Process-wide, like any malloc setting. Returns True if applied (False on a non-glibc system).
+    """
+    mmap_t, trim_t = (MMAP_THRESHOLD, TRIM_THRESHOLD) if enabled else (128 << 10, 128 << 10)
+    return bool(lib.mg_tune_malloc(mmap_t, trim_t))
+
+
+if os.environ.get("MINIGRAD_MALLOC_TUNING", "1").strip().lower() not in ("0", "false", "no", "off"):
+    tune_malloc()
+
+
 # ----------------------------------------------------------------------------- GEMM
 # The recurrent layers issue many small GEMMs per time step, so the per-call cost of this wrapper
 # matters (a 4x4 call should cost a few microseconds, like numpy.matmul). The checks are the same

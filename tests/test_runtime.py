@@ -1,4 +1,9 @@
-"""Thread control and CPU feature reporting of the C core."""
+"""Thread control, CPU feature reporting and malloc tuning of the C core."""
+import os
+import platform
+import subprocess
+import sys
+
 import pytest
 
 import minigrad as mg
@@ -30,3 +35,45 @@ def test_simd_switch():
     finally:
         K.set_simd(True)
     assert K.cpu_has_avx2_fma() == has
+
+
+# A process that starts with glibc's static 128 KiB thresholds (as after some other library's
+# allocations switched the dynamic heuristic off) and then frees and re-allocates a 2 MiB buffer
+# 20 times: without minigrad's tuning each round trip goes back to the kernel and faults 512
+# pages in again; with it the freed block is reused.
+_FAULTS_CHILD = """
+import resource, numpy as np
+import minigrad
+a = np.ones(1 << 18); del a                       # warm-up: the heap has grown once
+f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    a = np.ones(1 << 18)                          # 2 MiB, every page written
+    del a
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+"""
+
+
+def _child_faults(tuning):
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="131072",
+               MINIGRAD_MALLOC_TUNING="1" if tuning else "0")
+    out = subprocess.run([sys.executable, "-c", _FAULTS_CHILD], env=env, capture_output=True, text=True,
+                         check=True)
+    return int(out.stdout.split()[-1])
+
+
+GLIBC = platform.libc_ver()[0] == "glibc"
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc malloc only")
+def test_malloc_tuning_keeps_freed_buffers():
+    untuned, tuned = _child_faults(False), _child_faults(True)
+    assert untuned > 20 * 400, untuned     # the buffer is faulted in again every time
+    assert tuned < untuned / 10, (tuned, untuned)
+
+
+def test_tune_malloc_can_be_switched():
+    applied = K.tune_malloc(False)
+    try:
+        assert applied == GLIBC
+    finally:
+        K.tune_malloc(True)
