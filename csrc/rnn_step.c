@@ -42,6 +42,23 @@ static int64_t rg_kc(int64_t K) {
     return kc < 256 ? kc : 256;
 }
 
+/* Row tile s of the M (= B) rows of the step GEMM: its first row in *r0, its row count returned.
+ * MR-row tiles, except that a last tile of 1-2 rows is merged with the one before into two tiles
+ * of 3-4 (M = 32: 6+6+6+6+4+4 rather than 6+6+6+6+6+2). The micro-kernel's time per tile is set
+ * by its FMA chains: 4 rows keep 8 accumulators in flight (both FMA pipes full), 2 rows only 4,
+ * so a 2-row tile costs about as much as a 4-row one. A function of M only: the tiling, and so
+ * every result bit, never depends on the thread count. Packed slivers keep the MR stride. */
+static inline int row_tile(int64_t s, int64_t msl, int64_t M, int64_t *r0) {
+    const int64_t tail = M - (msl - 1) * MG_GEMM_MR; /* rows of the plain last tile, 1..MR */
+    *r0 = s * MG_GEMM_MR;
+    if (tail > 2 || msl < 2 || s < msl - 2)
+        return (int)(M - *r0 < MG_GEMM_MR ? M - *r0 : MG_GEMM_MR);
+    const int64_t pair = MG_GEMM_MR + tail, first = (pair + 1) / 2; /* 8 -> 4+4, 7 -> 4+3 */
+    if (s == msl - 2) return (int)first;
+    *r0 = (msl - 2) * MG_GEMM_MR + first;
+    return (int)(pair - first);
+}
+
 /* Orphaned worksharing: inside the step's parallel region the loop is split over the team
  * (static schedule, implicit barrier at its end unless NOWAIT: the last loop of a region needs
  * none, the region's end waits); outside any region it runs serially. */
