@@ -283,7 +283,39 @@ def time_case(kind, size, repeats, frameworks):
     return alternate({name: fn() for name, fn in fns.items()}, timed, f"{kind} {size}", repeats)
 
 
-PAUSE = 0.03   # seconds between timed steps
+# Before every timed step, wait until the cores are idle. Every framework leaves threads spinning
+# after its work: OpenMP teams (minigrad, PyTorch) for a few ms, OpenBLAS's threads (the NumPy
+# column) for ~110 ms on this machine, a full core each. A fixed pause shorter than that let
+# the NumPy step slow down whatever ran next.
+QUIET_WINDOW, QUIET_BUSY, QUIET_MAX = 0.01, 0.10, 0.5   # s, busy fraction of all cores, s
+
+
+def _cpu_times():
+    """(busy, total) jiffies of all cores from /proc/stat (None where it does not exist)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = v[3] + (v[4] if len(v) > 4 else 0)           # idle + iowait
+    return sum(v) - idle, sum(v)
+
+
+def wait_until_idle():
+    """Sleep until one QUIET_WINDOW passes with the machine at most QUIET_BUSY busy (at most
+    QUIET_MAX in all; a fixed QUIET_MAX pause where /proc/stat is missing)."""
+    end = time.perf_counter() + QUIET_MAX
+    prev = _cpu_times()
+    if prev is None:
+        time.sleep(QUIET_MAX)
+        return
+    while time.perf_counter() < end:
+        time.sleep(QUIET_WINDOW)
+        cur = _cpu_times()
+        busy, total = cur[0] - prev[0], cur[1] - prev[1]
+        prev = cur
+        if total > 0 and busy <= QUIET_BUSY * total:
+            return
 
 
 def alternate(first_losses, run_step, label, repeats):
@@ -297,9 +329,7 @@ def alternate(first_losses, run_step, label, repeats):
     times = {name: [] for name in names}
     for r in range(repeats):
         for name in (names if r % 2 == 0 else names[::-1]):
-            # Let the previous framework's OpenMP threads stop spinning (they spin for a while
-            # after each parallel region, then sleep) so they do not steal cores from this one.
-            time.sleep(PAUSE)
+            wait_until_idle()   # no other framework's threads still spinning on our cores
             times[name].append(run_step(name))
     return times
 

@@ -144,22 +144,77 @@ int mg_gru_seq_backward_f64(double *dgx, double *dgh, double *dh0, const double 
                             const double *dh_n, const double *gates, const double *hn,
                             const double *hprev, const double *w_hh, const int64_t *lengths,
                             int64_t T, int64_t B, int64_t H, int reverse);
+
+/* ---- Step plans, for callers that run one step at a time (the unrolled layer). A plan holds
+ * W_hh packed ONCE for the recurrent GEMM (forward: op = W_hh^T; backward: op = W_hh) -- a copy
+ * taken at creation -- plus scratch for B rows. The step kernels above build one per call; the
+ * *_planned kernels below take one built by mg_rnn_plan_new_<suf> (NULL: out of memory) for
+ * that cell's G (RNN 1, LSTM 4, GRU 3), B, H and direction, and reuse it step after step.
+ * They cannot fail. Free with mg_rnn_plan_delete. */
+typedef struct mg_rnn_plan mg_rnn_plan;
+mg_rnn_plan *mg_rnn_plan_new_f32(const float *w_hh, int64_t B, int64_t H, int64_t G, int backward);
+mg_rnn_plan *mg_rnn_plan_new_f64(const double *w_hh, int64_t B, int64_t H, int64_t G, int backward);
+void mg_rnn_plan_delete(mg_rnn_plan *plan);
+void mg_rnn_forward_planned_f32(float *h, const float *gx_t, const float *h_prev,
+                                const mg_rnn_plan *pl, const int64_t *lengths, int64_t t,
+                                int64_t B, int64_t H, int relu);
+void mg_rnn_backward_planned_f32(float *dgates, float *dh_prev, const float *dh, const float *h,
+                                 const mg_rnn_plan *pl, const int64_t *lengths, int64_t t,
+                                 int64_t B, int64_t H, int relu);
+void mg_lstm_forward_planned_f32(float *h, float *c, float *gates, float *tanh_c,
+                                 const float *gx_t, const float *h_prev, const float *c_prev,
+                                 const mg_rnn_plan *pl, const int64_t *lengths, int64_t t,
+                                 int64_t B, int64_t H);
+void mg_lstm_backward_planned_f32(float *dgates, float *dh_prev, float *dc_prev, const float *dh,
+                                  const float *dc, const float *gates, const float *tanh_c,
+                                  const float *c_prev, const mg_rnn_plan *pl,
+                                  const int64_t *lengths, int64_t t, int64_t B, int64_t H);
+void mg_gru_forward_planned_f32(float *h, float *gates, float *hn, const float *gx_t,
+                                const float *h_prev, const mg_rnn_plan *pl, const float *b_hn,
+                                const int64_t *lengths, int64_t t, int64_t B, int64_t H);
+void mg_gru_backward_planned_f32(float *dgx, float *dgh, float *dh_prev, const float *dh,
+                                 const float *gates, const float *hn, const float *h_prev,
+                                 const mg_rnn_plan *pl, const int64_t *lengths, int64_t t,
+                                 int64_t B, int64_t H);
+void mg_rnn_forward_planned_f64(double *h, const double *gx_t, const double *h_prev,
+                                const mg_rnn_plan *pl, const int64_t *lengths, int64_t t,
+                                int64_t B, int64_t H, int relu);
+void mg_rnn_backward_planned_f64(double *dgates, double *dh_prev, const double *dh,
+                                 const double *h, const mg_rnn_plan *pl, const int64_t *lengths,
+                                 int64_t t, int64_t B, int64_t H, int relu);
+void mg_lstm_forward_planned_f64(double *h, double *c, double *gates, double *tanh_c,
+                                 const double *gx_t, const double *h_prev, const double *c_prev,
+                                 const mg_rnn_plan *pl, const int64_t *lengths, int64_t t,
+                                 int64_t B, int64_t H);
+void mg_lstm_backward_planned_f64(double *dgates, double *dh_prev, double *dc_prev,
+                                  const double *dh, const double *dc, const double *gates,
+                                  const double *tanh_c, const double *c_prev,
+                                  const mg_rnn_plan *pl, const int64_t *lengths, int64_t t,
+                                  int64_t B, int64_t H);
+void mg_gru_forward_planned_f64(double *h, double *gates, double *hn, const double *gx_t,
+                                const double *h_prev, const mg_rnn_plan *pl, const double *b_hn,
+                                const int64_t *lengths, int64_t t, int64_t B, int64_t H);
+void mg_gru_backward_planned_f64(double *dgx, double *dgh, double *dh_prev, const double *dh,
+                                 const double *gates, const double *hn, const double *h_prev,
+                                 const mg_rnn_plan *pl, const int64_t *lengths, int64_t t,
+                                 int64_t B, int64_t H);
 // cdef-end
 
-/* ---- Internal (not for Python): a step "plan" holds W_hh packed once for the recurrent GEMM
- * (forward: op = W_hh^T; backward: op = W_hh), scratch for the packed left operand, the thread
- * count and the SIMD choice. The sequence drivers build one per sequence; the public step
- * kernels one per call. mg_rnn_plan_init_<suf> returns 0 or -1 (out of memory). */
-typedef struct {
+/* ---- Internal: the plan's contents: packed op(W_hh), scratch for the packed left operand (one
+ * per thread), the thread count and the SIMD choice. The sequence drivers keep one on the stack
+ * per sequence (mg_rnn_plan_init_<suf>: 0, or -1 if out of memory; mg_rnn_plan_free). */
+struct mg_rnn_plan {
     void *wp, *abuf;
     void *zeros; /* forward plans: one zero row of G*H, the "gx" of an in-place LSTM step */
     int nt, simd;
-} mg_rnn_plan;
+};
 void mg_rnn_plan_free(mg_rnn_plan *p);
 
 #define MG_RNN_PLANNED_DECLS(scalar, SUF)                                                     \
     int mg_rnn_plan_init_##SUF(mg_rnn_plan *pl, const scalar *w_hh, int64_t B, int64_t H,    \
                                int64_t G, int backward);                                     \
+    mg_rnn_plan *mg_rnn_plan_new_##SUF(const scalar *w_hh, int64_t B, int64_t H, int64_t G,  \
+                                       int backward);                                        \
     void mg_rnn_forward_planned_##SUF(scalar *h, const scalar *gx_t, const scalar *h_prev,   \
                                       const mg_rnn_plan *pl, const int64_t *lengths,         \
                                       int64_t t, int64_t B, int64_t H, int relu);            \

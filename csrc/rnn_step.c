@@ -104,3 +104,9 @@ void mg_rnn_plan_free(mg_rnn_plan *p) {
     free(p->zeros);
     p->wp = p->abuf = p->zeros = NULL;
 }
+
+void mg_rnn_plan_delete(mg_rnn_plan *plan) {
+    if (!plan) return;
+    mg_rnn_plan_free(plan);
+    free(plan);
+}

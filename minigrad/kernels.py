@@ -450,6 +450,53 @@ def _step_fn(stem, dtype, reference):
     return cfunc(stem + "_ref" if reference else stem, dtype)
 
 
+class StepPlan:
+    """W_hh packed once for many single steps of one cell and one direction (the step plans of
+    csrc/rnn_cells.h). Without a plan every step kernel packs W_hh again; the unrolled layer
+    makes one plan per layer direction for its forward steps and one for its backward steps.
+
+    The plan packs a copy of ``w_hh`` taken at creation and serves only steps of this ``kind``
+    ('rnn', 'lstm', 'gru'), ``batch`` rows, direction (``backward``) and this very w_hh array
+    (all checked at every use): change the weights and the plan is stale, so make a new one.
+    """
+
+    def __init__(self, kind, w_hh, batch, backward=False):
+        where = "StepPlan"
+        if kind not in _CELL_GATES:
+            raise ValueError(f"{where}: kind must be one of {sorted(_CELL_GATES)}, got {kind!r}")
+        w, H = _cell_weight(where, kind, w_hh)
+        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1 or H < 1:
+            raise ValueError(f"{where}: needs batch >= 1 and H >= 1, got batch={batch!r}, H={H}")
+        handle = cfunc("rnn_plan_new", w.dtype)(ptr(w), int(batch), H, _CELL_GATES[kind], int(bool(backward)))
+        if handle == ffi.NULL:
+            raise MemoryError(f"{where}: could not allocate the packed W_hh ({w.shape}, {w.dtype})")
+        self.handle = ffi.gc(handle, lib.mg_rnn_plan_delete)
+        self.kind, self.batch, self.backward, self.w_hh = kind, int(batch), bool(backward), w
+
+    def check(self, where, kind, w_hh, batch, backward):
+        """Raise ValueError unless this plan was made for such a step."""
+        want = (kind, batch, backward)
+        have = (self.kind, self.batch, self.backward)
+        if want != have or w_hh is not self.w_hh:
+            what = lambda k, b, bw: f"{k} {'backward' if bw else 'forward'} steps with B={b}"
+            raise ValueError(f"{where}: the plan was made for {what(*have)} and w_hh {self.w_hh.shape} "
+                             f"{self.w_hh.dtype}; this is one of {what(*want)}"
+                             + ("" if w_hh is self.w_hh else " with another w_hh array"))
+
+
+def _step_kernel(where, stem, kind, w, batch, reference, plan):
+    """(C kernel, its weight argument) for one step: the kernel that packs w_hh itself, or, given
+    a StepPlan, its *_planned form with the plan where w_hh goes (same argument positions)."""
+    if plan is None:
+        return _step_fn(stem, w.dtype, reference), ptr(w)
+    if not isinstance(plan, StepPlan):
+        raise TypeError(f"{where}: plan must be a kernels.StepPlan, got {type(plan).__name__}")
+    if reference:
+        raise ValueError(f"{where}: the naive reference kernels take no plan")
+    plan.check(where, kind, w, batch, stem.endswith("backward"))
+    return cfunc(stem + "_planned", w.dtype), plan.handle
+
+
 def _step_setup(where, kind, state, w_hh, lengths, t, name="h_prev"):
     """Common checks of a step kernel. ``state`` is a (B,H) array fixing B: returns
     (w_hh, state, B, H, dtype, lengths, lptr, t)."""
@@ -463,7 +510,7 @@ def _step_setup(where, kind, state, w_hh, lengths, t, name="h_prev"):
 
 
 def rnn_step_forward(gx_t, h_prev, w_hh, lengths=None, t=0, nonlinearity="tanh", out=None,
-                     reference=False):
+                     reference=False, plan=None):
     """One Elman step: ``h = act(gx_t + h_prev @ w_hh.T)``; returns h (B,H) (also its own cache)."""
     where = "rnn_step_forward"
     relu = _relu_flag(nonlinearity)
@@ -471,13 +518,14 @@ def rnn_step_forward(gx_t, h_prev, w_hh, lengths=None, t=0, nonlinearity="tanh",
     (gx,) = _cell_arrays(where, dt, [("gx_t", gx_t, (B, H))])
     h = _cell_out(where, dt, out, "h", (B, H))
     _cell_no_alias(where, [h], [gx, hp, w])
-    rc = _step_fn("rnn_forward", dt, reference)(ptr(h), ptr(gx), ptr(hp), ptr(w), lp, t, B, H, relu)
+    fn, wp = _step_kernel(where, "rnn_forward", "rnn", w, B, reference, plan)
+    rc = fn(ptr(h), ptr(gx), ptr(hp), wp, lp, t, B, H, relu)
     _cell_rc(where, rc)
     return h
 
 
 def rnn_step_backward(dh, h, w_hh, lengths=None, t=0, nonlinearity="tanh", dgates=None, dh_prev=None,
-                      reference=False):
+                      reference=False, plan=None):
     """Backward of one Elman step: returns (dgates (B,H), dh_prev (B,H) accumulated into)."""
     where = "rnn_step_backward"
     relu = _relu_flag(nonlinearity)
@@ -487,13 +535,13 @@ def rnn_step_backward(dh, h, w_hh, lengths=None, t=0, nonlinearity="tanh", dgate
     dhp = _cell_out(where, dt, dh_prev, "dh_prev", (B, H), zero=True)
     _cell_no_alias(where, [dg, dhp], [dhh, hh, w])
     _cell_no_alias(where, [dg], [dhp])
-    rc = _step_fn("rnn_backward", dt, reference)(ptr(dg), ptr(dhp), ptr(dhh), ptr(hh), ptr(w), lp, t, B, H,
-                                 relu)
+    fn, wp = _step_kernel(where, "rnn_backward", "rnn", w, B, reference, plan)
+    rc = fn(ptr(dg), ptr(dhp), ptr(dhh), ptr(hh), wp, lp, t, B, H, relu)
     _cell_rc(where, rc)
     return dg, dhp
 
 
-def lstm_step_forward(gx_t, h_prev, c_prev, w_hh, lengths=None, t=0, out=None, reference=False):
+def lstm_step_forward(gx_t, h_prev, c_prev, w_hh, lengths=None, t=0, out=None, reference=False, plan=None):
     """One LSTM step; returns (h, c, gates (B,4H) post-activation i,f,g,o, tanh_c).
 
     ``out``: optional tuple of 4 buffers in that order (e.g. slices of (T,B,.) caches).
@@ -504,14 +552,14 @@ def lstm_step_forward(gx_t, h_prev, c_prev, w_hh, lengths=None, t=0, out=None, r
     outs = _cell_outputs(where, dt, out, [("h", (B, H)), ("c", (B, H)), ("gates", (B, 4 * H)),
                                           ("tanh_c", (B, H))])
     _cell_no_alias(where, outs, [gx, hp, cp, w])
-    rc = _step_fn("lstm_forward", dt, reference)(*map(ptr, outs), ptr(gx), ptr(hp), ptr(cp), ptr(w), lp, t,
-                                 B, H)
+    fn, wp = _step_kernel(where, "lstm_forward", "lstm", w, B, reference, plan)
+    rc = fn(*map(ptr, outs), ptr(gx), ptr(hp), ptr(cp), wp, lp, t, B, H)
     _cell_rc(where, rc)
     return tuple(outs)
 
 
 def lstm_step_backward(dh, dc, gates, tanh_c, c_prev, w_hh, lengths=None, t=0,
-                       dgates=None, dh_prev=None, dc_prev=None, reference=False):
+                       dgates=None, dh_prev=None, dc_prev=None, reference=False, plan=None):
     """Backward of one LSTM step (dc may be None); returns (dgates (B,4H), dh_prev, dc_prev)."""
     where = "lstm_step_backward"
     w, dhh, B, H, dt, L, lp, t = _step_setup(where, "lstm", dh, w_hh, lengths, t, "dh")
@@ -522,27 +570,27 @@ def lstm_step_backward(dh, dc, gates, tanh_c, c_prev, w_hh, lengths=None, t=0,
     dcp = _cell_out(where, dt, dc_prev, "dc_prev", (B, H), zero=True)
     _cell_no_alias(where, [dg, dhp, dcp], [dhh, dcc, g, tc, cp, w])
     _cell_no_alias(where, [dg], [dhp, dcp])
-    rc = _step_fn("lstm_backward", dt, reference)(ptr(dg), ptr(dhp), ptr(dcp), ptr(dhh), _nullable(dcc),
-                                  ptr(g), ptr(tc), ptr(cp), ptr(w), lp, t, B, H)
+    fn, wp = _step_kernel(where, "lstm_backward", "lstm", w, B, reference, plan)
+    rc = fn(ptr(dg), ptr(dhp), ptr(dcp), ptr(dhh), _nullable(dcc), ptr(g), ptr(tc), ptr(cp), wp, lp, t, B, H)
     _cell_rc(where, rc)
     return dg, dhp, dcp
 
 
-def gru_step_forward(gx_t, h_prev, w_hh, b_hn=None, lengths=None, t=0, out=None, reference=False):
+def gru_step_forward(gx_t, h_prev, w_hh, b_hn=None, lengths=None, t=0, out=None, reference=False, plan=None):
     """One GRU step; returns (h, gates (B,3H) post-activation r,z,n, hn = h_prev @ W_hn^T + b_hn)."""
     where = "gru_step_forward"
     w, hp, B, H, dt, L, lp, t = _step_setup(where, "gru", h_prev, w_hh, lengths, t)
     gx, bhn = _cell_arrays(where, dt, [("gx_t", gx_t, (B, 3 * H)), ("b_hn", b_hn, (H,), True)])
     outs = _cell_outputs(where, dt, out, [("h", (B, H)), ("gates", (B, 3 * H)), ("hn", (B, H))])
     _cell_no_alias(where, outs, [gx, hp, w, bhn])
-    rc = _step_fn("gru_forward", dt, reference)(*map(ptr, outs), ptr(gx), ptr(hp), ptr(w), _nullable(bhn),
-                                lp, t, B, H)
+    fn, wp = _step_kernel(where, "gru_forward", "gru", w, B, reference, plan)
+    rc = fn(*map(ptr, outs), ptr(gx), ptr(hp), wp, _nullable(bhn), lp, t, B, H)
     _cell_rc(where, rc)
     return tuple(outs)
 
 
 def gru_step_backward(dh, gates, hn, h_prev, w_hh, lengths=None, t=0, dgx=None, dgh=None, dh_prev=None,
-                      reference=False):
+                      reference=False, plan=None):
     """Backward of one GRU step; returns (dgx (B,3H), dgh (B,3H), dh_prev (B,H) accumulated into).
 
     dgx: grads of the input-side pre-activations (gx); dgh: of h_prev @ W_hh^T + b_hh.
@@ -557,8 +605,8 @@ def gru_step_backward(dh, gates, hn, h_prev, w_hh, lengths=None, t=0, dgx=None, 
     _cell_no_alias(where, [dx, dg, dhp], [dhh, g, hnn, hp, w])
     _cell_no_alias(where, [dx], [dg, dhp])
     _cell_no_alias(where, [dg], [dhp])
-    rc = _step_fn("gru_backward", dt, reference)(ptr(dx), ptr(dg), ptr(dhp), ptr(dhh), ptr(g), ptr(hnn),
-                                 ptr(hp), ptr(w), lp, t, B, H)
+    fn, wp = _step_kernel(where, "gru_backward", "gru", w, B, reference, plan)
+    rc = fn(ptr(dx), ptr(dg), ptr(dhp), ptr(dhh), ptr(g), ptr(hnn), ptr(hp), wp, lp, t, B, H)
     _cell_rc(where, rc)
     return dx, dg, dhp
 

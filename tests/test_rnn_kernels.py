@@ -457,3 +457,64 @@ def test_bad_inputs_raise_before_c():
     gw = make_inputs("gru", B, H, np.float64)[1]
     with pytest.raises(ValueError, match=r"b_hn has shape \(3,\)"):
         K.gru_step_forward(gx[0, :, :3 * H], hp, gw, np.zeros(3))
+
+
+# ----------------------------------------------------------------------------- step plans
+def _steps(kind, gx, w, h0, c0, bhn, lengths, plans):
+    """Three forward steps and their backward through the step kernels, with plans
+    (fwd, bwd) or without (None, None); returns every array produced."""
+    fwd, bwd = plans
+    res, hp, cp = [], h0, c0
+    for t in range(gx.shape[0]):
+        if kind.startswith("rnn"):
+            hp = K.rnn_step_forward(gx[t], hp, w, lengths, t, nl(kind), plan=fwd)
+            res.append(hp)
+            res += K.rnn_step_backward(hp, hp, w, lengths, t, nl(kind), plan=bwd)
+        elif kind == "lstm":
+            out = K.lstm_step_forward(gx[t], hp, cp, w, lengths, t, plan=fwd)
+            res += out
+            res += K.lstm_step_backward(out[0], out[1], out[2], out[3], cp, w, lengths, t, plan=bwd)
+            hp, cp = out[0], out[1]
+        else:
+            out = K.gru_step_forward(gx[t], hp, w, bhn, lengths, t, plan=fwd)
+            res += out
+            res += K.gru_step_backward(out[0], out[1], out[2], hp, w, lengths, t, plan=bwd)
+            hp = out[0]
+    return res
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", KINDS)
+def test_step_plan_reused_over_steps_is_bitwise_identical(kind, dtype):
+    """A StepPlan packs W_hh once for many steps; the results are the per-call kernels' bits."""
+    T, B, H = 3, 8, 13
+    gx, w, h0, c0, bhn = make_inputs(kind, B, H, dtype, T=T, seed=31)
+    lengths = np.array([3, 1, 2, 3, 3, 2, 1, 3], dtype=np.int64)
+    k = "rnn" if kind.startswith("rnn") else kind
+    plans = (K.StepPlan(k, w, B), K.StepPlan(k, w, B, backward=True))
+    for a, b in zip(_steps(kind, gx, w, h0, c0, bhn, lengths, (None, None)),
+                    _steps(kind, gx, w, h0, c0, bhn, lengths, plans)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_step_plan_rejects_other_steps():
+    gx, w, h0, c0, _ = make_inputs("lstm", 4, 5, np.float64, seed=32)
+    fwd = K.StepPlan("lstm", w, 4)
+    with pytest.raises(ValueError, match="B=4.*B=3"):
+        K.lstm_step_forward(gx[0][:3], h0[:3], c0[:3], w, plan=fwd)
+    with pytest.raises(ValueError, match="forward steps.*backward steps"):
+        K.lstm_step_backward(h0, c0, np.zeros((4, 20)), h0, c0, w, plan=fwd)
+    with pytest.raises(ValueError, match="another w_hh array"):
+        K.lstm_step_forward(gx[0], h0, c0, w.copy(), plan=fwd)
+    with pytest.raises(ValueError, match="lstm forward"):
+        K.gru_step_forward(gx[0][:, :15], h0, w[:15], plan=fwd)
+    with pytest.raises(ValueError, match="reference"):
+        K.lstm_step_forward(gx[0], h0, c0, w, plan=fwd, reference=True)
+    with pytest.raises(TypeError, match="StepPlan"):
+        K.lstm_step_forward(gx[0], h0, c0, w, plan="fast")
+    with pytest.raises(ValueError, match="batch >= 1"):
+        K.StepPlan("lstm", w, 0)
+    with pytest.raises(ValueError, match="kind"):
+        K.StepPlan("elman", w, 4)
+    with pytest.raises(ValueError, match=r"\(4\*H, H\)"):
+        K.StepPlan("lstm", w[:7], 4)

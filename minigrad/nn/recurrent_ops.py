@@ -16,7 +16,8 @@ cell -- 1 for the Elman RNN, 4 for the LSTM (i, f, g, o), 3 for the GRU (r, z, n
    * ``RecurrentStep`` nodes, one per time step (``unroll=True``): the graph you would draw by
      hand. ``h_t`` is a real tensor on the tape, so ``h_t.retain_grad()`` or a hook shows
      ``dL/dh_t`` flowing back through time. Each node calls the fused C step kernel: the
-     recurrent GEMM ``h_prev @ W_hh^T`` plus all gate math in one pass.
+     recurrent GEMM ``h_prev @ W_hh^T`` plus all gate math in one pass. W_hh is packed for that
+     GEMM once per pass (a ``kernels.StepPlan`` kept in the workspace), not at every step.
    * one ``RecurrentSequence`` node (``unroll=False``): the same step kernels, but the loop over
      time runs in C, so Python does no work per step. Faster; the steps are not individually
      visible.
@@ -53,9 +54,19 @@ class Workspace:
         self.T, self.reverse = T, reverse
         self.hprev = None   # (T, B, H): the state entering each step, for dW_hh
         self.dgh = None     # GRU only: (T, B, 3H) hidden-side gate gradients
+        self._plans = {}    # unrolled steps: W_hh packed once per pass (kernels.StepPlan)
 
     def order(self):
         return range(self.T - 1, -1, -1) if self.reverse else range(self.T)
+
+    def plan(self, B, backward):
+        """The step plan of this direction's forward (or backward) pass, made at its first step;
+        None when there is nothing to multiply (B or H is 0)."""
+        if B == 0 or self.w_hh.shape[1] == 0:
+            return None
+        if backward not in self._plans:
+            self._plans[backward] = K.StepPlan(self.kind.name, self.w_hh, B, backward)
+        return self._plans[backward]
 
 
 class InputProjection(Function):
@@ -105,15 +116,17 @@ class RecurrentStep(Function):
         ws.hprev[t] = state_prev[0]
         if kind.name == "lstm":
             h, c, gates, tanh_c = K.lstm_step_forward(gx[t], state_prev[0], state_prev[1], ws.w_hh,
-                                                      ws.lengths, t)
+                                                      ws.lengths, t, plan=ws.plan(B, False))
             self.save(gates, tanh_c, state_prev[1])
             out = (h, c)
         elif kind.name == "gru":
-            h, gates, hn = K.gru_step_forward(gx[t], state_prev[0], ws.w_hh, ws.b_hn, ws.lengths, t)
+            h, gates, hn = K.gru_step_forward(gx[t], state_prev[0], ws.w_hh, ws.b_hn, ws.lengths, t,
+                                              plan=ws.plan(B, False))
             self.save(gates, hn, state_prev[0])
             out = h
         else:
-            h = K.rnn_step_forward(gx[t], state_prev[0], ws.w_hh, ws.lengths, t, kind.nonlinearity)
+            h = K.rnn_step_forward(gx[t], state_prev[0], ws.w_hh, ws.lengths, t, kind.nonlinearity,
+                                   plan=ws.plan(B, False))
             self.save(h)
             out = h
         self.ws, self.t, self.B, self.H = ws, t, B, H
@@ -138,16 +151,17 @@ class RecurrentStep(Function):
         if kind.name == "lstm":
             gates, tanh_c, c_prev = self.saved
             K.lstm_step_backward(dh, grads[1], gates, tanh_c, c_prev, ws.w_hh, ws.lengths, t,
-                                 dgates=dgx_t, dh_prev=self._state_grad(0), dc_prev=self._state_grad(1))
+                                 dgates=dgx_t, dh_prev=self._state_grad(0), dc_prev=self._state_grad(1),
+                                 plan=ws.plan(self.B, True))
             return None, None, None
         if kind.name == "gru":
             gates, hn, h_prev = self.saved
             K.gru_step_backward(dh, gates, hn, h_prev, ws.w_hh, ws.lengths, t, dgx=dgx_t,
-                                dgh=ws.dgh[t], dh_prev=self._state_grad(0))
+                                dgh=ws.dgh[t], dh_prev=self._state_grad(0), plan=ws.plan(self.B, True))
         else:
             (h,) = self.saved
             K.rnn_step_backward(dh, h, ws.w_hh, ws.lengths, t, kind.nonlinearity, dgates=dgx_t,
-                                dh_prev=self._state_grad(0))
+                                dh_prev=self._state_grad(0), plan=ws.plan(self.B, True))
         del zeros
         return None, None
 
