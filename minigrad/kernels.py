@@ -336,6 +336,34 @@ def exp_reference(x):
     return _act_forward("exp_ref", x, None, "exp_reference")
 
 
+# ----------------------------------------------------------------------------- optimizers
+def adam_update(w, m, v, g, vmax=None, *, c1, beta2, c2, step_size, bc2_sqrt, eps):
+    """One fused Adam step over a parameter (csrc/optim.h), in place on ``w``, ``m``, ``v`` (and
+    ``vmax`` for amsgrad): m += (g - m)*c1; v = v*beta2 + g*g*c2; w -= m / (sqrt(v)/bc2_sqrt + eps)
+    * step_size. All arrays C-contiguous, one shape and dtype; the state arrays must not overlap.
+    """
+    where = "adam_update"
+    arrays = [("w", w), ("m", m), ("v", v), ("g", g)] + ([("vmax", vmax)] if vmax is not None else [])
+    for name, a in arrays:
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{where}: {name} must be a numpy.ndarray, got {type(a).__name__}")
+        if a.dtype not in _FLOATS or a.dtype != w.dtype:
+            raise TypeError(f"{where}: {name} has dtype {a.dtype}; every array must have w's "
+                            f"float32/float64 dtype ({w.dtype})")
+        if a.shape != w.shape:
+            raise ValueError(f"{where}: {name} has shape {a.shape}, w has {w.shape}")
+        if not a.flags.c_contiguous or (name != "g" and not a.flags.writeable):
+            raise ValueError(f"{where}: {name} must be a C-contiguous{'' if name == 'g' else ' writeable'} array")
+    outs = [a for name, a in arrays if name != "g"]
+    for i, a in enumerate(outs):
+        for b in outs[i + 1:] + [g]:
+            if np.may_share_memory(a, b):
+                raise ValueError(f"{where}: w, m, v, vmax and g must be distinct arrays")
+    cfunc("adam_update", w.dtype)(ptr(w), ptr(m), ptr(v), ptr(vmax) if vmax is not None else ffi.NULL,
+                                  ptr(g), float(c1), float(beta2), float(c2), float(step_size),
+                                  float(bc2_sqrt), float(eps), w.size)
+
+
 # ----------------------------------------------------------------------------- recurrent cells
 # Fused RNN / LSTM / GRU kernels of csrc/rnn_cells.h (read its header comment for the maths and
 # the variable-length rules). Legend: T time, B batch, H hidden, G gates (rnn 1, lstm 4, gru 3).

@@ -365,3 +365,73 @@ def test_bad_gradients_rejected_before_any_update():
     b.grad = np.ones(2, np.float32)
     with pytest.raises(TypeError, match="gradient dtype float32 does not match parameter dtype float64"):
         opt.step()
+
+
+# ----------------------------------------------------------------------------- fused Adam kernel
+def _adam_numpy(w, m, v, vmax, g, c1, beta2, c2, step_size, bc2_sqrt, eps):
+    """The update as separate NumPy operations, each rounded to the dtype (csrc/optim.h's order)."""
+    m += (g - m) * c1
+    v *= beta2
+    v += (g * g) * c2
+    if vmax is not None:
+        np.maximum(vmax, v, out=vmax)
+        v = vmax
+    denom = np.sqrt(v)
+    denom /= bc2_sqrt
+    denom += eps
+    w -= (m / denom) * step_size
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 7, 16385, 70001])   # chunk edges; 70001 runs on 2 threads
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_kernel_is_the_numpy_sequence_bit_for_bit(n, dtype, amsgrad):
+    from minigrad import kernels as K
+    rng = np.random.default_rng(n)
+    w, m, g = (rng.standard_normal(n).astype(dtype) for _ in range(3))
+    v = rng.random(n).astype(dtype)
+    vmax = rng.random(n).astype(dtype) if amsgrad else None
+    kw = dict(c1=1 - 0.9, beta2=0.999, c2=1 - 0.999, step_size=1e-3 / (1 - 0.9 ** 3),
+              bc2_sqrt=(1 - 0.999 ** 3) ** 0.5, eps=1e-8)
+    ref = [a.copy() if a is not None else None for a in (w, m, v, vmax)]
+    _adam_numpy(*ref, g, **kw)
+    K.adam_update(w, m, v, g, vmax, **kw)
+    for got, want in zip((w, m, v, vmax), ref):
+        if want is not None:
+            np.testing.assert_array_equal(got, want)
+
+
+def test_adam_kernel_same_bits_on_one_and_two_threads():
+    import minigrad as mg
+    from minigrad import kernels as K
+    rng = np.random.default_rng(5)
+    base = [rng.standard_normal(200003) for _ in range(3)] + [rng.random(200003)]
+    kw = dict(c1=0.1, beta2=0.99, c2=0.01, step_size=0.3, bc2_sqrt=0.5, eps=1e-6)
+    out, old = [], mg.get_num_threads()
+    try:
+        for nt in (1, 2):
+            mg.set_num_threads(nt)
+            w, m, g, v = (a.copy() for a in base)
+            K.adam_update(w, m, v, g, **kw)
+            out.append((w, m, v))
+    finally:
+        mg.set_num_threads(old)
+    for a, b in zip(*out):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_adam_kernel_rejects_bad_arrays():
+    from minigrad import kernels as K
+    kw = dict(c1=0.1, beta2=0.99, c2=0.01, step_size=0.3, bc2_sqrt=0.5, eps=1e-6)
+    a = lambda n=4, dt=np.float32: np.zeros(n, dt)
+    with pytest.raises(TypeError, match="dtype"):
+        K.adam_update(a(), a(), a(dt=np.float64), a(), **kw)
+    with pytest.raises(ValueError, match="shape"):
+        K.adam_update(a(), a(), a(5), a(), **kw)
+    with pytest.raises(ValueError, match="distinct"):
+        w = a()
+        K.adam_update(w, w, a(), a(), **kw)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        K.adam_update(a(8)[::2], a(), a(), a(), **kw)
+    with pytest.raises(TypeError, match="ndarray"):
+        K.adam_update([0.0] * 4, a(), a(), a(), **kw)

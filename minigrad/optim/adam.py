@@ -1,7 +1,8 @@
 """Adam and AdamW (decoupled weight decay), as ``torch.optim.Adam`` / ``torch.optim.AdamW``."""
 import numpy as np
 
-from .optimizer import Optimizer, check_nonneg, ema_square_, lerp_, with_weight_decay
+from .. import kernels as K
+from .optimizer import Optimizer, check_nonneg, with_weight_decay
 
 
 class Adam(Optimizer):
@@ -39,9 +40,10 @@ class Adam(Optimizer):
         beta1, beta2 = (float(b) for b in group["betas"])
         if not state:
             state["step"] = 0
-            state["exp_avg"] = np.zeros_like(w)
-            state["exp_avg_sq"] = np.zeros_like(w)
-        m, v = state["exp_avg"], state["exp_avg_sq"]
+            state["exp_avg"] = np.zeros(w.shape, w.dtype)      # C-contiguous, whatever w is
+            state["exp_avg_sq"] = np.zeros(w.shape, w.dtype)
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = np.zeros(w.shape, w.dtype)
         state["step"] = t = state["step"] + 1
 
         if wd != 0:
@@ -50,26 +52,16 @@ class Adam(Optimizer):
             else:
                 g = with_weight_decay(g, w, wd)  # new array: p.grad belongs to the caller
 
-        tmp = np.empty_like(w)                  # the one scratch array, reused below
-        lerp_(m, g, 1 - beta1, tmp)             # m = beta1 * m + (1 - beta1) * g
-        ema_square_(v, g, beta2, tmp)           # v = beta2 * v + (1 - beta2) * g^2
-
-        if group["amsgrad"]:
-            vmax = state.get("max_exp_avg_sq")
-            if vmax is None:
-                vmax = state["max_exp_avg_sq"] = np.zeros_like(w)
-            np.maximum(vmax, v, out=vmax)
-            v = vmax
-
-        bias_correction1 = 1 - beta1 ** t
-        bias_correction2 = 1 - beta2 ** t
-        step_size = lr / bias_correction1
-        denom = np.sqrt(v, out=tmp)             # tmp is reused: denom, then the update itself
-        denom /= bias_correction2 ** 0.5
-        denom += eps
-        np.divide(m, denom, out=tmp)
-        tmp *= step_size
-        w -= tmp
+        # The rest of the step -- m, v (, vmax) and w -- is one pass of a C kernel; csrc/optim.h
+        # spells out its order of operations (PyTorch's), each one rounded to w's dtype.
+        # (np.ascontiguousarray would turn a 0-d parameter into shape (1,): copy only when needed)
+        wc = w if w.flags.c_contiguous else np.ascontiguousarray(w)   # a user-made view: rare
+        gc = g if g.flags.c_contiguous else np.ascontiguousarray(g)
+        K.adam_update(wc, state["exp_avg"], state["exp_avg_sq"], gc,
+                      state.get("max_exp_avg_sq"), c1=1 - beta1, beta2=beta2, c2=1 - beta2,
+                      step_size=lr / (1 - beta1 ** t), bc2_sqrt=(1 - beta2 ** t) ** 0.5, eps=eps)
+        if wc is not w:
+            w[...] = wc
 
 
 class AdamW(Adam):
