@@ -17,6 +17,9 @@
 #include "runtime.h"
 #ifdef _OPENMP
 #include <omp.h>
+#define GEMM_OMP_BATCH_FOR _Pragma("omp parallel for num_threads(nt) schedule(static)")
+#else
+#define GEMM_OMP_BATCH_FOR
 #endif
 
 #define MR MG_GEMM_MR
@@ -129,7 +132,7 @@ static void *mg_gemm_buffer(size_t bytes) {
                            ? mg_threads_for(item * (double)batch, MG_GEMM_PAR_FLOPS)         \
                            : 1;                                                              \
         if (nt > 1) {                                                                        \
-            _Pragma("omp parallel for num_threads(nt) schedule(static)")                     \
+            GEMM_OMP_BATCH_FOR                                                               \
             for (int64_t b = 0; b < batch; b++)                                              \
                 gemm_dispatch_##SUF(C + b * stride_c, A + b * stride_a, B + b * stride_b, M, \
                                     N, K, ldc, lda, ldb, trans_a, trans_b, alpha, beta, 1);  \
