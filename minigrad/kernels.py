@@ -106,7 +106,7 @@ def set_simd(enabled):
 # with mmap and returns free heap memory above its trim threshold to the kernel; both start at
 # 128 KiB and a heuristic raises them when large blocks are freed -- in some processes. When it
 # does not (importing PyTorch first is enough), every step gives its buffers back to the kernel
-# and faults them in again page by page: ~1,600 page faults and ~4 ms of a 10 ms LSTM step
+# and faults them in again page by page: ~1,600 page faults adding ~4 ms to a 10 ms LSTM step
 # (bench/README.md). Fixing the thresholds keeps freed buffers for the next step.
 MMAP_THRESHOLD = 32 << 20   # blocks up to 32 MiB (glibc's maximum) come from the heap
 TRIM_THRESHOLD = 64 << 20   # keep up to 64 MiB of free heap instead of returning it
