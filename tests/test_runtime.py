@@ -53,11 +53,13 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
 """
 
 
-def _child_faults(tuning):
+def _child_faults(tuning, cwd):
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="131072",
                MINIGRAD_MALLOC_TUNING="1" if tuning else "0")
+    # cwd: not the repository root, where `import minigrad` would find the source tree (no _C)
     out = subprocess.run([sys.executable, "-c", _FAULTS_CHILD], env=env, capture_output=True, text=True,
-                         check=True)
+                         cwd=cwd)
+    assert out.returncode == 0, out.stderr
     return int(out.stdout.split()[-1])
 
 
@@ -65,8 +67,8 @@ GLIBC = platform.libc_ver()[0] == "glibc"
 
 
 @pytest.mark.skipif(not GLIBC, reason="glibc malloc only")
-def test_malloc_tuning_keeps_freed_buffers():
-    untuned, tuned = _child_faults(False), _child_faults(True)
+def test_malloc_tuning_keeps_freed_buffers(tmp_path):
+    untuned, tuned = _child_faults(False, tmp_path), _child_faults(True, tmp_path)
     assert untuned > 20 * 400, untuned     # the buffer is faulted in again every time
     assert tuned < untuned / 10, (tuned, untuned)
 
