@@ -36,7 +36,7 @@ import numpy as np
 
 # A worker or memory child (--worker / --memory-child FW) imports only its own framework:
 # importing another one changes process-wide state -- a second OpenMP runtime, minigrad's malloc
-# thresholds (minigrad/kernels.py), the heap's history -- and with it the measured framework.
+# thresholds (minigrad/kernels/common.py), the heap's history -- and with it the measured framework.
 _ROLE = next((sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a in ("--worker", "--memory-child")),
              None)
 if _ROLE in (None, "minigrad", "mg unroll"):
