@@ -435,3 +435,21 @@ def test_adam_kernel_rejects_bad_arrays():
         K.adam_update(a(8)[::2], a(), a(), a(), **kw)
     with pytest.raises(TypeError, match="ndarray"):
         K.adam_update([0.0] * 4, a(), a(), a(), **kw)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_adam_updates_non_contiguous_parameters_in_place(name):
+    """The fused kernel needs C-contiguous arrays: a strided parameter (and gradient) is updated
+    through a contiguous copy that is written back, giving the contiguous parameter's numbers."""
+    rng = np.random.default_rng(7)
+    w0 = rng.standard_normal((4, 6))
+    grads = [rng.standard_normal((4, 6)) for _ in range(3)]
+    plain, strided = P(w0.copy()), P(np.asfortranarray(w0))
+    view = strided.data
+    for p in (plain, strided):
+        opt = getattr(optim, name)([p], lr=0.1, weight_decay=0.01, amsgrad=True)
+        for g in grads:
+            p.grad = np.asfortranarray(g) if p is strided else g
+            opt.step()
+    assert strided.data is view                                   # updated in place
+    np.testing.assert_array_equal(strided.data, plain.data)

@@ -67,7 +67,8 @@ def run_direction(kind, x, state0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, unr
     T, B = x.shape[0], x.shape[1]
     H = w_hh.shape[1]
     b_hn = b_hh.data[2 * H:] if (kind.name == "gru" and b_hh is not None) else None
-    ws = Workspace(kind, w_hh.data, b_hn, lengths, T, reverse)
+    # one C-contiguous W_hh for every kernel call of this pass (a step plan checks it is the same)
+    ws = Workspace(kind, np.ascontiguousarray(w_hh.data), b_hn, lengths, T, reverse)
     biases = (b_ih, b_hh) if b_ih is not None else ()
     gx = InputProjection.apply(x, w_ih, w_hh, *biases, ws=ws)
     if not unroll:
