@@ -91,6 +91,9 @@ int mg_gru_backward_f64(double *dgx, double *dgh, double *dh_prev, const double 
  *   hprev (T,B,H): the state ENTERING each step (the layer's dW_hh = dG^T @ hprev over all
  *   steps); LSTM cprev (T,B,H), gates (T,B,4H), tanh_c (T,B,H); GRU gates (T,B,3H), hn (T,B,H);
  *   h_n, c_n: the final state (padded rows carry their last real state through).
+ *   Without lengths, out and hprev may be two views of one (T+1,B,H) buffer, out = buf[1:] and
+ *   hprev = buf[:-1] (reverse: out = buf[:-1], hprev = buf[1:]): out[t] is then the state
+ *   entering the next step, written once.
  *   LSTM only: gates may be gx itself -- the post-activation gates then replace gx in place and
  *   the layer saves a (T,B,4H) buffer (gx is not needed after the forward).
  * Backward WRITES dgates (T,B,GH) (GRU: dgx and dgh), dh0, dc0, from dout (T,B,H) (entries at

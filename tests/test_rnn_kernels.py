@@ -359,6 +359,32 @@ def test_seq_without_lengths_or_gradients(kind):
     np.testing.assert_array_equal(g[2], h0)
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("kind", KINDS)
+def test_unpadded_out_and_hprev_share_one_buffer(kind, reverse):
+    """Without lengths, out[t] is the state entering the next step: out and the hprev cache are
+    views of one (T+1, B, H) buffer. Same bits as the two-buffer path (explicit full lengths)."""
+    T, B, H = 5, 3, 4
+    gx, w, h0, c0, bhn = make_inputs(kind, B, H, np.float64, T=T, seed=23)
+    full = np.full(B, T, dtype=np.int64)
+    shared = seq_forward(kind, gx, h0, c0, w, bhn, None, reverse)
+    apart = seq_forward(kind, gx, h0, c0, w, bhn, full, reverse)
+    out, cache = shared[0], shared[3]
+    assert np.shares_memory(out, cache["hprev"]) and not np.shares_memory(apart[0], apart[3]["hprev"])
+    nxt = slice(None, -1) if reverse else slice(1, None)      # the step that follows t
+    np.testing.assert_array_equal(cache["hprev"][nxt], out[slice(1, None) if reverse else slice(None, -1)])
+    for a, b in zip(shared[:3], apart[:3]):
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+    for k in cache:
+        np.testing.assert_array_equal(cache[k], apart[3][k])
+    dout = np.random.default_rng(24).standard_normal((T, B, H))
+    for a, b in zip(seq_backward(kind, dout, None, None, cache, w, None, reverse),
+                    seq_backward(kind, dout, None, None, apart[3], w, full, reverse)):
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reverse", [False, True])
 def test_lstm_gates_in_place_over_gx_is_bitwise_identical(reverse, dtype):

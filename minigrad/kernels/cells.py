@@ -297,8 +297,17 @@ def _seq_forward(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, relu=0, overwri
     w, x, T, B, H, dt, L, lp = _seq_setup(where, kind, gx, w_hh, lengths)
     h0, c0, bhn = _cell_arrays(where, dt, [("h0", h0, (B, H)), ("c0", c0, (B, H), kind != "lstm"),
                                            ("b_hn", b_hn, (H,), True)])
-    out, h_n, c_n = np.empty((T, B, H), dt), np.empty((B, H), dt), np.empty((B, H), dt)
-    cache = {name: out if name == "out" else np.empty((T, B, k * H), dt)
+    h_n, c_n = np.empty((B, H), dt), np.empty((B, H), dt)
+    if L is None:
+        # No padding: the state entering step t+1 IS the output of step t, so out and the hprev
+        # cache are two views of one (T+1, B, H) buffer with h0 at one end -- a (T,B,H) buffer and
+        # a copy per step less. (With padding, out is 0 at padded steps where hprev carries the
+        # state on: two buffers.)
+        buf = np.empty((T + 1, B, H), dt)
+        out, hprev = (buf[:-1], buf[1:]) if reverse else (buf[1:], buf[:-1])
+    else:
+        out, hprev = np.empty((T, B, H), dt), np.empty((T, B, H), dt)
+    cache = {name: {"out": out, "hprev": hprev}[name] if name in ("out", "hprev") else np.empty((T, B, k * H), dt)
              for name, k in _SEQ_CACHE[kind] if not (overwrite_gx and name == "gates")}
     if overwrite_gx:
         if x is not gx or not x.flags.writeable:
