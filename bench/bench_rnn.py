@@ -380,7 +380,7 @@ def gemm_floor(kind, size, repeats=5):
         best["overhead"] = min(best["overhead"], timed(lambda: [one_gemm() for _ in range(200)]) / 200)
         for k, (fn, calls) in fns.items():
             best[k] = min(best[k], timed(fn))
-    parts = {k: best[k] - calls * best["overhead"] if calls > 1 else best[k] for k, (fn, calls) in fns.items()}
+    parts = {k: best[k] - calls * best["overhead"] for k, (fn, calls) in fns.items()}
     flops = 2 * T * B * (I * GH + H * GH + GH * H + GH * I + GH * H)
     return parts, flops, best["step"]
 

@@ -87,13 +87,13 @@ def make_inputs(kind, B, H, dtype, T=1, seed=0, b_hn=True):
 
 
 # ----------------------------------------------------------------------------- step kernels
-def c_step_forward(kind, gx, hp, cp, w, bhn, lengths, t):
+def c_step_forward(kind, gx, hp, cp, w, bhn, lengths, t, plan=None):
     if kind.startswith("rnn"):
-        return K.rnn_step_forward(gx, hp, w, lengths, t, nl(kind)), None, None, None
+        return K.rnn_step_forward(gx, hp, w, lengths, t, nl(kind), plan=plan), None, None, None
     if kind == "lstm":
-        h, c, g, tc = K.lstm_step_forward(gx, hp, cp, w, lengths, t)
+        h, c, g, tc = K.lstm_step_forward(gx, hp, cp, w, lengths, t, plan=plan)
         return h, c, g, tc
-    h, g, hn = K.gru_step_forward(gx, hp, w, bhn, lengths, t)
+    h, g, hn = K.gru_step_forward(gx, hp, w, bhn, lengths, t, plan=plan)
     return h, None, g, hn
 
 
@@ -201,8 +201,10 @@ def seq_backward(kind, dout, dh_n, dc_n, cache, w, lengths, reverse):
     return dgx, dgh, dh0, None
 
 
-def steps_loop(kind, gx, h0, c0, w, bhn, lengths, reverse, dout, dh_n, dc_n):
-    """The sequence written as a Python loop over the step kernels (what the driver must equal)."""
+def steps_loop(kind, gx, h0, c0, w, bhn, lengths, reverse, dout, dh_n, dc_n, plans=(None, None)):
+    """The sequence written as a Python loop over the step kernels (what the driver must equal);
+    ``plans``: the (forward, backward) kernels.StepPlan every step reuses, or None per call."""
+    fwd, bwd = plans
     T, B, _ = gx.shape
     order = range(T - 1, -1, -1) if reverse else range(T)
     mask = lambda t: (np.arange(B) < B) if lengths is None else (t < lengths)
@@ -211,7 +213,7 @@ def steps_loop(kind, gx, h0, c0, w, bhn, lengths, reverse, dout, dh_n, dc_n):
     caches = {}
     for t in order:
         hp, cp = h, c
-        h, c2, g, aux = c_step_forward(kind, gx[t], hp, cp, w, bhn, lengths, t)
+        h, c2, g, aux = c_step_forward(kind, gx[t], hp, cp, w, bhn, lengths, t, fwd)
         c = c2 if kind == "lstm" else c
         caches[t] = (hp, cp, h, g, aux)
         out[t] = np.where(mask(t)[:, None], h, 0)
@@ -225,14 +227,15 @@ def steps_loop(kind, gx, h0, c0, w, bhn, lengths, reverse, dout, dh_n, dc_n):
         hp, cp, hh, g, aux = caches[t]
         dh_next = md(order[s - 1]) if s > 0 else np.zeros_like(dh)
         if kind.startswith("rnn"):
-            dgx[t], _ = K.rnn_step_backward(dh, out[t], w, lengths, t, nl(kind), dh_prev=dh_next)
+            dgx[t], _ = K.rnn_step_backward(dh, out[t], w, lengths, t, nl(kind), dh_prev=dh_next, plan=bwd)
         elif kind == "lstm":
             dc_next = np.zeros_like(dc)
             dgx[t], _, _ = K.lstm_step_backward(dh, dc, g, aux, cp, w, lengths, t,
-                                                dh_prev=dh_next, dc_prev=dc_next)
+                                                dh_prev=dh_next, dc_prev=dc_next, plan=bwd)
             dc = dc_next
         else:
-            dgx[t], dgh[t], _ = K.gru_step_backward(dh, g, aux, hp, w, lengths, t, dh_prev=dh_next)
+            dgx[t], dgh[t], _ = K.gru_step_backward(dh, g, aux, hp, w, lengths, t, dh_prev=dh_next,
+                                                    plan=bwd)
         dh = dh_next
     return out, h, c, dgx, dgh, dh, dc
 
@@ -486,29 +489,6 @@ def test_bad_inputs_raise_before_c():
 
 
 # ----------------------------------------------------------------------------- step plans
-def _steps(kind, gx, w, h0, c0, bhn, lengths, plans):
-    """Three forward steps and their backward through the step kernels, with plans
-    (fwd, bwd) or without (None, None); returns every array produced."""
-    fwd, bwd = plans
-    res, hp, cp = [], h0, c0
-    for t in range(gx.shape[0]):
-        if kind.startswith("rnn"):
-            hp = K.rnn_step_forward(gx[t], hp, w, lengths, t, nl(kind), plan=fwd)
-            res.append(hp)
-            res += K.rnn_step_backward(hp, hp, w, lengths, t, nl(kind), plan=bwd)
-        elif kind == "lstm":
-            out = K.lstm_step_forward(gx[t], hp, cp, w, lengths, t, plan=fwd)
-            res += out
-            res += K.lstm_step_backward(out[0], out[1], out[2], out[3], cp, w, lengths, t, plan=bwd)
-            hp, cp = out[0], out[1]
-        else:
-            out = K.gru_step_forward(gx[t], hp, w, bhn, lengths, t, plan=fwd)
-            res += out
-            res += K.gru_step_backward(out[0], out[1], out[2], hp, w, lengths, t, plan=bwd)
-            hp = out[0]
-    return res
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kind", KINDS)
 def test_step_plan_reused_over_steps_is_bitwise_identical(kind, dtype):
@@ -516,10 +496,12 @@ def test_step_plan_reused_over_steps_is_bitwise_identical(kind, dtype):
     T, B, H = 3, 8, 13
     gx, w, h0, c0, bhn = make_inputs(kind, B, H, dtype, T=T, seed=31)
     lengths = np.array([3, 1, 2, 3, 3, 2, 1, 3], dtype=np.int64)
+    rng = np.random.default_rng(32)
+    dout, dh_n, dc_n = (rng.standard_normal(s).astype(dtype) for s in ((T, B, H), (B, H), (B, H)))
     k = "rnn" if kind.startswith("rnn") else kind
     plans = (K.StepPlan(k, w, B), K.StepPlan(k, w, B, backward=True))
-    for a, b in zip(_steps(kind, gx, w, h0, c0, bhn, lengths, (None, None)),
-                    _steps(kind, gx, w, h0, c0, bhn, lengths, plans)):
+    args = (kind, gx, h0, c0, w, bhn, lengths, False, dout, dh_n, dc_n)
+    for a, b in zip(steps_loop(*args), steps_loop(*args, plans=plans)):
         np.testing.assert_array_equal(a, b)
 
 

@@ -307,7 +307,8 @@ def _seq_forward(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, relu=0, overwri
         out, hprev = (buf[:-1], buf[1:]) if reverse else (buf[1:], buf[:-1])
     else:
         out, hprev = np.empty((T, B, H), dt), np.empty((T, B, H), dt)
-    cache = {name: {"out": out, "hprev": hprev}[name] if name in ("out", "hprev") else np.empty((T, B, k * H), dt)
+    given = {"out": out, "hprev": hprev}
+    cache = {name: given[name] if name in given else np.empty((T, B, k * H), dt)
              for name, k in _SEQ_CACHE[kind] if not (overwrite_gx and name == "gates")}
     if overwrite_gx:
         if x is not gx or not x.flags.writeable:
