@@ -6,6 +6,7 @@ gradient check of the sequence backward through a scalar loss. Legend: T time, B
 import numpy as np
 import pytest
 
+from fdcheck import assert_fd_close, weighted_sum
 from minigrad import kernels as K
 
 KINDS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
@@ -307,34 +308,18 @@ def test_seq_forward_vs_numpy_and_backward_vs_finite_differences(kind, reverse):
     if lstm:
         np.testing.assert_allclose(c_n, r_cn, rtol=1e-12, atol=1e-12)
 
-    def loss(gx_, h0_, c0_, w_, bhn_):
-        o, hn, cn = np_seq_forward(kind, gx_, h0_, c0_, w_, bhn_, lengths, reverse)
-        return (o * R).sum() + (hn * S).sum() + ((cn * U).sum() if lstm else 0.0)
-
-    def numeric(i):
-        args = [gx, h0, c0, w, bhn]
-        x = args[i]
-        g = np.zeros_like(x)
-        for k in np.ndindex(x.shape):
-            old = x[k]
-            x[k] = old + 1e-6
-            lp = loss(*args)
-            x[k] = old - 1e-6
-            lm = loss(*args)
-            x[k] = old
-            g[k] = (lp - lm) / 2e-6
-        return g
+    def loss():
+        o, hn, cn = np_seq_forward(kind, gx, h0, c0, w, bhn, lengths, reverse)
+        return weighted_sum((o, R), (hn, S), *([(cn, U)] if lstm else []))
 
     dgx, dgh, dh0, dc0 = seq_backward(kind, R, S, U if lstm else None, cache, w, lengths, reverse)
-    tol = dict(rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(dgx, numeric(0), **tol)
-    np.testing.assert_allclose(dh0, numeric(1), **tol)
+    grads = {"gx": dgx, "h0": dh0, "w_hh": np.einsum("tbg,tbh->gh", dgh, cache["hprev"])}
+    arrays = {"gx": gx, "h0": h0, "w_hh": w}
     if lstm:
-        np.testing.assert_allclose(dc0, numeric(2), **tol)
-    dw = np.einsum("tbg,tbh->gh", dgh, cache["hprev"])
-    np.testing.assert_allclose(dw, numeric(3), **tol)
+        grads["c0"], arrays["c0"] = dc0, c0
     if kind == "gru":
-        np.testing.assert_allclose(dgh[:, :, 2 * H:].sum((0, 1)), numeric(4), **tol)
+        grads["b_hn"], arrays["b_hn"] = dgh[:, :, 2 * H:].sum((0, 1)), bhn
+    assert_fd_close(loss, arrays, grads)
 
 
 @pytest.mark.parametrize("kind", KINDS)

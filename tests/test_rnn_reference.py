@@ -4,28 +4,9 @@ import numpy as np
 import pytest
 
 import rnn_reference as ref
+from fdcheck import assert_fd_close, weighted_sum
 
 KINDS = ref.KINDS
-
-
-# ---------------------------------------------------------------------------------------------
-# Finite-difference helpers (local to the tests on purpose)
-# ---------------------------------------------------------------------------------------------
-
-def _fd_check(loss, arrays, grads, eps=1e-6, rtol=1e-6, atol=1e-9):
-    """Central differences of loss() w.r.t. every entry of every array (perturbed in place)."""
-    for name, a in arrays.items():
-        num = np.zeros_like(a)
-        flat, nflat = a.reshape(-1), num.reshape(-1)
-        for j in range(flat.size):
-            old = flat[j]
-            flat[j] = old + eps
-            lp = loss()
-            flat[j] = old - eps
-            lm = loss()
-            flat[j] = old
-            nflat[j] = (lp - lm) / (2 * eps)
-        np.testing.assert_allclose(grads[name], num, rtol=rtol, atol=atol, err_msg=name)
 
 
 def _state_arrays(kind, state, prefix):
@@ -55,8 +36,8 @@ def test_cell_gradients_finite_differences(kind, bias):
     def loss():
         new, _ = ref.cell_forward(kind, x, state, p)
         if kind == "lstm":
-            return np.sum(new[0] * R) + np.sum(new[1] * S)
-        return np.sum(new * R)
+            return weighted_sum((new[0], R), (new[1], S))
+        return weighted_sum((new, R))
 
     new, cache = ref.cell_forward(kind, x, state, p)
     d_new = (R, S) if kind == "lstm" else R
@@ -65,7 +46,7 @@ def test_cell_gradients_finite_differences(kind, bias):
 
     arrays = {"x": x, **_state_arrays(kind, state, "s_"), **{k: v for k, v in p.items() if v is not None}}
     grads = {"x": dx, **_state_arrays(kind, d_state, "s_"), **dp}
-    _fd_check(loss, arrays, grads)
+    assert_fd_close(loss, arrays, grads)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,8 +99,8 @@ def test_layer_gradients_finite_differences(kind, case):
     def loss():
         out, hn, _ = run()
         if lstm:
-            return np.sum(out * R) + np.sum(hn[0] * S) + np.sum(hn[1] * Sc)
-        return np.sum(out * R) + np.sum(hn * S)
+            return weighted_sum((out, R), (hn[0], S), (hn[1], Sc))
+        return weighted_sum((out, R), (hn, S))
 
     out, hn, cache = run()
     if lengths is not None:  # padding: zero output
@@ -135,7 +116,7 @@ def test_layer_gradients_finite_differences(kind, case):
 
     arrays = {"x": x, **_state_arrays(kind, hx, "hx_"), **params}
     grads = {"x": dx, **_state_arrays(kind, dhx, "hx_"), **dparams}
-    _fd_check(loss, arrays, grads)
+    assert_fd_close(loss, arrays, grads)
 
 
 @pytest.mark.parametrize("kind", KINDS)
