@@ -49,6 +49,45 @@ def check_out(out, shape, dtype, name="out"):
     return out
 
 
+_TOO_HARD = getattr(np, "exceptions", np).TooHardError    # np.exceptions from NumPy 1.25
+
+
+def _overlap(a, b):
+    """True if arrays ``a`` and ``b`` share any byte (exact; a too-hard case counts as overlap)."""
+    if not np.may_share_memory(a, b):          # bounds only: cheap, and the usual answer
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=10_000))
+    except _TOO_HARD:
+        return True
+
+
+def check_no_overlap(outputs, inputs=(), inplace=()):
+    """Raise ValueError if a C kernel's buffers would alias in a way it does not support.
+
+    ``outputs`` and ``inputs`` are sequences of ``(name, array)`` (``None`` arrays are skipped).
+    No two outputs may share memory, and no output may share memory with an input -- except the
+    ``(output_name, input_name)`` pairs in ``inplace``, which may be *the same* buffer exactly
+    (same data pointer, shape and strides: an elementwise kernel may run in place), never a
+    partial overlap. Call it after the shape checks and before any copy or allocation.
+    """
+    outputs = [(n, a) for n, a in outputs if a is not None]
+    inputs = [(n, a) for n, a in inputs if a is not None]
+    for i, (n1, a1) in enumerate(outputs):
+        for n2, a2 in outputs[i + 1:]:
+            if _overlap(a1, a2):
+                raise ValueError(f"output buffers {n1} and {n2} overlap in memory; pass separate arrays")
+        for n2, a2 in inputs:
+            if not _overlap(a1, a2):
+                continue
+            same = (a1.__array_interface__["data"][0] == a2.__array_interface__["data"][0]
+                    and a1.shape == a2.shape and a1.strides == a2.strides)
+            if (n1, n2) in inplace and same:
+                continue
+            how = "may only be the very same array as" if (n1, n2) in inplace else "must not overlap"
+            raise ValueError(f"output {n1} overlaps input {n2} in memory: {n1} {how} {n2}")
+
+
 def ptr(a):
     """A typed C pointer to the (C-contiguous) array ``a``'s data; no copy.
 
