@@ -10,10 +10,11 @@ What is drawn (forward order runs top to bottom):
 * one ellipse per leaf tensor feeding the tape: parameters and other ``requires_grad`` leaves are
   filled; constants (inputs, zero initial states, integer targets) are dashed. ``names`` (a dict
   ``{name: tensor}`` or an iterable of ``(name, tensor)`` pairs such as
-  ``model.named_parameters()``) names them; otherwise a tensor's ``.name`` is used when set;
+  ``model.named_parameters()``) names them; otherwise a tensor's ``.name`` is used when set (the
+  recurrent layers name their parameters, so an LSTM's W_hh reads ``weight_hh_l0 (16, 4)``);
 * edges from producer to consumer; an op with several outputs labels its edges with the output's
-  name: ``h`` / ``c`` for an LSTM step, the Function's ``output_names`` attribute when it has
-  one, else ``out0``, ``out1``, ...;
+  name: the Function's ``output_names`` attribute when it has one (``h`` / ``c`` for an LSTM
+  step), else ``out0``, ``out1``, ...;
 * recurrent step nodes (they carry an integer attribute ``t``) grouped in one
   ``subgraph cluster_t<t>`` per time step, so the unrolled loop reads as a row of boxes;
 * the tensor itself as a final "result" node.
@@ -60,16 +61,10 @@ def _op_label(node):
 
 
 def _output_names(node):
-    """Names for the outputs of a multi-output node: its ``output_names`` attribute, the LSTM's
-    (h, c) for recurrent nodes, else out0, out1, ..."""
+    """Names for the outputs of a multi-output node: its ``output_names`` attribute (a recurrent
+    node takes them from its cell's spec: ``h``/``c`` for an LSTM step, ``output``/``h_n``/``c_n``
+    for a sequence), else out0, out1, ..."""
     names = getattr(node, "output_names", None)
-    if names is None:
-        ws = getattr(node, "ws", None)
-        kind = getattr(getattr(ws, "kind", None), "name", None)
-        if kind == "lstm" and type(node).__name__ == "RecurrentStep":
-            names = ("h", "c")
-        elif kind is not None and type(node).__name__ == "RecurrentSequence":
-            names = ("output", "h_n", "c_n") if kind == "lstm" else ("output", "h_n")
     if names is None or len(names) != node.n_outputs:
         names = tuple(f"out{i}" for i in range(node.n_outputs))
     return names

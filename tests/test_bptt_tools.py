@@ -12,7 +12,7 @@ from minigrad import nn
 from minigrad.bptt import record_state_grads, state_grad_norms
 from minigrad.datasets import IDXError, load_idx, load_mnist, save_idx
 
-import rnn_reference as ref
+from minigrad.reference import rnn as ref
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULES = {"rnn_tanh": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -93,14 +93,30 @@ def test_draw_tape_lstm_clusters_params_and_determinism():
     for t in range(3):                          # one cluster per time step holding exactly its step
         i = lines.index(f"  subgraph cluster_t{t} {{")
         assert lines[i + 1] == f'    label="t = {t}"; style=dashed; color="#999999";'
-        assert lines[i + 2].startswith(f'    n{t + 1} [label="LSTM step t={t}\\n(2, 3), (2, 3)"')
+        assert lines[i + 2].startswith(f'    n{t + 2} [label="LSTM step t={t}\\n(2, 3), (2, 3)"')
         assert lines[i + 3] == "  }"
     assert dot.count("subgraph cluster_") == 3
     for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "head.weight", "head.bias"):
         assert sum(f'[label="{name}\\n' in ln for ln in lines) == 1, name      # distinct leaf each
-    assert '[label="LSTM input projection (T=3)\\n(3, 2, 12)"' in dot
-    assert "  n1 -> n2 [label=\"h\"];" in lines and "  n1 -> n2 [label=\"c\"];" in lines
-    assert "  n0 -> n3;" in lines                # every step reads its slice of the projection
+    assert '  n0 [label="LSTM input projection (T=3): weight_ih_l0\\n(3, 2, 12)"' in dot
+    assert "  n2 -> n3 [label=\"h\"];" in lines and "  n2 -> n3 [label=\"c\"];" in lines
+    assert all(f"  n0 -> n{k};" in lines for k in (2, 3, 4))     # every step reads the projection
+
+
+def test_draw_tape_lstm_is_honest_about_w_hh():
+    """W_hh feeds the recurrence -- its node hands it to every step and forms dW_hh -- and not the
+    input projection, which uses only W_ih and the biases (issue 12)."""
+    loss, names = _lstm3()
+    lines = mg.draw_tape(loss, names=names).splitlines()
+    leaf = {ln.split(" [label=\"")[0].strip(): ln.split(" [label=\"")[1].split("\\n")[0]
+            for ln in lines if ln.startswith("  l") and "shape=ellipse" in ln}
+    by_name = {v: k for k, v in leaf.items()}
+    assert '  n1 [label="weight_hh_l0: dW_hh of 3 steps (one GEMM)\\n(12, 3)"' in "\n".join(lines)
+    feeds = lambda src: sorted(ln.split("-> ")[1].rstrip(";") for ln in lines if ln.startswith(f"  {src} -> "))
+    assert feeds(by_name["weight_hh_l0"]) == ["n1"]
+    assert feeds("n1") == ["n2", "n3", "n4"]
+    for name in ("x", "weight_ih_l0", "bias_ih_l0", "bias_hh_l0"):
+        assert feeds(by_name[name]) == ["n0"], name
 
 
 def test_draw_tape_renders_or_explains(tmp_path, monkeypatch):

@@ -1,11 +1,11 @@
-"""nn.RNN / LSTM / GRU and their cells against the independent NumPy reference (rnn_reference.py),
+"""nn.RNN / LSTM / GRU and their cells against the independent NumPy reference (minigrad/reference/rnn.py),
 finite differences, and PyTorch when it is installed."""
 import numpy as np
 import pytest
 
 import minigrad as mg
 import minigrad.nn as nn
-import rnn_reference as ref
+from minigrad.reference import rnn as ref
 
 MODULES = {"rnn_tanh": lambda *a, **k: nn.RNN(*a, nonlinearity="tanh", **k),
            "rnn_relu": lambda *a, **k: nn.RNN(*a, nonlinearity="relu", **k),

@@ -1,7 +1,7 @@
 """The naive reference step kernels (csrc/rnn_ref.c) and the fused ones (csrc/rnn_step.inc).
 
 Two checks per cell kind (rnn tanh, rnn relu, lstm, gru), dtype, shape and lengths mask:
-  (a) reference kernels == the independent NumPy float64 cells of tests/rnn_reference.py;
+  (a) reference kernels == the independent NumPy float64 cells of minigrad/reference/rnn.py;
   (b) fused kernels == reference kernels, given identical inputs, forward and backward.
 Shapes: B in {0, 1, 3, 7, 17, 33} x H in {1, 3, 7, 17, 33} (1, primes, around the 16-wide
 GEMM tile edges, zero-size batch). Legend: B batch, H hidden, G gates, GH = G*H.
@@ -13,7 +13,7 @@ the terms that were summed (1 + |gx| + |h_prev| @ |w_hh|^T forward; 1 + |dh_prev
 import numpy as np
 import pytest
 
-import rnn_reference as ref
+from minigrad.reference import rnn as ref
 from minigrad import kernels as K
 
 KINDS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
@@ -84,7 +84,7 @@ def step_backward(kind, fwd, hp, cp, w, lengths, dh, dc, seed_h, seed_c, referen
 
 # ----------------------------------------------------------------------------- NumPy float64
 def numpy_step(kind, gx, hp, cp, w, bhn, lengths, dh, dc, seed_h, seed_c):
-    """The same step with tests/rnn_reference.py's cells in float64, put in the kernels' terms:
+    """The same step with minigrad/reference/rnn.py's cells in float64, put in the kernels' terms:
     x = gx_t with W_ih = identity and no b_ih (so dx is the input-side gate gradient), b_hh =
     [0, 0, b_hn] for the GRU. Inactive rows pass state and gradients through and cache zeros.
     Returns (forward (h, c, gates, aux), backward (dgx, dgh, dh_prev, dc_prev))."""

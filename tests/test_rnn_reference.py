@@ -1,9 +1,9 @@
-"""Proves tests/rnn_reference.py right: hand-written BPTT against central finite differences
+"""Proves minigrad/reference/rnn.py right: hand-written BPTT against central finite differences
 (float64), and forward values and all gradients against PyTorch (float64, to 1e-10)."""
 import numpy as np
 import pytest
 
-import rnn_reference as ref
+from minigrad.reference import rnn as ref
 from fdcheck import assert_fd_close, weighted_sum
 
 KINDS = ref.KINDS

@@ -36,8 +36,22 @@ from ..tensor import Tensor
 from .layers import Linear, uniform_
 from .module import Module, Parameter
 
-KINDS = ("bahdanau", "dot", "general")
-_ALIASES = {"additive": "bahdanau", "luong": "general", "multiplicative": "general"}
+#: The attention score functions (``Attention(kind=...)``), and other accepted names for them.
+ATTENTION_KINDS = ("bahdanau", "dot", "general")
+ATTENTION_ALIASES = {"additive": "bahdanau", "luong": "general", "multiplicative": "general"}
+
+
+def attention_kind(kind, allow_none=False):
+    """The canonical attention kind of ``kind`` (an entry of ATTENTION_KINDS or an alias); with
+    ``allow_none``, None and 'none' give None. Raises ValueError naming the accepted names."""
+    if allow_none and kind in (None, "none"):
+        return None
+    k = ATTENTION_ALIASES.get(kind, kind) if isinstance(kind, str) else kind
+    if k not in ATTENTION_KINDS:
+        head = "attention must be None, 'none' or" if allow_none else "attention kind must be"
+        raise ValueError(f"{head} one of {ATTENTION_KINDS} (or {tuple(ATTENTION_ALIASES)}), "
+                         f"got {kind!r}")
+    return k
 
 
 class AttentionMemory:
@@ -88,9 +102,7 @@ class Attention(Module):
 
     def __init__(self, query_size, key_size, kind="bahdanau", attn_size=None, dtype=np.float32):
         super().__init__()
-        kind = _ALIASES.get(kind, kind)
-        if kind not in KINDS:
-            raise ValueError(f"attention kind must be one of {KINDS} (or {tuple(_ALIASES)}), got {kind!r}")
+        kind = attention_kind(kind)
         if kind == "dot" and query_size != key_size:
             raise ValueError(f"dot attention needs query_size == key_size, got {query_size} and {key_size}; "
                              "use 'general' to learn a (query, key) matrix")

@@ -31,6 +31,7 @@ import numpy as np
 from .. import ops
 from ..tensor import Tensor, as_tensor
 from . import rnn as _rnn
+from .rnn import split_states
 
 
 def _affine(x, w, b):
@@ -83,20 +84,24 @@ def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
 def cell_step(cell, x, state=None):
     """One composed step with the parameters of ``cell`` (an nn.RNNCell / LSTMCell / GRUCell).
 
-    ``state`` is h (RNN, GRU) or (h, c) (LSTM); None means zeros, as for the fused cell.
+    ``x`` (B, I) or (I,); ``state`` is h (RNN, GRU) or (h, c) (LSTM), each (B, H) or (H,); None
+    means zeros, as for the fused cell. Returns the new state in the same form. The equations are
+    those of the cell kind's ``spec.composed`` (:func:`rnn_cell`, :func:`lstm_cell`, :func:`gru_cell`).
     """
-    x = as_tensor(x, like=cell.weight_ih)
+    spec, like = cell.spec, cell.weight_ih
+    x = as_tensor(x, like=like)
     if state is None:
-        dt = cell.weight_ih.dtype
-        zero = Tensor(np.zeros(x.shape[:-1] + (cell.hidden_size,), dt), dtype=dt)
-        state = (zero, zero) if cell.kind.name == "lstm" else zero
+        zero = Tensor(np.zeros(x.shape[:-1] + (cell.hidden_size,), like.dtype), dtype=like.dtype)
+        states = (zero,) * spec.n_state
+    else:
+        states = tuple(as_tensor(s, like=like) for s in split_states(type(cell).__name__, spec, state, "state"))
     params = (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
-    if cell.kind.name == "lstm":
-        return lstm_cell(x, tuple(as_tensor(s, like=cell.weight_ih) for s in state), *params)
-    state = as_tensor(state, like=cell.weight_ih)
-    if cell.kind.name == "gru":
-        return gru_cell(x, state, *params)
-    return rnn_cell(x, state, *params, nonlinearity=cell.kind.nonlinearity)
+    return spec.composed(x, states[0] if spec.n_state == 1 else states, *params, **_options(spec))
+
+
+def _options(spec):
+    """Keyword arguments of the composed function beyond the parameters (the Elman nonlinearity)."""
+    return {"nonlinearity": spec.nonlinearity} if spec.nonlinearity else {}
 
 
 # ---------------------------------------------------------------- Modules with the fused cells' layout

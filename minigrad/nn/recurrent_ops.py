@@ -1,29 +1,36 @@
 """The tape nodes of a recurrent layer: how backpropagation through time is recorded.
 
 One direction of one layer becomes (dimensions: T time, B batch, I input, H hidden, G gates per
-cell -- 1 for the Elman RNN, 4 for the LSTM (i, f, g, o), 3 for the GRU (r, z, n)):
+cell -- 1 for the Elman RNN, 4 for the LSTM (i, f, g, o), 3 for the GRU (r, z, n); the cell kind's
+``CellSpec`` from :mod:`minigrad.nn.cell_registry` says everything kind-specific):
 
-1. ``InputProjection`` -- one big GEMM for all time steps,
-       gx (T, B, G*H) = x (T*B, I) @ W_ih^T + b_ih (+ b_hh, except the GRU's b_hn),
-   and, in backward, every weight gradient of the direction as big GEMMs over all steps:
-       dW_ih += dgx^T @ x,   dW_hh += dgh^T @ h_prev,   db_ih += sum dgx,   db_hh += sum dgh,
-       dx = dgx @ W_ih.
-   It runs last in backward (it was recorded first), once BPTT has delivered every step's gate
-   gradients into its ``dgx`` buffer; ``dgh`` (gradients of ``h_prev @ W_hh^T + b_hh``) equals
-   ``dgx`` except for the GRU, whose step kernels write it into the shared workspace.
+1. ``InputProjection(x, W_ih, b_ih, b_hh)`` -- one big GEMM for all time steps,
+       gx (T, B, G*H) = x (T*B, I) @ W_ih^T + b_ih + b_hh[:F*H]
+   (F = ``spec.folded_bias``: all of b_hh, except the GRU's b_hn, which stays inside
+   ``r * (W_hn h + b_hn)``); backward: dx = dgx @ W_ih, dW_ih += dgx^T @ x, db_ih = sum dgx,
+   db_hh[:F*H] = sum dgx[..., :F*H]. It never sees W_hh.
 
-2. The time loop, in one of two forms with identical results:
-   * ``RecurrentStep`` nodes, one per time step (``unroll=True``): the graph you would draw by
-     hand. ``h_t`` is a real tensor on the tape, so ``h_t.retain_grad()`` or a hook shows
-     ``dL/dh_t`` flowing back through time. Each node calls the fused C step kernel: the
-     recurrent GEMM ``h_prev @ W_hh^T`` plus all gate math in one pass. W_hh is packed for that
-     GEMM once per pass (a ``kernels.StepPlan`` kept in the workspace), not at every step.
-   * one ``RecurrentSequence`` node (``unroll=False``): the same step kernels, but the loop over
-     time runs in C, so Python does no work per step. Faster; the steps are not individually
-     visible.
+2. The recurrence, which alone uses W_hh (and b_hn) -- so it alone takes them as inputs and forms
+   their gradients, in one of two forms with identical numbers:
+   * one ``RecurrentSequence(gx, W_hh, [b_hh], state_0...)`` node (``unroll=False``, the
+     default): the whole time loop runs in C. Backward runs the loop backwards in C, then forms
+       dW_hh += dgh^T @ h_prev   (one GEMM over all T*B rows),   db_hn = sum dgh[..., F*H:]
+     from its own caches (dgh: gradients of ``h_{t-1} @ W_hh^T + b_hh``; equal to dgx except for
+     the GRU).
+   * ``unroll=True``: one ``RecurrentStep(gx, W, state_{t-1}...)`` node per time step -- the graph
+     you would draw by hand. ``h_t`` is a real tensor on the tape, so ``h_t.retain_grad()`` or a
+     hook shows ``dL/dh_t`` flowing back through time. Each step calls the fused C step kernel
+     (the recurrent GEMM ``h_prev @ W_hh^T`` plus all gate math in one pass). W reaches the steps
+     through one ``HiddenWeights(W_hh, [b_hh])`` node recorded before them: it hands W_hh to every
+     step and, in backward (it runs after all of them), forms dW_hh of all steps as the same one
+     GEMM. Each step's contribution to dW_hh is ``dgh_t^T @ h_{t-1}``; a step delivers it in
+     that factored form -- it writes dgh_t (its gate gradients) into the row t of the node's
+     (T, B, G*H) gradient buffer -- and the node contracts all T of them at once, which is what
+     makes the unrolled backward as fast as the fused one.
 
-Both forms share a ``Workspace``: the cell kind, W_hh, lengths, direction and the (T, ...)
-caches that the step kernels fill in forward and backward reads.
+``StackSteps`` gathers the unrolled h_t into the (T, B, H) output. The nodes of one direction
+share a ``Workspace`` holding forward data only: the spec, the C-contiguous W_hh, b_hn, lengths,
+direction, the step plans (W_hh packed once per pass) and the h_{t-1} cache the steps fill.
 """
 import numpy as np
 
@@ -31,29 +38,18 @@ from .. import kernels as K
 from ..tensor import Function
 
 
-class CellKind:
-    """What distinguishes an Elman RNN, an LSTM and a GRU here: gates, state count, kernels."""
-
-    def __init__(self, name, gates, n_state, nonlinearity="tanh"):
-        self.name, self.gates, self.n_state, self.nonlinearity = name, gates, n_state, nonlinearity
-
-
-KINDS = {
-    "RNN_TANH": CellKind("rnn", 1, 1, "tanh"),
-    "RNN_RELU": CellKind("rnn", 1, 1, "relu"),
-    "LSTM": CellKind("lstm", 4, 2),
-    "GRU": CellKind("gru", 3, 1),
-}
-
-
 class Workspace:
-    """State shared by the nodes of one direction of one layer (see the module docstring)."""
+    """Forward data shared by the nodes of one direction of one layer (see the module docstring).
 
-    def __init__(self, kind, w_hh, b_hn, lengths, T, reverse):
-        self.kind, self.w_hh, self.b_hn, self.lengths = kind, w_hh, b_hn, lengths
-        self.T, self.reverse = T, reverse
-        self.hprev = None   # (T, B, H): the state entering each step, for dW_hh
-        self.dgh = None     # GRU only: (T, B, 3H) hidden-side gate gradients
+    ``spec`` CellSpec; ``w_hh`` (G*H, H) C-contiguous; ``b_hn`` (H,) or None; ``lengths`` (B,)
+    int64 or None; ``T``; ``reverse``; ``hprev`` (T, B, H): the state entering each step, filled by
+    the unrolled steps for dW_hh; ``names``: the weights' names for the node labels.
+    """
+
+    def __init__(self, spec, w_hh, b_hn, lengths, T, reverse, names=("W_ih", "W_hh")):
+        self.spec, self.w_hh, self.b_hn, self.lengths = spec, w_hh, b_hn, lengths
+        self.T, self.reverse, self.names = T, reverse, names
+        self.hprev = None
         self._plans = {}    # unrolled steps: W_hh packed once per pass (kernels.StepPlan)
 
     def order(self):
@@ -65,105 +61,143 @@ class Workspace:
         if B == 0 or self.w_hh.shape[1] == 0:
             return None
         if backward not in self._plans:
-            self._plans[backward] = K.StepPlan(self.kind.name, self.w_hh, B, backward)
+            self._plans[backward] = K.StepPlan(self.spec.c_cell, self.w_hh, B, backward)
         return self._plans[backward]
 
 
-class InputProjection(Function):
-    """gx (T, B, GH) = x @ W_ih^T + biases; backward forms all weight gradients of the direction."""
+def _hidden_weight_grads(ws, dgh, hprev, dw, needs_w, has_bias):
+    """dW_hh += dgh^T @ hprev (one GEMM over all T*B rows, into ``dw``) and, when the recurrence
+    uses part of b_hh (the GRU's b_hn), db_hh with that part filled. dgh (T, B, G*H), hprev (T, B, H)."""
+    GH = ws.w_hh.shape[0]
+    dgh2 = dgh.reshape(-1, GH)
+    if needs_w:
+        K.gemm(dgh2, hprev.reshape(-1, hprev.shape[-1]), trans_a=True, beta=1.0, out=dw)
+    if not has_bias:
+        return None
+    db = np.zeros(GH, dgh.dtype)
+    F = ws.spec.folded_bias * GH // ws.spec.gates
+    db[F:] = dgh2[:, F:].sum(axis=0)
+    return db
 
-    def forward(self, x, w_ih, w_hh, b_ih=None, b_hh=None, ws=None):
+
+class InputProjection(Function):
+    """gx (T, B, G*H) = x @ W_ih^T + b_ih + b_hh[:F*H], all time steps in one GEMM."""
+
+    def forward(self, x, w_ih, b_ih=None, b_hh=None, ws=None):
         T, B, I = x.shape
         GH = w_ih.shape[0]
         x2 = x.reshape(T * B, I)
         gx = K.gemm(x2, w_ih, trans_b=True).reshape(T, B, GH)
+        self.folded = ws.spec.folded_bias * GH // ws.spec.gates      # b_hh entries added here
         if b_ih is not None:
             gx += b_ih
-            if ws.kind.name == "gru":           # b_hn stays inside r * (W_hn h + b_hn)
-                gx[..., : 2 * GH // 3] += b_hh[: 2 * GH // 3]
-            else:
+            if self.folded == GH:
                 gx += b_hh
-        self.ws, self.has_bias = ws, b_ih is not None
+            else:
+                gx[..., :self.folded] += b_hh[:self.folded]
+        self.T, self.has_bias = T, b_ih is not None
         self.save(x2, w_ih)
-        self.label = f"{ws.kind.name.upper()} input projection (T={T})"
+        self.label = f"{ws.spec.name.upper()} input projection (T={T}): {ws.names[0]}"
         return gx
 
     def backward(self, dgx):
         x2, w_ih = self.saved
-        ws, needs = self.ws, self.needs
+        needs = self.needs
         GH = w_ih.shape[0]
         dgx2 = dgx.reshape(-1, GH)
-        dgh2 = dgx2 if ws.dgh is None else ws.dgh.reshape(-1, GH)
-        dx = K.gemm(dgx2, w_ih).reshape(ws.T, -1, x2.shape[1]) if needs[0] else None
+        dx = K.gemm(dgx2, w_ih).reshape(self.T, -1, x2.shape[1]) if needs[0] else None
         if needs[1]:
             K.gemm(dgx2, x2, trans_a=True, beta=1.0, out=self.grad_buffer(1))
-        if needs[2]:
-            hprev2 = ws.hprev.reshape(-1, ws.hprev.shape[-1])
-            K.gemm(dgh2, hprev2, trans_a=True, beta=1.0, out=self.grad_buffer(2))
-        if self.has_bias:
-            return dx, None, None, dgx2.sum(axis=0), dgh2.sum(axis=0)
-        return dx, None, None
+        if not self.has_bias:
+            return dx, None
+        db_ih = dgx2.sum(axis=0)
+        if self.folded == GH:
+            return dx, None, db_ih, db_ih.copy()
+        db_hh = np.zeros_like(db_ih)
+        db_hh[:self.folded] = db_ih[:self.folded]
+        return dx, None, db_ih, db_hh
+
+
+# ---------------------------------------------------------------------- the fused view
+class RecurrentSequence(Function):
+    """The whole time loop of one direction in one node (the loop runs in C); it takes W_hh (and,
+    for the GRU, b_hh for its b_hn part) and forms their gradients itself."""
+
+    def forward(self, gx, w_hh, *rest, ws=None, n_bias=0):
+        spec = ws.spec
+        out, finals, cache = spec.seq_forward(gx, rest[n_bias:], ws.w_hh, ws.b_hn, ws.lengths, ws.reverse)
+        self.ws, self.n_bias, self.cache_keys = ws, n_bias, list(cache)
+        self.save(*cache.values())
+        self.output_names = spec.seq_output_names
+        self.label = (f"{spec.name.upper()} sequence T={gx.shape[0]}" + (" (reverse)" if ws.reverse else "")
+                      + f": {ws.names[1]}")
+        return (out,) + finals
+
+    def backward(self, *grads):
+        ws, cache = self.ws, dict(zip(self.cache_keys, self.saved))
+        dgx, dgh, dstate0 = ws.spec.seq_backward(grads[0], grads[1:], cache, ws.w_hh, ws.lengths, ws.reverse)
+        needs_w = self.needs[1]
+        db = _hidden_weight_grads(ws, dgh, cache["hprev"], self.grad_buffer(1) if needs_w else None,
+                                  needs_w, self.n_bias)
+        return (dgx, None) + ((db,) if self.n_bias else ()) + tuple(dstate0)
 
 
 # ---------------------------------------------------------------------- the unrolled view
+class HiddenWeights(Function):
+    """W_hh (and b_hh, for the GRU's b_hn) of an unrolled direction: hands W_hh to every
+    ``RecurrentStep`` and, after all of them in backward, forms dW_hh over all T steps in one GEMM
+    from the gate gradients dgh_t the steps wrote into ``self.dgh`` (see the module docstring)."""
+
+    def forward(self, w_hh, b_hh=None, ws=None):
+        self.ws, self.has_bias, self.dgh = ws, b_hh is not None, None
+        self.label = f"{ws.names[1]}: dW_hh of {ws.T} steps (one GEMM)"
+        return ws.w_hh          # the same array: no copy
+
+    def gate_grads(self, dgx):
+        """The (T, B, G*H) buffer the steps write dgh_t into: ``dgx`` itself (the gx gradient
+        buffer) unless the kind's hidden-side gradient differs (the GRU)."""
+        if self.dgh is None:
+            self.dgh = np.zeros(dgx.shape, dgx.dtype) if self.ws.spec.separate_hidden_grad else dgx
+        return self.dgh
+
+    def backward(self, dw):
+        ws = self.ws
+        if self.dgh is None:             # no step ran backward (no gradient reached them)
+            return None, None
+        db = _hidden_weight_grads(ws, self.dgh, ws.hprev, dw, True, self.has_bias)
+        return (dw, db) if self.has_bias else (dw,)
+
+
 class RecurrentStep(Function):
-    """One time step: (gx, state_prev...) -> state_t...; all gate math in one C kernel call."""
+    """One time step: (gx, W, state_prev...) -> state_t...; all gate math in one C kernel call."""
 
-    def forward(self, gx, *state_prev, ws=None, t=0):
-        kind, B = ws.kind, gx.shape[1]
-        H = ws.w_hh.shape[1]
-        # The state entering this step is kept for dW_hh (a view: no copy).
-        ws.hprev[t] = state_prev[0]
-        if kind.name == "lstm":
-            h, c, gates, tanh_c = K.lstm_step_forward(gx[t], state_prev[0], state_prev[1], ws.w_hh,
-                                                      ws.lengths, t, plan=ws.plan(B, False))
-            self.save(gates, tanh_c, state_prev[1])
-            out = (h, c)
-        elif kind.name == "gru":
-            h, gates, hn = K.gru_step_forward(gx[t], state_prev[0], ws.w_hh, ws.b_hn, ws.lengths, t,
-                                              plan=ws.plan(B, False))
-            self.save(gates, hn, state_prev[0])
-            out = h
-        else:
-            h = K.rnn_step_forward(gx[t], state_prev[0], ws.w_hh, ws.lengths, t, kind.nonlinearity,
-                                   plan=ws.plan(B, False))
-            self.save(h)
-            out = h
-        self.ws, self.t, self.B, self.H = ws, t, B, H
-        self.label = f"{kind.name.upper()} step t={t}"
-        return out
-
-    def _state_grad(self, i):
-        """Where dstate_prev[i] accumulates: the engine's buffer, or scratch if not needed."""
-        if self.needs[1 + i]:
-            return self.grad_buffer(1 + i)
-        return np.zeros((self.B, self.H), self.ws.w_hh.dtype)
+    def forward(self, gx, w, *state_prev, ws=None, t=0):
+        B = gx.shape[1]
+        ws.hprev[t] = state_prev[0]      # the state entering this step, for dW_hh (a copy)
+        states, saved = ws.spec.step_forward(gx[t], state_prev, ws.w_hh, ws.b_hn, ws.lengths, t,
+                                             ws.plan(B, False))
+        self.save(*saved)
+        self.ws, self.t, self.B = ws, t, B
+        self.output_names = ws.spec.step_output_names
+        self.label = f"{ws.spec.name.upper()} step t={t}"
+        return states if len(states) > 1 else states[0]
 
     def backward(self, *grads):
-        ws, t = self.ws, self.t
-        kind = ws.kind
-        dt = ws.w_hh.dtype
-        zeros = None
-        dh = grads[0]
-        if dh is None:
-            dh = zeros = np.zeros((self.B, self.H), dt)
-        dgx_t = self.grad_buffer(0)[t]          # this step's slice of the (T, B, GH) buffer
-        if kind.name == "lstm":
-            gates, tanh_c, c_prev = self.saved
-            K.lstm_step_backward(dh, grads[1], gates, tanh_c, c_prev, ws.w_hh, ws.lengths, t,
-                                 dgates=dgx_t, dh_prev=self._state_grad(0), dc_prev=self._state_grad(1),
-                                 plan=ws.plan(self.B, True))
-            return None, None, None
-        if kind.name == "gru":
-            gates, hn, h_prev = self.saved
-            K.gru_step_backward(dh, gates, hn, h_prev, ws.w_hh, ws.lengths, t, dgx=dgx_t,
-                                dgh=ws.dgh[t], dh_prev=self._state_grad(0), plan=ws.plan(self.B, True))
-        else:
-            (h,) = self.saved
-            K.rnn_step_backward(dh, h, ws.w_hh, ws.lengths, t, kind.nonlinearity, dgates=dgx_t,
-                                dh_prev=self._state_grad(0), plan=ws.plan(self.B, True))
-        del zeros
-        return None, None
+        ws, t, spec = self.ws, self.t, self.ws.spec
+        shape = (self.B, ws.w_hh.shape[1])
+        dh = grads[0] if grads[0] is not None else np.zeros(shape, ws.w_hh.dtype)
+        dgx = self.grad_buffer(0)            # the (T, B, G*H) gradient of gx; this step writes row t
+        dgh_t = None
+        if self.needs[1]:
+            self.grad_buffer(1)              # dW_hh: formed by the HiddenWeights node from dgh
+            dgh_t = self.inputs[1]._node.gate_grads(dgx)[t]
+        elif spec.separate_hidden_grad:
+            dgh_t = np.empty_like(dgx[t])    # the kernel writes it; nobody reads it
+        dprev = tuple(self.grad_buffer(2 + i) if self.needs[2 + i] else np.zeros(shape, ws.w_hh.dtype)
+                      for i in range(spec.n_state))
+        spec.step_backward((dh,) + tuple(grads[1:]), self.saved, ws.w_hh, ws.lengths, t, dgx[t],
+                           dgh_t, dprev, ws.plan(self.B, True))
+        return (None,) * (2 + spec.n_state)
 
 
 class StackSteps(Function):
@@ -178,43 +212,3 @@ class StackSteps(Function):
 
     def backward(self, g):
         return tuple(g * self.mask if self.mask is not None else g)
-
-
-# ---------------------------------------------------------------------- the fused view
-class RecurrentSequence(Function):
-    """The whole time loop of one direction in one node (the loop runs in C)."""
-
-    def forward(self, gx, *state0, ws=None):
-        kind = ws.kind
-        if kind.name == "lstm":
-            # gx is this node's private input (nothing else reads it), so the gate cache is
-            # written over it: one (T, B, 4H) buffer less on the tape.
-            out, h_n, c_n, cache = K.lstm_seq_forward(gx, state0[0], state0[1], ws.w_hh, ws.lengths,
-                                                      ws.reverse, overwrite_gx=True)
-            res = (out, h_n, c_n)
-        elif kind.name == "gru":
-            out, h_n, cache = K.gru_seq_forward(gx, state0[0], ws.w_hh, ws.b_hn, ws.lengths, ws.reverse)
-            res = (out, h_n)
-        else:
-            out, h_n, cache = K.rnn_seq_forward(gx, state0[0], ws.w_hh, ws.lengths, ws.reverse,
-                                                kind.nonlinearity)
-            res = (out, h_n)
-        ws.hprev = cache["hprev"]
-        self.ws, self.cache_keys = ws, list(cache)
-        self.save(*cache.values())
-        self.label = f"{kind.name.upper()} sequence T={gx.shape[0]}" + (" (reverse)" if ws.reverse else "")
-        return res
-
-    def backward(self, *grads):
-        ws, cache = self.ws, dict(zip(self.cache_keys, self.saved))
-        kind = ws.kind
-        if kind.name == "lstm":
-            dgx, dh0, dc0 = K.lstm_seq_backward(grads[0], grads[1], grads[2], cache, ws.w_hh, ws.lengths,
-                                                ws.reverse)
-            return dgx, dh0, dc0
-        if kind.name == "gru":
-            dgx, ws.dgh, dh0 = K.gru_seq_backward(grads[0], grads[1], cache, ws.w_hh, ws.lengths, ws.reverse)
-        else:
-            dgx, dh0 = K.rnn_seq_backward(grads[0], grads[1], cache, ws.w_hh, ws.lengths, ws.reverse,
-                                          kind.nonlinearity)
-        return dgx, dh0

@@ -40,16 +40,24 @@ from .. import ops
 from ..tensor import Tensor, as_tensor
 from .layers import uniform_
 from .module import Module, Parameter
-from .recurrent_ops import KINDS, InputProjection, RecurrentSequence, RecurrentStep, StackSteps, Workspace
+from .cell_registry import cell_spec
+from .recurrent_ops import (HiddenWeights, InputProjection, RecurrentSequence, RecurrentStep, StackSteps,
+                            Workspace)
 
 
-def _check_lengths(lengths, B, T):
-    """``lengths`` as an int64 array of B values in [1, T] (clear errors otherwise)."""
+def check_lengths(lengths, B, T):
+    """Validate per-item sequence ``lengths`` for a padded (T, B, ...) batch.
+
+    ``lengths``: B integers in [1, T] (a list, NumPy array or integer Tensor; any order -- unsorted
+    batches are fine). Returns them as a C-contiguous int64 array of shape (B,), or None when
+    every sequence has the full length T (nothing is padded). Raises TypeError for non-integer
+    values and ValueError naming the expected count/range and the values given.
+    """
     if isinstance(lengths, Tensor):
         lengths = lengths.data
     L = np.asarray(lengths)
     if L.dtype.kind not in "iu":
-        raise TypeError(f"lengths must be integers, got dtype {L.dtype}")
+        raise TypeError(f"lengths must be integers, got dtype {L.dtype} ({lengths!r:.80})")
     if L.shape != (B,):
         raise ValueError(f"lengths must hold one length per batch item: expected shape ({B},), got {L.shape}")
     if B and (L.min() < 1 or L.max() > T):
@@ -58,28 +66,42 @@ def _check_lengths(lengths, B, T):
     return None if B and L.min() == T else L
 
 
-def run_direction(kind, x, state0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, unroll):
-    """One direction of one layer over the whole sequence: the shared time loop of every kind.
+def run_direction(cell, x, state0, w_ih, w_hh, b_ih=None, b_hh=None, *, lengths=None, reverse=False,
+                  unroll=False, names=None):
+    """One direction of one layer over a whole sequence: the time loop shared by every cell kind.
 
-    x (T, B, I) tensor; state0 tuple of (B, H) tensors. Returns (output (T, B, H), final states,
-    steps) where ``steps`` is the list of per-step state tuples in time order (unrolled only).
+    Args:
+        cell: the cell kind (``'lstm'``, ...) or its :class:`~minigrad.nn.cell_registry.CellSpec`.
+        x: (T, B, I) tensor.
+        state0: tuple of ``spec.n_state`` (B, H) tensors (h_0, and c_0 for the LSTM).
+        w_ih (G*H, I), w_hh (G*H, H), b_ih (G*H,) or None, b_hh (G*H,) or None: parameters.
+        lengths: None or (B,) int64 from :func:`check_lengths` (padding; see the module docstring).
+        reverse: run from the last step to the first (the backward direction).
+        unroll: record one ``RecurrentStep`` per time step instead of one ``RecurrentSequence``.
+        names: (name of w_ih, name of w_hh) for the node labels (default: the tensors' ``.name``).
+
+    Returns:
+        (output (T, B, H), final states tuple of (B, H), steps) where ``steps`` is the list of
+        per-step state tuples in time order when unrolled, else None.
     """
+    spec = cell_spec(cell)
     T, B = x.shape[0], x.shape[1]
     H = w_hh.shape[1]
-    b_hn = b_hh.data[2 * H:] if (kind.name == "gru" and b_hh is not None) else None
+    b_hn = b_hh.data[spec.folded_bias * H:] if (spec.recurrent_bias and b_hh is not None) else None
+    names = names or (w_ih.name or "W_ih", w_hh.name or "W_hh")
     # one C-contiguous W_hh for every kernel call of this pass (a step plan checks it is the same)
-    ws = Workspace(kind, np.ascontiguousarray(w_hh.data), b_hn, lengths, T, reverse)
+    ws = Workspace(spec, np.ascontiguousarray(w_hh.data), b_hn, lengths, T, reverse, names)
     biases = (b_ih, b_hh) if b_ih is not None else ()
-    gx = InputProjection.apply(x, w_ih, w_hh, *biases, ws=ws)
-    if not unroll:
-        res = RecurrentSequence.apply(gx, *state0, ws=ws)
+    gx = InputProjection.apply(x, w_ih, *biases, ws=ws)
+    rec_bias = (b_hh,) if b_hn is not None else ()       # the part of b_hh the recurrence uses
+    if not unroll or T == 0:
+        res = RecurrentSequence.apply(gx, w_hh, *rec_bias, *state0, ws=ws, n_bias=len(rec_bias))
         return res[0], tuple(res[1:]), None
     ws.hprev = np.empty((T, B, H), w_hh.dtype)
-    if kind.name == "gru":
-        ws.dgh = np.zeros((T, B, 3 * H), w_hh.dtype)
+    w = HiddenWeights.apply(w_hh, *rec_bias, ws=ws)
     state, steps = tuple(state0), [None] * T
     for t in ws.order():
-        out = RecurrentStep.apply(gx, *state, ws=ws, t=t)
+        out = RecurrentStep.apply(gx, w, *state, ws=ws, t=t)
         state = steps[t] = out if isinstance(out, tuple) else (out,)
     mask = None
     if lengths is not None:
@@ -87,24 +109,40 @@ def run_direction(kind, x, state0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, unr
     return StackSteps.apply(*(s[0] for s in steps), mask=mask), state, steps
 
 
+def _positive_int(name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"{name} must be a positive int, got {v!r}")
+    return int(v)
+
+
+def _nonlinearity_mode(nonlinearity):
+    """PyTorch's mode string of an Elman RNN ('RNN_TANH' / 'RNN_RELU')."""
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    return "RNN_" + nonlinearity.upper()
+
+
 class RNNBase(Module):
-    """The shared base of RNN, LSTM and GRU (see the module docstring)."""
+    """The shared base of :class:`RNN`, :class:`LSTM` and :class:`GRU` (see the module docstring).
+
+    ``mode`` is PyTorch's mode string ('RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU') or a cell kind
+    ('rnn_tanh', ...); ``self.kind`` is the cell kind and ``self.spec`` its
+    :class:`~minigrad.nn.cell_registry.CellSpec`. The other arguments are those of the subclasses.
+    """
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, unroll=False, dtype=np.float32):
         super().__init__()
-        if mode not in KINDS:
-            raise ValueError(f"unknown recurrent mode {mode!r}")
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        self.spec = spec = cell_spec(mode)
+        self.mode, self.kind = spec.mode, spec.name
+        self.input_size = _positive_int("input_size", input_size)
+        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        self.num_layers = _positive_int("num_layers", num_layers)
         if not 0.0 <= float(dropout) <= 1.0:
             raise ValueError(f"dropout must be in [0, 1], got {dropout}")
-        self.mode, self.kind = mode, KINDS[mode]
-        self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
         self.bias, self.batch_first, self.dropout = bool(bias), bool(batch_first), float(dropout)
         self.bidirectional, self.unroll = bool(bidirectional), bool(unroll)
-        D, GH = 2 if bidirectional else 1, self.kind.gates * hidden_size
+        D, GH = 2 if bidirectional else 1, spec.gates * hidden_size
         bound = 1.0 / math.sqrt(hidden_size)
         for layer in range(num_layers):
             in_size = input_size if layer == 0 else hidden_size * D
@@ -113,7 +151,9 @@ class RNNBase(Module):
                 if bias:
                     shapes += [("bias_ih", (GH,)), ("bias_hh", (GH,))]
                 for name, shape in shapes:
-                    setattr(self, f"{name}_l{layer}{sfx}", uniform_(Parameter(np.empty(shape, dtype)), bound))
+                    p = uniform_(Parameter(np.empty(shape, dtype)), bound)
+                    p.name = f"{name}_l{layer}{sfx}"       # draw_tape labels the weight by it
+                    setattr(self, p.name, p)
 
     def _layer_params(self, layer, sfx):
         get = lambda n: getattr(self, f"{n}_l{layer}{sfx}")
@@ -122,12 +162,12 @@ class RNNBase(Module):
         return get("weight_ih"), get("weight_hh"), None, None
 
     def _check_input(self, x, hx, lengths):
-        dtype = self.weight_ih_l0.dtype
+        name, dtype = type(self).__name__, self.weight_ih_l0.dtype
         if x.dtype != dtype:
-            raise TypeError(f"{type(self).__name__}: input is {x.dtype} but the parameters are {dtype}; "
+            raise TypeError(f"{name}: input is {x.dtype} but the parameters are {dtype}; "
                             "convert the input or call .to(dtype) on the module")
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
-            raise ValueError(f"{type(self).__name__}: expected input of shape (T, B, {self.input_size})"
+            raise ValueError(f"{name}: expected input of shape (T, B, {self.input_size})"
                              f"{' with batch_first (B, T, I)' if self.batch_first else ''} or unbatched "
                              f"(T, {self.input_size}), got {x.shape}")
         batched = x.ndim == 3
@@ -136,24 +176,35 @@ class RNNBase(Module):
         want = (n_states, B, self.hidden_size) if batched else (n_states, self.hidden_size)
         states = None
         if hx is not None:
-            states = tuple(hx) if self.kind.n_state == 2 else (hx,)
-            if self.kind.n_state == 2 and len(states) != 2:
-                raise ValueError("LSTM: hx must be a pair (h_0, c_0)")
+            states = split_states(name, self.spec, hx, "hx")
             states = tuple(as_tensor(s, like=self.weight_ih_l0) for s in states)
-            for name, s in zip(("h_0", "c_0"), states):
+            for sname, s in zip(self.spec.state_names, states):
                 if s.shape != want:
-                    raise ValueError(f"{type(self).__name__}: {name} has shape {s.shape}, expected {want}")
+                    raise ValueError(f"{name}: {sname}_0 has shape {s.shape}, expected {want} "
+                                     f"(num_layers*num_directions, batch, hidden_size)")
                 if s.dtype != dtype:
-                    raise TypeError(f"{type(self).__name__}: {name} is {s.dtype} but the parameters are {dtype}")
+                    raise TypeError(f"{name}: {sname}_0 is {s.dtype} but the parameters are {dtype}")
         if lengths is not None:
             if not batched:
-                raise ValueError("lengths needs a batched input")
-            lengths = _check_lengths(lengths, B, T)
+                raise ValueError(f"{name}: lengths needs a batched input, got unbatched input {x.shape}")
+            lengths = check_lengths(lengths, B, T)
         return batched, T, B, states, lengths
 
     def forward(self, x, hx=None, lengths=None):
+        """Run the layer over a sequence (see the subclass docstrings for the shapes).
+
+        Args:
+            x: (T, B, I) input (B, T, I with ``batch_first``) or unbatched (T, I).
+            hx: initial state(s) (L*D, B, H) (unbatched: (L*D, H)); the LSTM takes a pair
+                (h_0, c_0). None means zeros.
+            lengths: None or B ints in [1, T], the real length of every (padded) sequence.
+
+        Returns:
+            ``(output, h_n)`` -- for the LSTM ``(output, (h_n, c_n))``.
+        """
         x = as_tensor(x, like=self.weight_ih_l0)
         batched, T, B, states, lengths = self._check_input(x, hx, lengths)
+        spec = self.spec
         if not batched:
             x = x.reshape(T, 1, self.input_size)
             states = None if states is None else tuple(s.reshape(s.shape[0], 1, self.hidden_size) for s in states)
@@ -162,7 +213,7 @@ class RNNBase(Module):
         H, D = self.hidden_size, 2 if self.bidirectional else 1
         if states is None:
             zero = Tensor(np.zeros((B, H), self.weight_ih_l0.dtype), dtype=self.weight_ih_l0.dtype)
-            init = lambda i: (zero,) * self.kind.n_state
+            init = lambda i: (zero,) * spec.n_state
         else:
             init = lambda i: tuple(s[i] for s in states)
         finals = []
@@ -171,8 +222,10 @@ class RNNBase(Module):
         for layer in range(self.num_layers):
             outs = []
             for d, sfx in enumerate(("", "_reverse")[:D]):
-                out, final, steps = run_direction(self.kind, layer_input, init(layer * D + d),
-                                                  *self._layer_params(layer, sfx), lengths, d == 1, self.unroll)
+                names = (f"weight_ih_l{layer}{sfx}", f"weight_hh_l{layer}{sfx}")
+                out, final, steps = run_direction(spec, layer_input, init(layer * D + d),
+                                                  *self._layer_params(layer, sfx), lengths=lengths,
+                                                  reverse=d == 1, unroll=self.unroll, names=names)
                 outs.append(out)
                 finals.append(final)
                 if steps is not None:
@@ -181,19 +234,19 @@ class RNNBase(Module):
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
         output = layer_input
-        h_n = tuple(ops.stack([f[i] for f in finals], axis=0) for i in range(self.kind.n_state))
+        h_n = tuple(ops.stack([f[i] for f in finals], axis=0) for i in range(spec.n_state))
         if not batched:
             output = output.reshape(T, D * H)
             h_n = tuple(h.reshape(h.shape[0], H) for h in h_n)
         elif self.batch_first:
             output = output.transpose(0, 1)
-        return output, (h_n if self.kind.n_state == 2 else h_n[0])
+        return output, (h_n if spec.n_state > 1 else h_n[0])
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
-        if self.mode == "RNN_RELU":
+        if self.spec.nonlinearity == "relu":
             s += ", nonlinearity='relu'"
         for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
                               ("bidirectional", False), ("unroll", False)):
@@ -202,49 +255,144 @@ class RNNBase(Module):
         return s
 
 
+def split_states(where, spec, hx, what):
+    """The states in ``hx`` as a tuple of ``spec.n_state``: the LSTM's pair (h, c) as (h, c), one h
+    as (h,); ``where`` and ``what`` name the caller and argument in errors."""
+    if spec.n_state == 1:
+        if isinstance(hx, (tuple, list)):
+            raise TypeError(f"{where}: {what} must be one tensor h for a {spec.name} cell, got a "
+                            f"{type(hx).__name__} of {len(hx)}")
+        return (hx,)
+    if not isinstance(hx, (tuple, list)) or len(hx) != spec.n_state:
+        raise ValueError(f"{where}: {what} must be a pair ({', '.join(spec.state_names)}), got "
+                         f"{type(hx).__name__}{'' if not isinstance(hx, (tuple, list)) else f' of {len(hx)}'}")
+    return tuple(hx)
+
+
+_LAYER_ARGS = """
+    Args:
+        input_size: I, the features of x_t.
+        hidden_size: H, the features of h_t.
+        num_layers: L stacked layers; layer k > 0 reads the output of layer k - 1. Default 1.
+        bias: if False, no ``bias_ih_l{{k}}`` / ``bias_hh_l{{k}}``. Default True.
+        batch_first: input and output are (B, T, .) instead of (T, B, .). Default False.
+        dropout: dropout probability on the outputs of every layer but the last (training only).
+        bidirectional: add a reverse direction per layer (D = 2; outputs concatenated). Default False.
+        unroll: record one tape node per time step (every h_t inspectable, ``step_states``)
+            instead of one fused node per direction. Same numbers. Default False.
+        dtype: np.float32 (default) or np.float64.
+
+    Inputs: ``x, hx=None, lengths=None``
+        x: (T, B, I), (B, T, I) with batch_first, or unbatched (T, I).
+        hx: {hx}; None means zeros. (Unbatched: drop the B dimension.)
+        lengths: None or B integers in [1, T] (any order): the real length of each sequence of a
+            padded batch; padded steps keep the state, output 0 and receive no gradient.
+
+    Outputs: ``{outputs}``
+        output: (T, B, D*H) (batch_first: (B, T, D*H)): the last layer's h_t for every t.
+        {final}
+
+    Parameters (k = layer; suffix "_reverse" for the reverse direction; I_0 = I, I_k = D*H;
+    every one initialised U(-1/sqrt(H), 1/sqrt(H)), as PyTorch):
+        weight_ih_l{{k}}: ({G}*H, I_k) -- {rows}
+        weight_hh_l{{k}}: ({G}*H, H)
+        bias_ih_l{{k}}, bias_hh_l{{k}}: ({G}*H,)
+"""
+
+
 class RNN(RNNBase):
-    """Elman RNN: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` (see the module docstring)."""
+    """Elman RNN (PyTorch's ``nn.RNN``): for every layer and time step
+
+        h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),      act = tanh (default) or relu
+
+    Extra argument ``nonlinearity``: 'tanh' or 'relu'.
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", **kwargs):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        super().__init__("RNN_" + nonlinearity.upper(), input_size, hidden_size, num_layers, **kwargs)
+        super().__init__(_nonlinearity_mode(nonlinearity), input_size, hidden_size, num_layers, **kwargs)
 
 
 class LSTM(RNNBase):
-    """Long short-term memory; ``forward`` returns ``(output, (h_n, c_n))``."""
+    """Long short-term memory (PyTorch's ``nn.LSTM``): for every layer and time step
+
+        i_t = sigma(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)      input gate
+        f_t = sigma(W_if x_t + b_if + W_hf h_{t-1} + b_hf)      forget gate
+        g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)       cell candidate
+        o_t = sigma(W_io x_t + b_io + W_ho h_{t-1} + b_ho)      output gate
+        c_t = f_t * c_{t-1} + i_t * g_t
+        h_t = o_t * tanh(c_t)
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, **kwargs):
         super().__init__("LSTM", input_size, hidden_size, num_layers, **kwargs)
 
 
 class GRU(RNNBase):
-    """Gated recurrent unit (``b_hn`` inside ``r * (W_hn h + b_hn)``, as PyTorch)."""
+    """Gated recurrent unit (PyTorch's ``nn.GRU``): for every layer and time step
+
+        r_t = sigma(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)      reset gate
+        z_t = sigma(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)      update gate
+        n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))   candidate (b_hn inside r * (.))
+        h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, **kwargs):
         super().__init__("GRU", input_size, hidden_size, num_layers, **kwargs)
 
 
+_ROWS = {"RNN": ("1", "W_ih", "the single block"), "LSTM": ("4", "W_ii|W_if|W_ig|W_io", "gates i, f, g, o"),
+         "GRU": ("3", "W_ir|W_iz|W_in", "gates r, z, n")}
+for _cls, _hx, _outs, _final in (
+        (RNN, "(L*D, B, H) h_0", "(output, h_n)", "h_n: (L*D, B, H), the final h_t of every layer and direction."),
+        (LSTM, "pair (h_0, c_0), each (L*D, B, H)", "(output, (h_n, c_n))",
+         "h_n, c_n: (L*D, B, H), the final h_t and c_t of every layer and direction."),
+        (GRU, "(L*D, B, H) h_0", "(output, h_n)", "h_n: (L*D, B, H), the final h_t of every layer and direction.")):
+    _g, _, _r = _ROWS[_cls.__name__]
+    _cls.__doc__ += _LAYER_ARGS.format(hx=_hx, outputs=_outs, final=_final, G=_g, rows=_r)
+
+
 # ---------------------------------------------------------------------- cells: one step
 class RNNCellBase(Module):
-    """One step of a recurrent layer: ``cell(x, state) -> state`` with x (B, I) or unbatched (I,).
+    """One step of a recurrent layer: ``cell(x, state) -> state`` (the base of RNNCell, LSTMCell,
+    GRUCell; see theirs for the equations).
 
-    Parameters ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), ``bias_ih``, ``bias_hh`` (G*H).
+    Args:
+        mode: PyTorch's mode string ('RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU') or a cell kind.
+        input_size: I.  hidden_size: H.  bias: if False, no bias_ih / bias_hh.  dtype: float32/64.
+
+    Inputs: ``x, state=None``
+        x: (B, I) or unbatched (I,).
+        state: h (B, H) -- for the LSTM a pair (h, c) -- or unbatched (H,); None means zeros.
+
+    Outputs: the new state, as ``state``.
+
+    Parameters (G gate blocks: 1 RNN, 4 LSTM (i, f, g, o), 3 GRU (r, z, n)), all U(-1/sqrt(H), 1/sqrt(H)):
+        weight_ih (G*H, I), weight_hh (G*H, H), bias_ih (G*H,), bias_hh (G*H,)
+
     It runs the same nodes as a layer with T = 1, so it is as fast and as checked.
     """
 
     def __init__(self, mode, input_size, hidden_size, bias=True, dtype=np.float32):
         super().__init__()
-        self.mode, self.kind = mode, KINDS[mode]
-        self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bool(bias)
-        GH, bound = self.kind.gates * hidden_size, 1.0 / math.sqrt(hidden_size)
-        self.weight_ih = uniform_(Parameter(np.empty((GH, input_size), dtype)), bound)
-        self.weight_hh = uniform_(Parameter(np.empty((GH, hidden_size), dtype)), bound)
-        self.bias_ih = uniform_(Parameter(np.empty((GH,), dtype)), bound) if bias else None
-        self.bias_hh = uniform_(Parameter(np.empty((GH,), dtype)), bound) if bias else None
+        self.spec = spec = cell_spec(mode)
+        self.mode, self.kind = spec.mode, spec.name
+        self.input_size = _positive_int("input_size", input_size)
+        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        self.bias = bool(bias)
+        GH, bound = spec.gates * hidden_size, 1.0 / math.sqrt(hidden_size)
+        shapes = [("weight_ih", (GH, input_size)), ("weight_hh", (GH, hidden_size))]
+        shapes += [("bias_ih", (GH,)), ("bias_hh", (GH,))] if bias else []
+        for name, shape in shapes:
+            p = uniform_(Parameter(np.empty(shape, dtype)), bound)
+            p.name = name
+            setattr(self, name, p)
+        if not bias:
+            self.bias_ih = self.bias_hh = None
 
-    def forward(self, x, state=None):
-        name = type(self).__name__
+    def check_state(self, x, state):
+        """Validate ``x`` and ``state`` (see the class docstring); returns (x, states tuple of
+        (B, H) tensors, batched)."""
+        name, spec = type(self).__name__, self.spec
         x = as_tensor(x, like=self.weight_ih)
         if x.dtype != self.weight_ih.dtype:
             raise TypeError(f"{name}: input is {x.dtype} but the parameters are {self.weight_ih.dtype}")
@@ -255,45 +403,65 @@ class RNNCellBase(Module):
         B = x.shape[0] if batched else 1
         want = (B, self.hidden_size) if batched else (self.hidden_size,)
         if state is None:
-            states = (Tensor(np.zeros((B, self.hidden_size), x.dtype), dtype=x.dtype),) * self.kind.n_state
+            states = (Tensor(np.zeros((B, self.hidden_size), x.dtype), dtype=x.dtype),) * spec.n_state
         else:
-            states = tuple(state) if self.kind.n_state == 2 else (state,)
-            if len(states) != self.kind.n_state:
-                raise ValueError(f"{name}: state must be a pair (h, c)")
-            states = tuple(as_tensor(s, like=self.weight_ih) for s in states)
-            for s in states:
+            states = tuple(as_tensor(s, like=self.weight_ih) for s in split_states(name, spec, state, "state"))
+            for sname, s in zip(spec.state_names, states):
                 if s.shape != want:
-                    raise ValueError(f"{name}: state has shape {s.shape}, expected {want}")
+                    raise ValueError(f"{name}: state {sname} has shape {s.shape}, expected {want}")
                 if s.dtype != x.dtype:
-                    raise TypeError(f"{name}: state is {s.dtype} but the input is {x.dtype}")
+                    raise TypeError(f"{name}: state {sname} is {s.dtype} but the input is {x.dtype}")
             states = tuple(s.reshape(B, self.hidden_size) for s in states)
-        _, final, _ = run_direction(self.kind, x.reshape(1, B, self.input_size), states, self.weight_ih,
-                                 self.weight_hh, self.bias_ih, self.bias_hh, None, False, True)
+        return x.reshape(B, self.input_size), states, batched
+
+    def forward(self, x, state=None):
+        x, states, batched = self.check_state(x, state)
+        _, final, _ = run_direction(self.spec, x.reshape(1, x.shape[0], self.input_size), states, self.weight_ih,
+                                    self.weight_hh, self.bias_ih, self.bias_hh, unroll=True,
+                                    names=("weight_ih", "weight_hh"))
         if not batched:
             final = tuple(s.reshape(self.hidden_size) for s in final)
-        return final if self.kind.n_state == 2 else final[0]
+        return final if self.spec.n_state > 1 else final[0]
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
         if not self.bias:
             s += ", bias=False"
-        if self.mode == "RNN_RELU":
+        if self.spec.nonlinearity == "relu":
             s += ", nonlinearity='relu'"
         return s
 
 
 class RNNCell(RNNCellBase):
+    """One Elman step (PyTorch's ``nn.RNNCell``): ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``,
+    act = tanh (default) or relu (``nonlinearity``). x (B, I) or (I,); h, h' (B, H) or (H,);
+    weight_ih (H, I), weight_hh (H, H), bias_ih, bias_hh (H,)."""
+
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=np.float32):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        super().__init__("RNN_" + nonlinearity.upper(), input_size, hidden_size, bias, dtype)
+        super().__init__(_nonlinearity_mode(nonlinearity), input_size, hidden_size, bias, dtype)
 
 
 class LSTMCell(RNNCellBase):
+    """One LSTM step (PyTorch's ``nn.LSTMCell``): ``(h', c') = cell(x, (h, c))`` with
+
+        i, f, g, o = sigma, sigma, tanh, sigma of the four H-blocks of W_ih x + b_ih + W_hh h + b_hh
+        c' = f * c + i * g         h' = o * tanh(c')
+
+    x (B, I) or (I,); h, c, h', c' (B, H) or (H,); weight_ih (4H, I), weight_hh (4H, H),
+    bias_ih, bias_hh (4H,), row blocks in the gate order i, f, g, o."""
+
     def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32):
         super().__init__("LSTM", input_size, hidden_size, bias, dtype)
 
 
 class GRUCell(RNNCellBase):
+    """One GRU step (PyTorch's ``nn.GRUCell``): ``h' = cell(x, h)`` with
+
+        r = sigma(W_ir x + b_ir + W_hr h + b_hr)     z = sigma(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))        h' = (1 - z) * n + z * h
+
+    x (B, I) or (I,); h, h' (B, H) or (H,); weight_ih (3H, I), weight_hh (3H, H),
+    bias_ih, bias_hh (3H,), row blocks in the gate order r, z, n."""
+
     def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32):
         super().__init__("GRU", input_size, hidden_size, bias, dtype)

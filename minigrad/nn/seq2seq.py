@@ -34,19 +34,27 @@ import numpy as np
 from .. import functional as F
 from .. import ops
 from ..tensor import Tensor, no_grad
-from .attention import _ALIASES, KINDS, Attention, make_mask
+from .attention import Attention, attention_kind, make_mask
+from .cell_registry import cell_spec
 from .layers import Dropout, Embedding, Linear
 from .module import Module
-from .rnn import GRU, LSTM, GRUCell, LSTMCell, _check_lengths, run_direction
+from .rnn import GRU, LSTM, GRUCell, LSTMCell, check_lengths, run_direction, split_states
 
+#: The cell kinds seq2seq supports: kind -> (layer class, cell class).
 _CELLS = {"lstm": (LSTM, LSTMCell), "gru": (GRU, GRUCell)}
 
 
 def _cell_kind(cell):
     c = str(cell).lower()
     if c not in _CELLS:
-        raise ValueError(f"cell must be 'lstm' or 'gru', got {cell!r}")
+        raise ValueError(f"cell must be one of {tuple(_CELLS)}, got {cell!r}")
     return c
+
+
+def _same_batch(what, sizes):
+    """Raise ValueError unless every (name, batch size) pair in ``sizes`` agrees."""
+    if len({b for _, b in sizes}) > 1:
+        raise ValueError(f"{what}: batch sizes differ: " + ", ".join(f"{n} has B = {b}" for n, b in sizes))
 
 
 def _tokens(x, name, ndim):
@@ -108,15 +116,15 @@ class Encoder(Module):
                                         bidirectional=bidirectional, dtype=dtype)
         if bridge == "linear":
             self.bridge_h = Linear(self.output_size, self.dec_hidden_size, dtype=dtype)
-            if self.cell == "lstm":
-                self.bridge_c = Linear(self.output_size, self.dec_hidden_size, dtype=dtype)
+            for name in cell_spec(self.cell).state_names[1:]:       # the LSTM's c: bridge_c
+                setattr(self, f"bridge_{name}", Linear(self.output_size, self.dec_hidden_size, dtype=dtype))
 
     def forward(self, src, lengths=None):
         src = _tokens(src, "src", 2)
         S, B = src.shape
         x = self.drop(self.embedding(src))                                 # (S, B, E)
         outputs, hn = self.rnn(x, lengths=lengths)
-        finals = hn if self.cell == "lstm" else (hn,)
+        finals = split_states("Encoder", self.rnn.spec, hn, "h_n")
         L, D, Hd = self.num_layers, 2 if self.bidirectional else 1, self.dec_hidden_size
         if self.bridge == "zero":
             zero = Tensor(np.zeros((L, B, Hd), x.dtype), dtype=x.dtype)
@@ -127,8 +135,7 @@ class Encoder(Module):
         if self.bridge == "concat":
             return outputs, tuple(cat)
         state = [ops.tanh(self.bridge_h(cat[0]))]
-        if self.cell == "lstm":
-            state.append(self.bridge_c(cat[1]))
+        state += [getattr(self, f"bridge_{name}")(c) for name, c in zip(self.rnn.spec.state_names[1:], cat[1:])]
         return outputs, tuple(state)
 
 
@@ -146,10 +153,7 @@ class Decoder(Module):
         super().__init__()
         self.cell = _cell_kind(cell)
         self.vocab_size, self.hidden_size, self.num_layers = int(vocab_size), int(hidden_size), int(num_layers)
-        kind = None if attention in (None, "none") else _ALIASES.get(attention, attention)
-        if kind is not None and kind not in KINDS:
-            raise ValueError(f"attention must be None, 'none' or one of {KINDS} (or {tuple(_ALIASES)}), got {attention!r}")
-        self.attention_kind = kind
+        self.attention_kind = attention_kind(attention, allow_none=True)
         self.input_feeding = bool(input_feeding) and self.attention_kind in ("dot", "general")
         self.memory_size = int(memory_size or hidden_size)
         H = self.hidden_size
@@ -172,7 +176,7 @@ class Decoder(Module):
     def init_state(self, enc_state, batch_size):
         """DecoderState from the encoder's bridged states (tuple of (L, B, H)) or zeros if None."""
         L, H, dtype = self.num_layers, self.hidden_size, self.out.weight.dtype
-        n = 2 if self.cell == "lstm" else 1
+        n = cell_spec(self.cell).n_state
         if enc_state is None:
             z = Tensor(np.zeros((batch_size, H), dtype), dtype=dtype)
             layers = [(z,) * n for _ in range(L)]
@@ -205,8 +209,8 @@ class Decoder(Module):
             x = e
         layers = []
         for k, cell in enumerate(self.cells):
-            s = cell(x, state.layers[k] if self.cell == "lstm" else state.layers[k][0])
-            s = s if self.cell == "lstm" else (s,)
+            s = cell(x, state.layers[k] if cell.spec.n_state > 1 else state.layers[k][0])
+            s = split_states("Decoder", cell.spec, s, "state")
             layers.append(s)
             x = self.drop(s[0]) if k < self.num_layers - 1 else s[0]
         h = x
@@ -232,6 +236,8 @@ class Decoder(Module):
         T, B = tgt_in.shape
         if self.attention_kind is not None and memory is None:
             raise ValueError("decoder with attention needs the encoder memory")
+        sizes = [("tgt_in (T, B)", B), ("the decoder state", state.layers[0][0].shape[0])]
+        _same_batch("Decoder", sizes + ([("the encoder memory", memory.batch_size)] if memory is not None else []))
         if teacher_forcing >= 1.0 and not (self.attention_kind == "bahdanau" or self.input_feeding):
             logits, att = self._forward_fused(tgt_in, state, memory)
         elif teacher_forcing >= 1.0:
@@ -255,8 +261,8 @@ class Decoder(Module):
         """Whole-sequence decoder: each layer is one fused recurrent node on the cells' weights."""
         x = self.drop(self.embedding(tgt_in))                                # (T, B, E)
         for k, cell in enumerate(self.cells):
-            x, _, _ = run_direction(cell.kind, x, state.layers[k], cell.weight_ih, cell.weight_hh,
-                                    cell.bias_ih, cell.bias_hh, None, False, False)
+            x, _, _ = run_direction(cell.spec, x, state.layers[k], cell.weight_ih, cell.weight_hh,
+                                    cell.bias_ih, cell.bias_hh, names=(f"cell{k}.weight_ih", f"cell{k}.weight_hh"))
             if k < self.num_layers - 1:
                 x = self.drop(x)
         if self.attention_kind is None:
@@ -307,7 +313,7 @@ class Seq2Seq(Module):
         src = _tokens(src, "src", 2)
         S, B = src.shape
         if src_lengths is not None:
-            src_lengths = _check_lengths(src_lengths, B, S)        # None when nothing is padded
+            src_lengths = check_lengths(src_lengths, B, S)        # None when nothing is padded
         outputs, enc_state = self.encoder(src, src_lengths)
         memory = None
         if self.decoder.attention_kind is not None:
@@ -323,6 +329,8 @@ class Seq2Seq(Module):
 
     def forward(self, src, src_lengths, tgt, teacher_forcing=1.0, generator=None, return_attention=False):
         """Logits (T, B, V) for targets tgt (T, B) (each ending in EOS, padded with pad_idx)."""
+        src, tgt = _tokens(src, "src", 2), _tokens(tgt, "tgt", 2)
+        _same_batch("Seq2Seq", [("src (S, B)", src.shape[1]), ("tgt (T, B)", tgt.shape[1])])
         memory, state = self.encode(src, src_lengths)
         return self.decoder(self.shift_right(tgt), state, memory, teacher_forcing, generator, return_attention)
 
