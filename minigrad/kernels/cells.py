@@ -37,12 +37,17 @@ def _relu_flag(nonlinearity):
 
 
 def _cell_weight(where, kind, w_hh):
-    """Validate w_hh (G*H, H); returns (w_hh, H)."""
+    """Validate w_hh (G*H, H) without copying it; returns (w_hh as given, H).
+
+    The callers make it C-contiguous (``np.ascontiguousarray``) only after every other check, so
+    a bad call never copies a large strided w_hh (e.g. a broadcast view) before raising.
+    """
     g = _CELL_GATES[kind]
-    w = as_float_array(w_hh, f"{where}: w_hh")
-    if w.ndim != 2 or w.shape[0] != g * w.shape[1]:
-        raise ValueError(f"{where}: w_hh must have shape ({g}*H, H), got {w.shape}")
-    return w, w.shape[1]
+    # as_float_array's type and dtype checks, run on an empty view: nothing is copied
+    as_float_array(w_hh[:0] if isinstance(w_hh, np.ndarray) and w_hh.ndim else w_hh, f"{where}: w_hh")
+    if w_hh.ndim != 2 or w_hh.shape[0] != g * w_hh.shape[1]:
+        raise ValueError(f"{where}: w_hh must have shape ({g}*H, H), got {w_hh.shape}")
+    return w_hh, w_hh.shape[1]
 
 
 def _cell_arrays(where, dtype, items):
@@ -55,10 +60,9 @@ def _cell_arrays(where, dtype, items):
         if x is None and opt and opt[0]:
             out.append(None)
             continue
-        a = as_float_array(x, f"{where}: {name}", dtype)
-        if a.shape != tuple(shape):
-            raise ValueError(f"{where}: {name} has shape {a.shape}, expected {tuple(shape)}")
-        out.append(a)
+        if isinstance(x, np.ndarray) and x.shape != tuple(shape):      # before as_float_array copies
+            raise ValueError(f"{where}: {name} has shape {x.shape}, expected {tuple(shape)}")
+        out.append(as_float_array(x, f"{where}: {name}", dtype))
     return out
 
 
@@ -134,6 +138,7 @@ class StepPlan:
         if kind not in _CELL_GATES:
             raise ValueError(f"{where}: kind must be one of {sorted(_CELL_GATES)}, got {kind!r}")
         w, H = _cell_weight(where, kind, w_hh)
+        w = np.ascontiguousarray(w)
         if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1 or H < 1:
             raise ValueError(f"{where}: needs batch >= 1 and H >= 1, got batch={batch!r}, H={H}")
         handle = cfunc("rnn_plan_new", w.dtype)(ptr(w), int(batch), H, _CELL_GATES[kind], int(bool(backward)))
@@ -157,23 +162,24 @@ def _step_kernel(where, stem, kind, w, batch, reference, plan):
     """(C kernel, its weight argument) for one step: the kernel that packs w_hh itself, or, given
     a StepPlan, its *_planned form with the plan where w_hh goes (same argument positions)."""
     if plan is None:
-        return _step_fn(stem, w.dtype, reference), ptr(w)
+        w = np.ascontiguousarray(w)      # after every check (see _cell_weight); kept alive by the caller
+        return _step_fn(stem, w.dtype, reference), ptr(w), w
     if not isinstance(plan, StepPlan):
         raise TypeError(f"{where}: plan must be a kernels.StepPlan, got {type(plan).__name__}")
     if reference:
         raise ValueError(f"{where}: the naive reference kernels take no plan")
     plan.check(where, kind, w, batch, stem.endswith("backward"))
-    return cfunc(stem + "_planned", w.dtype), plan.handle
+    return cfunc(stem + "_planned", w.dtype), plan.handle, w
 
 
 def _step_setup(where, kind, state, w_hh, lengths, t, name="h_prev"):
     """Common checks of a step kernel. ``state`` is a (B,H) array fixing B: returns
     (w_hh, state, B, H, dtype, lengths, lptr, t)."""
     w, hdim = _cell_weight(where, kind, w_hh)
-    hp = as_float_array(state, f"{where}: {name}", w.dtype)
-    if hp.ndim != 2 or hp.shape[1] != hdim:
-        raise ValueError(f"{where}: {name} has shape {hp.shape}, expected (B, {hdim}) "
+    if isinstance(state, np.ndarray) and (state.ndim != 2 or state.shape[1] != hdim):
+        raise ValueError(f"{where}: {name} has shape {state.shape}, expected (B, {hdim}) "
                          f"to match w_hh {w.shape}")
+    hp = as_float_array(state, f"{where}: {name}", w.dtype)
     L, lptr = _cell_lengths(where, lengths, hp.shape[0])
     return w, hp, hp.shape[0], hdim, w.dtype, L, lptr, _cell_step_index(where, t)
 
@@ -187,7 +193,7 @@ def rnn_step_forward(gx_t, h_prev, w_hh, lengths=None, t=0, nonlinearity="tanh",
     (gx,) = _cell_arrays(where, dt, [("gx_t", gx_t, (B, H))])
     h = _cell_out(where, dt, out, "h", (B, H))
     _cell_no_alias(where, [h], [gx, hp, w])
-    fn, wp = _step_kernel(where, "rnn_forward", "rnn", w, B, reference, plan)
+    fn, wp, w = _step_kernel(where, "rnn_forward", "rnn", w, B, reference, plan)
     rc = fn(ptr(h), ptr(gx), ptr(hp), wp, lp, t, B, H, relu)
     _cell_rc(where, rc)
     return h
@@ -204,7 +210,7 @@ def rnn_step_backward(dh, h, w_hh, lengths=None, t=0, nonlinearity="tanh", dgate
     dhp = _cell_out(where, dt, dh_prev, "dh_prev", (B, H), zero=True)
     _cell_no_alias(where, [dg, dhp], [dhh, hh, w])
     _cell_no_alias(where, [dg], [dhp])
-    fn, wp = _step_kernel(where, "rnn_backward", "rnn", w, B, reference, plan)
+    fn, wp, w = _step_kernel(where, "rnn_backward", "rnn", w, B, reference, plan)
     rc = fn(ptr(dg), ptr(dhp), ptr(dhh), ptr(hh), wp, lp, t, B, H, relu)
     _cell_rc(where, rc)
     return dg, dhp
@@ -221,7 +227,7 @@ def lstm_step_forward(gx_t, h_prev, c_prev, w_hh, lengths=None, t=0, out=None, r
     outs = _cell_outputs(where, dt, out, [("h", (B, H)), ("c", (B, H)), ("gates", (B, 4 * H)),
                                           ("tanh_c", (B, H))])
     _cell_no_alias(where, outs, [gx, hp, cp, w])
-    fn, wp = _step_kernel(where, "lstm_forward", "lstm", w, B, reference, plan)
+    fn, wp, w = _step_kernel(where, "lstm_forward", "lstm", w, B, reference, plan)
     rc = fn(*map(ptr, outs), ptr(gx), ptr(hp), ptr(cp), wp, lp, t, B, H)
     _cell_rc(where, rc)
     return tuple(outs)
@@ -239,7 +245,7 @@ def lstm_step_backward(dh, dc, gates, tanh_c, c_prev, w_hh, lengths=None, t=0,
     dcp = _cell_out(where, dt, dc_prev, "dc_prev", (B, H), zero=True)
     _cell_no_alias(where, [dg, dhp, dcp], [dhh, dcc, g, tc, cp, w])
     _cell_no_alias(where, [dg], [dhp, dcp])
-    fn, wp = _step_kernel(where, "lstm_backward", "lstm", w, B, reference, plan)
+    fn, wp, w = _step_kernel(where, "lstm_backward", "lstm", w, B, reference, plan)
     rc = fn(ptr(dg), ptr(dhp), ptr(dcp), ptr(dhh), _nullable(dcc), ptr(g), ptr(tc), ptr(cp), wp, lp, t, B, H)
     _cell_rc(where, rc)
     return dg, dhp, dcp
@@ -252,7 +258,7 @@ def gru_step_forward(gx_t, h_prev, w_hh, b_hn=None, lengths=None, t=0, out=None,
     gx, bhn = _cell_arrays(where, dt, [("gx_t", gx_t, (B, 3 * H)), ("b_hn", b_hn, (H,), True)])
     outs = _cell_outputs(where, dt, out, [("h", (B, H)), ("gates", (B, 3 * H)), ("hn", (B, H))])
     _cell_no_alias(where, outs, [gx, hp, w, bhn])
-    fn, wp = _step_kernel(where, "gru_forward", "gru", w, B, reference, plan)
+    fn, wp, w = _step_kernel(where, "gru_forward", "gru", w, B, reference, plan)
     rc = fn(*map(ptr, outs), ptr(gx), ptr(hp), wp, _nullable(bhn), lp, t, B, H)
     _cell_rc(where, rc)
     return tuple(outs)
@@ -274,29 +280,32 @@ def gru_step_backward(dh, gates, hn, h_prev, w_hh, lengths=None, t=0, dgx=None, 
     _cell_no_alias(where, [dx, dg, dhp], [dhh, g, hnn, hp, w])
     _cell_no_alias(where, [dx], [dg, dhp])
     _cell_no_alias(where, [dg], [dhp])
-    fn, wp = _step_kernel(where, "gru_backward", "gru", w, B, reference, plan)
+    fn, wp, w = _step_kernel(where, "gru_backward", "gru", w, B, reference, plan)
     rc = fn(ptr(dx), ptr(dg), ptr(dhp), ptr(dhh), ptr(g), ptr(hnn), ptr(hp), wp, lp, t, B, H)
     _cell_rc(where, rc)
     return dx, dg, dhp
 
 
-def _seq_setup(where, kind, gx, w_hh, lengths):
-    """Common checks of a sequence driver: returns (w_hh, gx, T, B, H, dtype, lengths, lptr)."""
-    w, hdim = _cell_weight(where, kind, w_hh)
-    x = as_float_array(gx, f"{where}: gx", w.dtype)
-    if x.ndim != 3 or x.shape[2] != w.shape[0]:
-        raise ValueError(f"{where}: gx has shape {x.shape}, expected (T, B, {w.shape[0]}) "
-                         f"to match w_hh {w.shape}")
-    T, B = x.shape[:2]
-    L, lp = _cell_lengths(where, lengths, B, T)
-    return w, x, T, B, hdim, w.dtype, L, lp
+def _seq_forward_setup(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, overwrite_gx=False):
+    """Checks and buffers of a sequence forward (every shape checked before any copy).
 
-
-def _seq_forward(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, relu=0, overwrite_gx=False):
+    Returns (where, C-contiguous w_hh, gx, T, B, H, dtype, lengths pointer, h0, c0, b_hn,
+    out, h_n, c_n, cache); the per-kind functions below make the C call.
+    """
     where = f"{kind}_seq_forward"
-    w, x, T, B, H, dt, L, lp = _seq_setup(where, kind, gx, w_hh, lengths)
-    h0, c0, bhn = _cell_arrays(where, dt, [("h0", h0, (B, H)), ("c0", c0, (B, H), kind != "lstm"),
+    w, H = _cell_weight(where, kind, w_hh)
+    if isinstance(gx, np.ndarray) and (gx.ndim != 3 or gx.shape[2] != w.shape[0]):
+        raise ValueError(f"{where}: gx has shape {gx.shape}, expected (T, B, {w.shape[0]}) "
+                         f"to match w_hh {w.shape}")
+    as_float_array(gx[:0] if isinstance(gx, np.ndarray) else gx, f"{where}: gx", w.dtype)   # type, dtype
+    T, B, dt = gx.shape[0], gx.shape[1], w.dtype
+    L, lp = _cell_lengths(where, lengths, B, T)
+    h0, c0, bhn = _cell_arrays(where, dt, [("h0", h0, (B, H)), ("c0", c0, (B, H), "cprev" not in dict(_SEQ_CACHE[kind])),
                                            ("b_hn", b_hn, (H,), True)])
+    x = as_float_array(gx, f"{where}: gx", dt)
+    if overwrite_gx and (x is not gx or not x.flags.writeable):
+        raise ValueError(f"{where}: overwrite_gx needs gx to be a writeable C-contiguous {dt} array")
+    w = np.ascontiguousarray(w)                 # after every check (see _cell_weight)
     h_n, c_n = np.empty((B, H), dt), np.empty((B, H), dt)
     if L is None:
         # No padding: the state entering step t+1 IS the output of step t, so out and the hprev
@@ -307,68 +316,39 @@ def _seq_forward(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, relu=0, overwri
         out, hprev = (buf[:-1], buf[1:]) if reverse else (buf[1:], buf[:-1])
     else:
         out, hprev = np.empty((T, B, H), dt), np.empty((T, B, H), dt)
-    given = {"out": out, "hprev": hprev}
-    cache = {name: given[name] if name in given else np.empty((T, B, k * H), dt)
-             for name, k in _SEQ_CACHE[kind] if not (overwrite_gx and name == "gates")}
-    if overwrite_gx:
-        if x is not gx or not x.flags.writeable:
-            raise ValueError(f"{where}: overwrite_gx needs gx to be a writeable C-contiguous {dt} array")
-        cache["gates"] = x
-    rev = int(bool(reverse))
-    if kind == "rnn":
-        rc = cfunc("rnn_seq_forward", dt)(ptr(out), ptr(cache["hprev"]), ptr(h_n), ptr(x), ptr(h0), ptr(w),
-                                     lp, T, B, H, rev, relu)
-        _cell_rc(where, rc)
-        return out, h_n, cache
-    if kind == "lstm":
-        rc = cfunc("lstm_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in _SEQ_CACHE[kind]),
-                                      ptr(h_n), ptr(c_n), ptr(x), ptr(h0), ptr(c0), ptr(w), lp, T, B, H, rev)
-        _cell_rc(where, rc)
-        return out, h_n, c_n, cache
-    rc = cfunc("gru_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in _SEQ_CACHE[kind]),
-                                 ptr(h_n), ptr(x), ptr(h0), ptr(w), _nullable(bhn), lp, T, B, H, rev)
-    _cell_rc(where, rc)
-    return out, h_n, cache
+    given = {"out": out, "hprev": hprev, "gates": x if overwrite_gx else None}
+    cache = {name: given[name] if given.get(name) is not None else np.empty((T, B, k * H), dt)
+             for name, k in _SEQ_CACHE[kind]}
+    return where, w, x, T, B, H, dt, lp, h0, c0, bhn, out, h_n, c_n, cache
 
 
-def _seq_backward(kind, dout, dh_n, dc_n, cache, w_hh, lengths, reverse, relu=0):
+def _seq_backward_setup(kind, dout, dh_n, dc_n, cache, w_hh, lengths):
+    """Checks and buffers of a sequence backward. The state cache hprev (T, B, H) fixes T and B
+    (there is no gx in backward). Returns (where, w_hh, T, B, H, dtype, lengths pointer, cache
+    arrays dict, dout, dh_n, dc_n, dgates (T, B, G*H))."""
     where = f"{kind}_seq_backward"
-    if not isinstance(cache, dict) or any(n not in cache for n, _ in _SEQ_CACHE[kind]):
-        raise TypeError(f"{where}: cache must be the dict returned by {kind}_seq_forward "
-                        f"(keys {[n for n, _ in _SEQ_CACHE[kind]]})")
-    # The state cache hprev (T,B,H) fixes T and B here (there is no gx in backward).
+    names = [n for n, _ in _SEQ_CACHE[kind]]
+    if not isinstance(cache, dict) or any(n not in cache for n in names):
+        raise TypeError(f"{where}: cache must be the dict returned by {kind}_seq_forward (keys {names})")
     w, hdim = _cell_weight(where, kind, w_hh)
-    hprev = as_float_array(cache["hprev"], f"{where}: cache['hprev']", w.dtype)
-    if hprev.ndim != 3 or hprev.shape[2] != hdim:
+    hprev = cache["hprev"]
+    if isinstance(hprev, np.ndarray) and (hprev.ndim != 3 or hprev.shape[2] != hdim):
         raise ValueError(f"{where}: cache['hprev'] has shape {hprev.shape}, expected (T, B, {hdim})")
+    as_float_array(hprev[:0] if isinstance(hprev, np.ndarray) else hprev, f"{where}: cache['hprev']", w.dtype)
     T, B, H = hprev.shape
     dt = w.dtype
     L, lp = _cell_lengths(where, lengths, B, T)
-    c = dict(zip([n for n, _ in _SEQ_CACHE[kind]], _cell_arrays(
-        where, dt, [(f"cache[{n!r}]", cache[n], (T, B, k * H)) for n, k in _SEQ_CACHE[kind]])))
+    c = dict(zip(names, _cell_arrays(where, dt, [(f"cache[{n!r}]", cache[n], (T, B, k * H))
+                                                 for n, k in _SEQ_CACHE[kind]])))
     do, dhn, dcn = _cell_arrays(where, dt, [("dout", dout, (T, B, H), True), ("dh_n", dh_n, (B, H), True),
                                             ("dc_n", dc_n, (B, H), True)])
-    G = _CELL_GATES[kind]
-    dg, dh0, dc0 = np.empty((T, B, G * H), dt), np.empty((B, H), dt), np.empty((B, H), dt)
-    rev = int(bool(reverse))
-    if kind == "rnn":
-        rc = cfunc("rnn_seq_backward", dt)(ptr(dg), ptr(dh0), _nullable(do), _nullable(dhn), ptr(c["out"]),
-                                           ptr(w), lp, T, B, H, rev, relu)
-        res = (dg, dh0)
-    elif kind == "lstm":
-        rc = cfunc("lstm_seq_backward", dt)(ptr(dg), ptr(dh0), ptr(dc0), _nullable(do), _nullable(dhn),
-                                            _nullable(dcn), ptr(c["gates"]), ptr(c["tanh_c"]), ptr(c["cprev"]),
-                                            ptr(w), lp, T, B, H, rev)
-        res = (dg, dh0, dc0)
-    else:
-        dgh = np.empty((T, B, G * H), dt)
-        rc = cfunc("gru_seq_backward", dt)(ptr(dg), ptr(dgh), ptr(dh0), _nullable(do), _nullable(dhn),
-                                           ptr(c["gates"]), ptr(c["hn"]), ptr(c["hprev"]), ptr(w),
-                                           lp, T, B, H, rev)
-        res = (dg, dgh, dh0)
+    w = np.ascontiguousarray(w)
+    return where, w, T, B, H, dt, lp, c, do, dhn, dcn, np.empty((T, B, _CELL_GATES[kind] * H), dt)
+
+
+def _seq_rc(where, rc, B, H):
     if rc != 0:
         raise MemoryError(f"{where}: could not allocate the (4, {B}, {H}) workspace")
-    return res
 
 
 def rnn_seq_forward(gx, h0, w_hh, lengths=None, reverse=False, nonlinearity="tanh"):
@@ -377,7 +357,13 @@ def rnn_seq_forward(gx, h0, w_hh, lengths=None, reverse=False, nonlinearity="tan
     Returns (out (T,B,H) with zeros at padded steps, h_n (B,H), cache) where cache holds
     'hprev' (T,B,H), the state entering each step, and 'out'.
     """
-    return _seq_forward("rnn", gx, h0, None, w_hh, None, lengths, reverse, _relu_flag(nonlinearity))
+    relu = _relu_flag(nonlinearity)
+    where, w, x, T, B, H, dt, lp, h0, _, _, out, h_n, _, cache = _seq_forward_setup("rnn", gx, h0, None, w_hh,
+                                                                                    None, lengths, reverse)
+    rc = cfunc("rnn_seq_forward", dt)(ptr(out), ptr(cache["hprev"]), ptr(h_n), ptr(x), ptr(h0), ptr(w),
+                                      lp, T, B, H, int(bool(reverse)), relu)
+    _cell_rc(where, rc)
+    return out, h_n, cache
 
 
 def rnn_seq_backward(dout, dh_n, cache, w_hh, lengths=None, reverse=False, nonlinearity="tanh"):
@@ -385,7 +371,14 @@ def rnn_seq_backward(dout, dh_n, cache, w_hh, lengths=None, reverse=False, nonli
 
     Returns (dgates (T,B,H) = grads of the pre-activations, dh0 (B,H)).
     """
-    return _seq_backward("rnn", dout, dh_n, None, cache, w_hh, lengths, reverse, _relu_flag(nonlinearity))
+    relu = _relu_flag(nonlinearity)
+    where, w, T, B, H, dt, lp, c, do, dhn, _, dg = _seq_backward_setup("rnn", dout, dh_n, None, cache, w_hh,
+                                                                       lengths)
+    dh0 = np.empty((B, H), dt)
+    rc = cfunc("rnn_seq_backward", dt)(ptr(dg), ptr(dh0), _nullable(do), _nullable(dhn), ptr(c["out"]),
+                                       ptr(w), lp, T, B, H, int(bool(reverse)), relu)
+    _seq_rc(where, rc, B, H)
+    return dg, dh0
 
 
 def lstm_seq_forward(gx, h0, c0, w_hh, lengths=None, reverse=False, overwrite_gx=False):
@@ -395,12 +388,25 @@ def lstm_seq_forward(gx, h0, c0, w_hh, lengths=None, reverse=False, overwrite_gx
     ``overwrite_gx=True`` stores the gates in gx itself (cache['gates'] is gx): one (T,B,4H)
     buffer less, and gx's input values are gone afterwards.
     """
-    return _seq_forward("lstm", gx, h0, c0, w_hh, None, lengths, reverse, overwrite_gx=overwrite_gx)
+    where, w, x, T, B, H, dt, lp, h0, c0, _, out, h_n, c_n, cache = _seq_forward_setup(
+        "lstm", gx, h0, c0, w_hh, None, lengths, reverse, overwrite_gx)
+    rc = cfunc("lstm_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in _SEQ_CACHE["lstm"]),
+                                       ptr(h_n), ptr(c_n), ptr(x), ptr(h0), ptr(c0), ptr(w), lp, T, B, H,
+                                       int(bool(reverse)))
+    _cell_rc(where, rc)
+    return out, h_n, c_n, cache
 
 
 def lstm_seq_backward(dout, dh_n, dc_n, cache, w_hh, lengths=None, reverse=False):
     """Backward of lstm_seq_forward; dout, dh_n, dc_n may be None. Returns (dgates (T,B,4H), dh0, dc0)."""
-    return _seq_backward("lstm", dout, dh_n, dc_n, cache, w_hh, lengths, reverse)
+    where, w, T, B, H, dt, lp, c, do, dhn, dcn, dg = _seq_backward_setup("lstm", dout, dh_n, dc_n, cache, w_hh,
+                                                                         lengths)
+    dh0, dc0 = np.empty((B, H), dt), np.empty((B, H), dt)
+    rc = cfunc("lstm_seq_backward", dt)(ptr(dg), ptr(dh0), ptr(dc0), _nullable(do), _nullable(dhn),
+                                        _nullable(dcn), ptr(c["gates"]), ptr(c["tanh_c"]), ptr(c["cprev"]),
+                                        ptr(w), lp, T, B, H, int(bool(reverse)))
+    _seq_rc(where, rc, B, H)
+    return dg, dh0, dc0
 
 
 def gru_seq_forward(gx, h0, w_hh, b_hn=None, lengths=None, reverse=False):
@@ -408,9 +414,26 @@ def gru_seq_forward(gx, h0, w_hh, b_hn=None, lengths=None, reverse=False):
 
     Returns (out (T,B,H), h_n, cache) with cache 'hprev', 'gates' (T,B,3H), 'hn'.
     """
-    return _seq_forward("gru", gx, h0, None, w_hh, b_hn, lengths, reverse)
+    where, w, x, T, B, H, dt, lp, h0, _, bhn, out, h_n, _, cache = _seq_forward_setup(
+        "gru", gx, h0, None, w_hh, b_hn, lengths, reverse)
+    rc = cfunc("gru_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in _SEQ_CACHE["gru"]),
+                                      ptr(h_n), ptr(x), ptr(h0), ptr(w), _nullable(bhn), lp, T, B, H,
+                                      int(bool(reverse)))
+    _cell_rc(where, rc)
+    return out, h_n, cache
 
 
 def gru_seq_backward(dout, dh_n, cache, w_hh, lengths=None, reverse=False):
-    """Backward of gru_seq_forward; returns (dgx (T,B,3H), dgh (T,B,3H), dh0 (B,H))."""
-    return _seq_backward("gru", dout, dh_n, None, cache, w_hh, lengths, reverse)
+    """Backward of gru_seq_forward; returns (dgx (T,B,3H), dgh (T,B,3H), dh0 (B,H)).
+
+    dgx: gradients of the input-side pre-activations gx; dgh: of h_prev @ W_hh^T + b_hh (they
+    differ in the n block, which r scales).
+    """
+    where, w, T, B, H, dt, lp, c, do, dhn, _, dg = _seq_backward_setup("gru", dout, dh_n, None, cache, w_hh,
+                                                                       lengths)
+    dgh, dh0 = np.empty((T, B, 3 * H), dt), np.empty((B, H), dt)
+    rc = cfunc("gru_seq_backward", dt)(ptr(dg), ptr(dgh), ptr(dh0), _nullable(do), _nullable(dhn),
+                                       ptr(c["gates"]), ptr(c["hn"]), ptr(c["hprev"]), ptr(w),
+                                       lp, T, B, H, int(bool(reverse)))
+    _seq_rc(where, rc, B, H)
+    return dg, dgh, dh0
