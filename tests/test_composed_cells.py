@@ -6,23 +6,23 @@ import pytest
 import minigrad as mg
 import minigrad.nn as nn
 from minigrad.nn import composed
+from minigrad.nn.cell_registry import CELLS
 from minigrad.tensor import tape_nodes
 
 TOL = dict(rtol=1e-12, atol=1e-12)
-KINDS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
+KINDS = list(CELLS)
 
 
 def fused_cell(kind, I, H, bias=True):
-    if kind.startswith("rnn"):
-        return nn.RNNCell(I, H, bias=bias, nonlinearity=kind[4:], dtype=np.float64)
-    return {"lstm": nn.LSTMCell, "gru": nn.GRUCell}[kind](I, H, bias=bias, dtype=np.float64)
+    return CELLS[kind].make_cell(I, H, bias=bias, dtype=np.float64)
 
 
 def composed_fn(kind):
     """The composed function for ``kind`` with a uniform signature fn(x, state, w_ih, w_hh, b_ih, b_hh)."""
-    if kind.startswith("rnn"):
-        return lambda x, h, *p: composed.rnn_cell(x, h, *p, nonlinearity=kind[4:])
-    return {"lstm": composed.lstm_cell, "gru": composed.gru_cell}[kind]
+    spec = CELLS[kind]
+    if spec.nonlinearity:
+        return lambda x, h, *p: spec.composed(x, h, *p, nonlinearity=spec.nonlinearity)
+    return spec.composed
 
 
 def params_of(m, names):
@@ -30,8 +30,8 @@ def params_of(m, names):
 
 
 def state_tensors(kind, arrays):
-    ts = [mg.tensor(a, requires_grad=True, dtype=np.float64) for a in arrays[: 2 if kind == "lstm" else 1]]
-    return ts, (tuple(ts) if kind == "lstm" else ts[0])
+    ts = [mg.tensor(a, requires_grad=True, dtype=np.float64) for a in arrays[: CELLS[kind].n_state]]
+    return ts, (tuple(ts) if CELLS[kind].n_state > 1 else ts[0])
 
 
 def outputs(out):

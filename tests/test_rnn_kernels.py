@@ -1,78 +1,22 @@
 """Fused recurrent cell kernels (csrc/rnn_cells.h): step forward/backward and sequence drivers.
 
-References written here in NumPy (float64): the cell maths step by step, and a finite-difference
-gradient check of the sequence backward through a scalar loss. Legend: T time, B batch, H hidden.
+References: the NumPy cells of minigrad/reference/rnn.py in float64, put in the kernels' terms by
+tests/cell_terms.py, and a finite-difference gradient check of the sequence backward through a
+scalar loss. Legend: T time, B batch, H hidden.
 """
 import numpy as np
 import pytest
 
 from fdcheck import assert_fd_close, weighted_sum
+from cell_terms import nl, seq_backward, seq_forward, step_backward, step_forward
+import cell_terms as terms
 from minigrad import kernels as K
 
-KINDS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
-GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+KINDS, GATES = terms.KINDS, terms.GATES
 # B covers every row tiling of the step GEMM (tiles of 6 rows; a last tile of 1-2 rows is
 # split with the one before it: 7 = 4+3, 8 = 4+4, 32 = 6*4 + 4+4).
 SHAPES = [(1, 1), (3, 7), (7, 3), (8, 5), (17, 33), (32, 9), (33, 17), (1, 17)]
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
-
-
-def sig(x):
-    return 1 / (1 + np.exp(-x))
-
-
-def nl(kind):
-    return "relu" if kind == "rnn_relu" else "tanh"
-
-
-# ----------------------------------------------------------------------------- NumPy references
-def np_step_forward(kind, gx, hp, cp, w, b_hn, active):
-    """One step in float64; returns (h, c, gates, aux) with the C kernels' cache conventions."""
-    m = active[:, None]
-    H = hp.shape[1]
-    if kind.startswith("rnn"):
-        pre = gx + hp @ w.T
-        h = np.maximum(pre, 0) if kind == "rnn_relu" else np.tanh(pre)
-        return np.where(m, h, hp), None, None, None
-    if kind == "lstm":
-        pre = gx + hp @ w.T
-        i, f, g, o = (pre[:, k * H:(k + 1) * H] for k in range(4))
-        i, f, g, o = sig(i), sig(f), np.tanh(g), sig(o)
-        c = f * cp + i * g
-        h = o * np.tanh(c)
-        return (np.where(m, h, hp), np.where(m, c, cp), np.where(m, np.hstack([i, f, g, o]), 0),
-                np.where(m, np.tanh(c), 0))
-    gh = hp @ w.T
-    r = sig(gx[:, :H] + gh[:, :H])
-    z = sig(gx[:, H:2 * H] + gh[:, H:2 * H])
-    hn = gh[:, 2 * H:] + (0 if b_hn is None else b_hn)
-    n = np.tanh(gx[:, 2 * H:] + r * hn)
-    h = (1 - z) * n + z * hp
-    return np.where(m, h, hp), None, np.where(m, np.hstack([r, z, n]), 0), np.where(m, hn, 0)
-
-
-def np_step_backward(kind, dh, dc, h, gates, aux, hp, cp, w, active):
-    """Chain rule of np_step_forward; returns (dgates (or (dgx, dgh)), dh_prev, dc_prev)."""
-    m = active[:, None]
-    H = dh.shape[1]
-    if kind.startswith("rnn"):
-        dpre = dh * ((h > 0) if kind == "rnn_relu" else (1 - h ** 2))
-        dpre = np.where(m, dpre, 0)
-        return dpre, dpre @ w + np.where(m, 0, dh), None
-    if kind == "lstm":
-        i, f, g, o = (gates[:, k * H:(k + 1) * H] for k in range(4))
-        dcell = dh * o * (1 - aux ** 2) + dc
-        dG = np.hstack([dcell * g * i * (1 - i), dcell * cp * f * (1 - f), dcell * i * (1 - g ** 2),
-                        dh * aux * o * (1 - o)])
-        dG = np.where(m, dG, 0)
-        return dG, dG @ w + np.where(m, 0, dh), np.where(m, dcell * f, dc)
-    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
-    dn = dh * (1 - z) * (1 - n ** 2)
-    dz = dh * (hp - n) * z * (1 - z)
-    dr = dn * aux * r * (1 - r)
-    dgx = np.where(m, np.hstack([dr, dz, dn]), 0)
-    dgh = np.where(m, np.hstack([dr, dz, dn * r]), 0)
-    return (dgx, dgh), dgh @ w + np.where(m, dh * z, dh), None
 
 
 def make_inputs(kind, B, H, dtype, T=1, seed=0, b_hn=True):
@@ -88,16 +32,6 @@ def make_inputs(kind, B, H, dtype, T=1, seed=0, b_hn=True):
 
 
 # ----------------------------------------------------------------------------- step kernels
-def c_step_forward(kind, gx, hp, cp, w, bhn, lengths, t, plan=None):
-    if kind.startswith("rnn"):
-        return K.rnn_step_forward(gx, hp, w, lengths, t, nl(kind), plan=plan), None, None, None
-    if kind == "lstm":
-        h, c, g, tc = K.lstm_step_forward(gx, hp, cp, w, lengths, t, plan=plan)
-        return h, c, g, tc
-    h, g, hn = K.gru_step_forward(gx, hp, w, bhn, lengths, t, plan=plan)
-    return h, None, g, hn
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("B,H", SHAPES)
 @pytest.mark.parametrize("kind", KINDS)
@@ -111,10 +45,15 @@ def test_step_forward_backward_vs_numpy(kind, B, H, dtype):
         lengths[-1] = 1                                # ... and one passing through
     t = 1
     active = 1 < lengths
-    f64 = lambda a: None if a is None else a.astype(np.float64)
-    ref = np_step_forward(kind, f64(gx), f64(hp), f64(cp), f64(w), f64(bhn), active)
-    got = c_step_forward(kind, gx, hp, cp, w, bhn, lengths, t)
-    for r, g in zip(ref, got):
+    dh = rng.standard_normal((B, H)).astype(dtype)
+    dc = rng.standard_normal((B, H)).astype(dtype)
+    seed_h = rng.standard_normal((B, H)).astype(dtype)  # dh_prev accumulates onto this
+    seed_c = rng.standard_normal((B, H)).astype(dtype)
+    lstm = terms.is_lstm(kind)
+    want_f, want_b = terms.numpy_step(kind, gx, hp, cp, w, bhn, active, dh, dc if lstm else None)
+    got = step_forward(kind, gx, hp, cp, w, bhn, lengths, t)
+    for r, g in zip(want_f, got):
+        assert (r is None) == (g is None)
         if r is not None:
             assert g.dtype == dtype
             np.testing.assert_allclose(g, r, **TOL[dtype])
@@ -122,28 +61,13 @@ def test_step_forward_backward_vs_numpy(kind, B, H, dtype):
     # inactive rows pass the state through exactly
     np.testing.assert_array_equal(h[~active], hp[~active])
 
-    dh = rng.standard_normal((B, H)).astype(dtype)
-    dc = rng.standard_normal((B, H)).astype(dtype)
-    seed_h = rng.standard_normal((B, H)).astype(dtype)  # dh_prev accumulates onto this
-    ref_dg, ref_dhp, ref_dcp = np_step_backward(kind, f64(dh), f64(dc), f64(h), f64(gates), f64(aux),
-                                                f64(hp), f64(cp), f64(w), active)
-    if kind.startswith("rnn"):
-        dg, dhp = K.rnn_step_backward(dh, h, w, lengths, t, nl(kind), dh_prev=seed_h.copy())
-        got_dg, dcp = (dg,), None
-        ref_dg = (ref_dg,)
-    elif kind == "lstm":
-        seed_c = rng.standard_normal((B, H)).astype(dtype)
-        dg, dhp, dcp = K.lstm_step_backward(dh, dc, gates, aux, cp, w, lengths, t,
-                                            dh_prev=seed_h.copy(), dc_prev=seed_c.copy())
-        got_dg = (dg,)
-        ref_dg = (ref_dg,)
-        np.testing.assert_allclose(dcp, ref_dcp + seed_c, **TOL[dtype])
-    else:
-        dgx, dgh, dhp = K.gru_step_backward(dh, gates, aux, hp, w, lengths, t, dh_prev=seed_h.copy())
-        got_dg = (dgx, dgh)
-    for r, g in zip(ref_dg, got_dg):
-        np.testing.assert_allclose(g, r, **TOL[dtype])
-    np.testing.assert_allclose(dhp, ref_dhp + seed_h, **TOL[dtype])
+    got_b = step_backward(kind, got, hp, cp, w, lengths, t, dh, dc, seed_h.copy(),
+                          seed_c.copy() if lstm else None)
+    seeds = (0, 0, seed_h, seed_c)
+    for r, g, seed in zip(want_b, got_b, seeds):
+        assert (r is None) == (g is None)
+        if r is not None:
+            np.testing.assert_allclose(g, r + seed, **TOL[dtype])
 
 
 def test_lstm_backward_without_dc_equals_zero_dc():
@@ -179,29 +103,6 @@ def test_step_forward_writes_into_given_slices():
 
 
 # ----------------------------------------------------------------------------- sequence drivers
-def seq_forward(kind, gx, h0, c0, w, bhn, lengths, reverse):
-    """Sequence forward through the C driver, normalised to (out, h_n, c_n, cache)."""
-    if kind.startswith("rnn"):
-        out, hn, cache = K.rnn_seq_forward(gx, h0, w, lengths, reverse, nl(kind))
-        return out, hn, None, cache
-    if kind == "lstm":
-        return K.lstm_seq_forward(gx, h0, c0, w, lengths, reverse)
-    out, hn, cache = K.gru_seq_forward(gx, h0, w, bhn, lengths, reverse)
-    return out, hn, None, cache
-
-
-def seq_backward(kind, dout, dh_n, dc_n, cache, w, lengths, reverse):
-    """Sequence backward through the C driver, normalised to (dgx, dgh, dh0, dc0)."""
-    if kind.startswith("rnn"):
-        dg, dh0 = K.rnn_seq_backward(dout, dh_n, cache, w, lengths, reverse, nl(kind))
-        return dg, dg, dh0, None
-    if kind == "lstm":
-        dg, dh0, dc0 = K.lstm_seq_backward(dout, dh_n, dc_n, cache, w, lengths, reverse)
-        return dg, dg, dh0, dc0
-    dgx, dgh, dh0 = K.gru_seq_backward(dout, dh_n, cache, w, lengths, reverse)
-    return dgx, dgh, dh0, None
-
-
 def steps_loop(kind, gx, h0, c0, w, bhn, lengths, reverse, dout, dh_n, dc_n, plans=(None, None)):
     """The sequence written as a Python loop over the step kernels (what the driver must equal);
     ``plans``: the (forward, backward) kernels.StepPlan every step reuses, or None per call."""
@@ -214,7 +115,7 @@ def steps_loop(kind, gx, h0, c0, w, bhn, lengths, reverse, dout, dh_n, dc_n, pla
     caches = {}
     for t in order:
         hp, cp = h, c
-        h, c2, g, aux = c_step_forward(kind, gx[t], hp, cp, w, bhn, lengths, t, fwd)
+        h, c2, g, aux = step_forward(kind, gx[t], hp, cp, w, bhn, lengths, t, fwd)
         c = c2 if kind == "lstm" else c
         caches[t] = (hp, cp, h, g, aux)
         out[t] = np.where(mask(t)[:, None], h, 0)
@@ -280,7 +181,7 @@ def np_seq_forward(kind, gx, h0, c0, w, bhn, lengths, reverse):
     out = np.zeros((T, B, h0.shape[1]))
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
         active = t < lengths
-        h, c2, _, _ = np_step_forward(kind, gx[t], h, c, w, bhn, active)
+        (h, c2, _, _), _ = terms.numpy_step(kind, gx[t], h, c, w, bhn, active)
         c = c2 if kind == "lstm" else c
         out[t] = np.where(active[:, None], h, 0)
     return out, h, c

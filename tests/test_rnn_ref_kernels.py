@@ -13,18 +13,13 @@ the terms that were summed (1 + |gx| + |h_prev| @ |w_hh|^T forward; 1 + |dh_prev
 import numpy as np
 import pytest
 
-from minigrad.reference import rnn as ref
+import cell_terms as terms
 from minigrad import kernels as K
 
-KINDS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
-GATES = ref.GATES
+KINDS, GATES = terms.KINDS, terms.GATES
 BATCHES = [0, 1, 3, 7, 17, 33]
 HIDDENS = [1, 3, 7, 17, 33]
 T_STEP = 1  # step index: rows with lengths[b] <= 1 are inactive
-
-
-def nl(kind):
-    return "relu" if kind == "rnn_relu" else "tanh"
 
 
 def make_case(kind, B, H, dtype, masked, seed):
@@ -54,68 +49,23 @@ def active_rows(lengths, B):
 
 # ----------------------------------------------------------------------------- kernel calls
 def step_forward(kind, gx, hp, cp, w, bhn, lengths, reference):
-    """Forward through minigrad, normalised to (h, c, gates, aux); aux = tanh_c (lstm), hn (gru)."""
-    if kind.startswith("rnn"):
-        h = K.rnn_step_forward(gx, hp, w, lengths, T_STEP, nl(kind), reference=reference)
-        return h, None, None, None
-    if kind == "lstm":
-        return K.lstm_step_forward(gx, hp, cp, w, lengths, T_STEP, reference=reference)
-    h, g, hn = K.gru_step_forward(gx, hp, w, bhn, lengths, T_STEP, reference=reference)
-    return h, None, g, hn
+    """Forward through minigrad, normalised to (h, c, gates, aux) (tests/cell_terms.py)."""
+    return terms.step_forward(kind, gx, hp, cp, w, bhn, lengths, T_STEP, reference=reference)
 
 
 def step_backward(kind, fwd, hp, cp, w, lengths, dh, dc, seed_h, seed_c, reference):
-    """Backward through minigrad from the forward caches `fwd`, accumulating onto copies of the
-    seeds; normalised to (dgx, dgh, dh_prev, dc_prev) (dgx is dgh except for the GRU)."""
-    h, c, gates, aux = fwd
-    if kind.startswith("rnn"):
-        dg, dhp = K.rnn_step_backward(dh, h, w, lengths, T_STEP, nl(kind), dh_prev=seed_h.copy(),
-                                      reference=reference)
-        return dg, dg, dhp, None
-    if kind == "lstm":
-        dg, dhp, dcp = K.lstm_step_backward(dh, dc, gates, aux, cp, w, lengths, T_STEP,
-                                            dh_prev=seed_h.copy(), dc_prev=seed_c.copy(),
-                                            reference=reference)
-        return dg, dg, dhp, dcp
-    dgx, dgh, dhp = K.gru_step_backward(dh, gates, aux, hp, w, lengths, T_STEP,
-                                        dh_prev=seed_h.copy(), reference=reference)
-    return dgx, dgh, dhp, None
+    """Backward from the forward caches `fwd`, accumulating onto copies of the seeds."""
+    return terms.step_backward(kind, fwd, hp, cp, w, lengths, T_STEP, dh, dc, seed_h.copy(),
+                               seed_c.copy() if terms.is_lstm(kind) else None, reference=reference)
 
 
 # ----------------------------------------------------------------------------- NumPy float64
 def numpy_step(kind, gx, hp, cp, w, bhn, lengths, dh, dc, seed_h, seed_c):
-    """The same step with minigrad/reference/rnn.py's cells in float64, put in the kernels' terms:
-    x = gx_t with W_ih = identity and no b_ih (so dx is the input-side gate gradient), b_hh =
-    [0, 0, b_hn] for the GRU. Inactive rows pass state and gradients through and cache zeros.
-    Returns (forward (h, c, gates, aux), backward (dgx, dgh, dh_prev, dc_prev))."""
-    f64 = lambda a: None if a is None else a.astype(np.float64)
-    gx, hp, cp, w, bhn, dh, dc, seed_h, seed_c = map(f64, (gx, hp, cp, w, bhn, dh, dc, seed_h, seed_c))
-    B, H = hp.shape
-    GH = w.shape[0]
-    m = active_rows(lengths, B)[:, None]
-    b_hh = None if bhn is None else np.concatenate([np.zeros(2 * H), bhn])
-    params = {"weight_ih": np.eye(GH), "weight_hh": w, "bias_ih": None, "bias_hh": b_hh}
-    lstm = kind == "lstm"
-    new, cache = ref.cell_forward(kind, gx, (hp, cp) if lstm else hp, params)
-    dx, dstate, _ = ref.cell_backward(kind, (dh, dc) if lstm else dh, cache)
-    h_new, c_new = new if lstm else (new, None)
-    dhp, dcp = dstate if lstm else (dstate, None)
-
-    h = np.where(m, h_new, hp)
-    c = gates = aux = dcp_out = None
-    dgx = np.where(m, dx, 0)
-    dgh = dgx
-    if lstm:
-        c = np.where(m, c_new, cp)
-        gates = np.where(m, np.hstack([cache[k] for k in "ifgo"]), 0)
-        aux = np.where(m, cache["tc"], 0)
-        dcp_out = seed_c + np.where(m, dcp, dc)
-    elif kind == "gru":
-        gates = np.where(m, np.hstack([cache[k] for k in "rzn"]), 0)
-        aux = np.where(m, cache["ghn"], 0)
-        dgh = dgx * np.hstack([np.ones((B, 2 * H)), cache["r"]])  # n sees gh_n through r * gh_n
-    dhp_out = seed_h + np.where(m, dhp, dh)
-    return (h, c, gates, aux), (dgx, dgh, dhp_out, dcp_out)
+    """The reference cells' step in the kernels' terms (tests/cell_terms.py), plus the seeds the
+    kernels accumulate onto. Returns (forward, backward) as the normalised kernel results."""
+    fwd, (dgx, dgh, dhp, dcp) = terms.numpy_step(kind, gx, hp, cp, w, bhn, active_rows(lengths, hp.shape[0]),
+                                                 dh, dc if terms.is_lstm(kind) else None)
+    return fwd, (dgx, dgh, dhp + seed_h, None if dcp is None else dcp + seed_c)
 
 
 # ----------------------------------------------------------------------------- comparison
@@ -171,7 +121,7 @@ def test_reference_vs_numpy_and_fused(kind, dtype, B, masked):
         for x in (gates, aux, ref_b[0], ref_b[1]):
             if x is not None:
                 assert not x[off].any()
-        if kind == "lstm":
+        if terms.is_lstm(kind):
             np.testing.assert_array_equal(c[off], cp[off])
             np.testing.assert_array_equal(ref_b[3][off], seed_c[off] + dc[off])
 

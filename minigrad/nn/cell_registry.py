@@ -21,6 +21,7 @@ A spec holds, for its kind (dimensions: T time, B batch, H hidden, G = ``gates``
 * ``step_output_names`` / ``seq_output_names`` -- the outputs of a step node / sequence node;
 * the kernel entry points (thin adapters over :mod:`minigrad.kernels`, one calling convention
   for every kind): ``step_forward``, ``step_backward``, ``seq_forward``, ``seq_backward``;
+* ``make_layer`` / ``make_cell`` -- the nn modules of the kind (nn.LSTM, nn.LSTMCell, ...);
 * ``composed`` -- the step written with ordinary tape ops (:mod:`minigrad.nn.composed`);
 * ``reference`` -- the NumPy forward and hand-written BPTT (:mod:`minigrad.reference`) with this
   kind's name.
@@ -79,6 +80,16 @@ class CellSpec:
         """The composed step ``f(x, states, w_ih, w_hh, b_ih, b_hh) -> states`` (tape ops)."""
         from . import composed
         return getattr(composed, self.composed_name)
+
+    def make_layer(self, input_size, hidden_size, num_layers=1, **kwargs):
+        """The nn layer of this kind (nn.RNN with this nonlinearity, nn.LSTM, nn.GRU)."""
+        from . import rnn
+        return rnn.RNNBase.of_kind(self, input_size, hidden_size, num_layers, **kwargs)
+
+    def make_cell(self, input_size, hidden_size, **kwargs):
+        """The nn cell of this kind (nn.RNNCell with this nonlinearity, nn.LSTMCell, nn.GRUCell)."""
+        from . import rnn
+        return rnn.RNNCellBase.of_kind(self, input_size, hidden_size, **kwargs)
 
     @property
     def reference(self):

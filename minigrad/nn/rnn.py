@@ -155,6 +155,15 @@ class RNNBase(Module):
                     p.name = f"{name}_l{layer}{sfx}"       # draw_tape labels the weight by it
                     setattr(self, p.name, p)
 
+    @staticmethod
+    def of_kind(kind, input_size, hidden_size, num_layers=1, **kwargs):
+        """The layer (RNN, LSTM or GRU) of a cell kind ('rnn_tanh', 'lstm', ... or a CellSpec)."""
+        spec = cell_spec(kind)
+        cls = _LAYER_OF_MODE[spec.mode]
+        if spec.nonlinearity:
+            kwargs["nonlinearity"] = spec.nonlinearity
+        return cls(input_size, hidden_size, num_layers, **kwargs)
+
     def _layer_params(self, layer, sfx):
         get = lambda n: getattr(self, f"{n}_l{layer}{sfx}")
         if self.bias:
@@ -389,6 +398,14 @@ class RNNCellBase(Module):
         if not bias:
             self.bias_ih = self.bias_hh = None
 
+    @staticmethod
+    def of_kind(kind, input_size, hidden_size, **kwargs):
+        """The cell (RNNCell, LSTMCell or GRUCell) of a cell kind ('rnn_tanh', ... or a CellSpec)."""
+        spec = cell_spec(kind)
+        if spec.nonlinearity:
+            kwargs["nonlinearity"] = spec.nonlinearity
+        return _CELL_OF_MODE[spec.mode](input_size, hidden_size, **kwargs)
+
     def check_state(self, x, state):
         """Validate ``x`` and ``state`` (see the class docstring); returns (x, states tuple of
         (B, H) tensors, batched)."""
@@ -465,3 +482,8 @@ class GRUCell(RNNCellBase):
 
     def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32):
         super().__init__("GRU", input_size, hidden_size, bias, dtype)
+
+
+# PyTorch's mode string -> the module classes (RNNBase.of_kind, RNNCellBase.of_kind)
+_LAYER_OF_MODE = {"RNN_TANH": RNN, "RNN_RELU": RNN, "LSTM": LSTM, "GRU": GRU}
+_CELL_OF_MODE = {"RNN_TANH": RNNCell, "RNN_RELU": RNNCell, "LSTM": LSTMCell, "GRU": GRUCell}

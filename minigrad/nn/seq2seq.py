@@ -38,16 +38,16 @@ from .attention import Attention, attention_kind, make_mask
 from .cell_registry import cell_spec
 from .layers import Dropout, Embedding, Linear
 from .module import Module
-from .rnn import GRU, LSTM, GRUCell, LSTMCell, check_lengths, run_direction, split_states
+from .rnn import check_lengths, run_direction, split_states
 
-#: The cell kinds seq2seq supports: kind -> (layer class, cell class).
-_CELLS = {"lstm": (LSTM, LSTMCell), "gru": (GRU, GRUCell)}
+#: The cell kinds seq2seq offers (any kind of the registry would run; these are the tested ones).
+SEQ2SEQ_CELLS = ("lstm", "gru")
 
 
 def _cell_kind(cell):
     c = str(cell).lower()
-    if c not in _CELLS:
-        raise ValueError(f"cell must be one of {tuple(_CELLS)}, got {cell!r}")
+    if c not in SEQ2SEQ_CELLS:
+        raise ValueError(f"cell must be one of {SEQ2SEQ_CELLS}, got {cell!r}")
     return c
 
 
@@ -112,8 +112,8 @@ class Encoder(Module):
         self.bridge = bridge
         self.embedding = Embedding(vocab_size, embed_size, padding_idx=padding_idx, dtype=dtype)
         self.drop = Dropout(dropout)
-        self.rnn = _CELLS[self.cell][0](embed_size, hidden_size, num_layers, dropout=dropout,
-                                        bidirectional=bidirectional, dtype=dtype)
+        self.rnn = cell_spec(self.cell).make_layer(embed_size, hidden_size, num_layers, dropout=dropout,
+                                                   bidirectional=bidirectional, dtype=dtype)
         if bridge == "linear":
             self.bridge_h = Linear(self.output_size, self.dec_hidden_size, dtype=dtype)
             for name in cell_spec(self.cell).state_names[1:]:       # the LSTM's c: bridge_c
@@ -160,9 +160,9 @@ class Decoder(Module):
         extra = {"bahdanau": self.memory_size}.get(self.attention_kind, H if self.input_feeding else 0)
         self.embedding = Embedding(vocab_size, embed_size, padding_idx=padding_idx, dtype=dtype)
         self.drop = Dropout(dropout)
-        cell_cls = _CELLS[self.cell][1]
+        spec = cell_spec(self.cell)
         for k in range(num_layers):
-            setattr(self, f"cell{k}", cell_cls(embed_size + extra if k == 0 else H, H, dtype=dtype))
+            setattr(self, f"cell{k}", spec.make_cell(embed_size + extra if k == 0 else H, H, dtype=dtype))
         if self.attention_kind is not None:
             self.attention = Attention(H, self.memory_size, self.attention_kind, attn_size, dtype=dtype)
             self.combine = Linear(H + self.memory_size, H, dtype=dtype)      # o = tanh(W_c [h; c])
