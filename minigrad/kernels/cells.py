@@ -12,9 +12,11 @@ from .common import as_float_array, cfunc, check_out, ffi, lib, ptr
 # recurrent part. Step kernels: one time step, caches returned for backward; step backward
 # WRITES the gate gradients and ACCUMULATES into dh_prev/dc_prev (zeros unless given). Sequence
 # drivers: the whole time loop of one direction in C; they return the caches as a dict.
-_CELL_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-# Per kind, the (T,B,.) caches the sequence forward returns: name -> width in units of H.
-_SEQ_CACHE = {"rnn": (("hprev", 1), ("out", 1)),
+CELL_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+# CELL_GATES: gate blocks per C kernel family (the mg_rnn_* / mg_lstm_* / mg_gru_* symbols; the
+# cell registry, minigrad/nn/cell_registry.py, maps each cell kind to its family as spec.c_cell).
+# SEQ_CACHE: per family, the (T,B,.) caches the sequence forward returns: name -> width in units of H.
+SEQ_CACHE = {"rnn": (("hprev", 1), ("out", 1)),
               "lstm": (("hprev", 1), ("cprev", 1), ("gates", 4), ("tanh_c", 1)),
               "gru": (("hprev", 1), ("gates", 3), ("hn", 1))}
 
@@ -42,7 +44,7 @@ def _cell_weight(where, kind, w_hh):
     The callers make it C-contiguous (``np.ascontiguousarray``) only after every other check, so
     a bad call never copies a large strided w_hh (e.g. a broadcast view) before raising.
     """
-    g = _CELL_GATES[kind]
+    g = CELL_GATES[kind]
     # as_float_array's type and dtype checks, run on an empty view: nothing is copied
     as_float_array(w_hh[:0] if isinstance(w_hh, np.ndarray) and w_hh.ndim else w_hh, f"{where}: w_hh")
     if w_hh.ndim != 2 or w_hh.shape[0] != g * w_hh.shape[1]:
@@ -135,13 +137,13 @@ class StepPlan:
 
     def __init__(self, kind, w_hh, batch, backward=False):
         where = "StepPlan"
-        if kind not in _CELL_GATES:
-            raise ValueError(f"{where}: kind must be one of {sorted(_CELL_GATES)}, got {kind!r}")
+        if kind not in CELL_GATES:
+            raise ValueError(f"{where}: kind must be one of {sorted(CELL_GATES)}, got {kind!r}")
         w, H = _cell_weight(where, kind, w_hh)
         w = np.ascontiguousarray(w)
         if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1 or H < 1:
             raise ValueError(f"{where}: needs batch >= 1 and H >= 1, got batch={batch!r}, H={H}")
-        handle = cfunc("rnn_plan_new", w.dtype)(ptr(w), int(batch), H, _CELL_GATES[kind], int(bool(backward)))
+        handle = cfunc("rnn_plan_new", w.dtype)(ptr(w), int(batch), H, CELL_GATES[kind], int(bool(backward)))
         if handle == ffi.NULL:
             raise MemoryError(f"{where}: could not allocate the packed W_hh ({w.shape}, {w.dtype})")
         self.handle = ffi.gc(handle, lib.mg_rnn_plan_delete)
@@ -300,7 +302,7 @@ def _seq_forward_setup(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, overwrite
     as_float_array(gx[:0] if isinstance(gx, np.ndarray) else gx, f"{where}: gx", w.dtype)   # type, dtype
     T, B, dt = gx.shape[0], gx.shape[1], w.dtype
     L, lp = _cell_lengths(where, lengths, B, T)
-    h0, c0, bhn = _cell_arrays(where, dt, [("h0", h0, (B, H)), ("c0", c0, (B, H), "cprev" not in dict(_SEQ_CACHE[kind])),
+    h0, c0, bhn = _cell_arrays(where, dt, [("h0", h0, (B, H)), ("c0", c0, (B, H), "cprev" not in dict(SEQ_CACHE[kind])),
                                            ("b_hn", b_hn, (H,), True)])
     x = as_float_array(gx, f"{where}: gx", dt)
     if overwrite_gx and (x is not gx or not x.flags.writeable):
@@ -318,7 +320,7 @@ def _seq_forward_setup(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, overwrite
         out, hprev = np.empty((T, B, H), dt), np.empty((T, B, H), dt)
     given = {"out": out, "hprev": hprev, "gates": x if overwrite_gx else None}
     cache = {name: given[name] if given.get(name) is not None else np.empty((T, B, k * H), dt)
-             for name, k in _SEQ_CACHE[kind]}
+             for name, k in SEQ_CACHE[kind]}
     return where, w, x, T, B, H, dt, lp, h0, c0, bhn, out, h_n, c_n, cache
 
 
@@ -327,7 +329,7 @@ def _seq_backward_setup(kind, dout, dh_n, dc_n, cache, w_hh, lengths):
     (there is no gx in backward). Returns (where, w_hh, T, B, H, dtype, lengths pointer, cache
     arrays dict, dout, dh_n, dc_n, dgates (T, B, G*H))."""
     where = f"{kind}_seq_backward"
-    names = [n for n, _ in _SEQ_CACHE[kind]]
+    names = [n for n, _ in SEQ_CACHE[kind]]
     if not isinstance(cache, dict) or any(n not in cache for n in names):
         raise TypeError(f"{where}: cache must be the dict returned by {kind}_seq_forward (keys {names})")
     w, hdim = _cell_weight(where, kind, w_hh)
@@ -339,11 +341,11 @@ def _seq_backward_setup(kind, dout, dh_n, dc_n, cache, w_hh, lengths):
     dt = w.dtype
     L, lp = _cell_lengths(where, lengths, B, T)
     c = dict(zip(names, _cell_arrays(where, dt, [(f"cache[{n!r}]", cache[n], (T, B, k * H))
-                                                 for n, k in _SEQ_CACHE[kind]])))
+                                                 for n, k in SEQ_CACHE[kind]])))
     do, dhn, dcn = _cell_arrays(where, dt, [("dout", dout, (T, B, H), True), ("dh_n", dh_n, (B, H), True),
                                             ("dc_n", dc_n, (B, H), True)])
     w = np.ascontiguousarray(w)
-    return where, w, T, B, H, dt, lp, c, do, dhn, dcn, np.empty((T, B, _CELL_GATES[kind] * H), dt)
+    return where, w, T, B, H, dt, lp, c, do, dhn, dcn, np.empty((T, B, CELL_GATES[kind] * H), dt)
 
 
 def _seq_rc(where, rc, B, H):
@@ -390,7 +392,7 @@ def lstm_seq_forward(gx, h0, c0, w_hh, lengths=None, reverse=False, overwrite_gx
     """
     where, w, x, T, B, H, dt, lp, h0, c0, _, out, h_n, c_n, cache = _seq_forward_setup(
         "lstm", gx, h0, c0, w_hh, None, lengths, reverse, overwrite_gx)
-    rc = cfunc("lstm_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in _SEQ_CACHE["lstm"]),
+    rc = cfunc("lstm_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in SEQ_CACHE["lstm"]),
                                        ptr(h_n), ptr(c_n), ptr(x), ptr(h0), ptr(c0), ptr(w), lp, T, B, H,
                                        int(bool(reverse)))
     _cell_rc(where, rc)
@@ -416,7 +418,7 @@ def gru_seq_forward(gx, h0, w_hh, b_hn=None, lengths=None, reverse=False):
     """
     where, w, x, T, B, H, dt, lp, h0, _, bhn, out, h_n, _, cache = _seq_forward_setup(
         "gru", gx, h0, None, w_hh, b_hn, lengths, reverse)
-    rc = cfunc("gru_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in _SEQ_CACHE["gru"]),
+    rc = cfunc("gru_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in SEQ_CACHE["gru"]),
                                       ptr(h_n), ptr(x), ptr(h0), ptr(w), _nullable(bhn), lp, T, B, H,
                                       int(bool(reverse)))
     _cell_rc(where, rc)

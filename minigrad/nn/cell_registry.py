@@ -17,7 +17,10 @@ A spec holds, for its kind (dimensions: T time, B batch, H hidden, G = ``gates``
 * ``separate_hidden_grad`` -- True when the gradient of the hidden-side pre-activations
   ``h_{t-1} @ W_hh^T`` differs from that of ``gx`` (the GRU: r scales the n block), so the kernels
   return it separately; otherwise it is ``dgx`` itself;
-* ``seq_cache`` -- the (T, B, k*H) caches the sequence kernel keeps for backward, name -> k;
+* ``c_cell`` -- the C kernel family (``mg_rnn_*``, ``mg_lstm_*``, ``mg_gru_*``): the only other
+  spelling, used by the binding (:mod:`minigrad.kernels.cells`) because it names C symbols;
+* ``seq_cache`` -- the (T, B, k*H) caches the sequence kernel keeps for backward, name -> k
+  (the binding's ``SEQ_CACHE`` of the C family);
 * ``step_output_names`` / ``seq_output_names`` -- the outputs of a step node / sequence node;
 * the kernel entry points (thin adapters over :mod:`minigrad.kernels`, one calling convention
   for every kind): ``step_forward``, ``step_backward``, ``seq_forward``, ``seq_backward``;
@@ -29,6 +32,7 @@ A spec holds, for its kind (dimensions: T time, B batch, H hidden, G = ``gates``
 Adding a cell kind: one spec here, its C rows and sequence-loop case (csrc/), one reference entry.
 """
 from .. import kernels as K
+from ..kernels.cells import SEQ_CACHE
 
 __all__ = ["CellSpec", "CELLS", "MODES", "cell_spec"]
 
@@ -171,7 +175,7 @@ def _gru_seq_backward(spec, dout, dfinals, cache, w, lengths, reverse):
 
 
 _ELMAN = dict(gate_names=("a",), state_names=("h",), c_cell="rnn", folded_bias=1,
-              seq_cache=(("hprev", 1), ("out", 1)), separate_hidden_grad=False, composed="rnn_cell",
+              seq_cache=SEQ_CACHE["rnn"], separate_hidden_grad=False, composed="rnn_cell",
               step_forward=_rnn_step_forward, step_backward=_rnn_step_backward,
               seq_forward=_rnn_seq_forward, seq_backward=_rnn_seq_backward)
 
@@ -180,12 +184,12 @@ CELLS = {
     "rnn_tanh": CellSpec("rnn_tanh", "RNN_TANH", nonlinearity="tanh", **_ELMAN),
     "rnn_relu": CellSpec("rnn_relu", "RNN_RELU", nonlinearity="relu", **_ELMAN),
     "lstm": CellSpec("lstm", "LSTM", ("i", "f", "g", "o"), ("h", "c"), "lstm",
-                     (("hprev", 1), ("cprev", 1), ("gates", 4), ("tanh_c", 1)), folded_bias=4,
+                     SEQ_CACHE["lstm"], folded_bias=4,
                      separate_hidden_grad=False, composed="lstm_cell",
                      step_forward=_lstm_step_forward, step_backward=_lstm_step_backward,
                      seq_forward=_lstm_seq_forward, seq_backward=_lstm_seq_backward),
     "gru": CellSpec("gru", "GRU", ("r", "z", "n"), ("h",), "gru",
-                    (("hprev", 1), ("gates", 3), ("hn", 1)), folded_bias=2,
+                    SEQ_CACHE["gru"], folded_bias=2,
                     separate_hidden_grad=True, composed="gru_cell",
                     step_forward=_gru_step_forward, step_backward=_gru_step_backward,
                     seq_forward=_gru_seq_forward, seq_backward=_gru_seq_backward),

@@ -150,6 +150,7 @@ class HiddenWeights(Function):
 
     def forward(self, w_hh, b_hh=None, ws=None):
         self.ws, self.has_bias, self.dgh = ws, b_hh is not None, None
+        self.save(ws.hprev)     # (T, B, H), filled by the steps: its bytes are this node's bill
         self.label = f"{ws.names[1]}: dW_hh of {ws.T} steps (one GEMM)"
         return ws.w_hh          # the same array: no copy
 
@@ -164,7 +165,9 @@ class HiddenWeights(Function):
         ws = self.ws
         if self.dgh is None:             # no step ran backward (no gradient reached them)
             return None, None
-        db = _hidden_weight_grads(ws, self.dgh, ws.hprev, dw, True, self.has_bias)
+        (hprev,) = self.saved
+        db = _hidden_weight_grads(ws, self.dgh, hprev, dw, True, self.has_bias)
+        self.dgh = None         # a second backward (retain_graph=True) starts from fresh buffers
         return (dw, db) if self.has_bias else (dw,)
 
 
