@@ -104,10 +104,7 @@ static void run_chunks(act_loop loop, void *out, const void *a, const void *b, i
     }
 }
 
-/* Naive references: libm in double, then rounded to T. Sigmoid in its stable two-sided form. */
-static double sigmoid_ref(double x) {
-    return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
-}
+/* Naive references: libm in double, then rounded to T (sigmoid: mg_sigmoid_libm of mathfun.h). */
 
 #define DEFINE_ACT_API(T, SUF)                                                                \
     /* y[N] = tanh(x[N]) */                                                                   \
@@ -138,7 +135,7 @@ static double sigmoid_ref(double x) {
         for (int64_t i = 0; i < n; i++) y[i] = (T)tanh((double)x[i]);                         \
     }                                                                                         \
     void mg_sigmoid_ref_##SUF(T *y, const T *x, int64_t n) {                                  \
-        for (int64_t i = 0; i < n; i++) y[i] = (T)sigmoid_ref((double)x[i]);                  \
+        for (int64_t i = 0; i < n; i++) y[i] = (T)mg_sigmoid_libm((double)x[i]);               \
     }                                                                                         \
     void mg_exp_ref_##SUF(T *y, const T *x, int64_t n) {                                      \
         for (int64_t i = 0; i < n; i++) y[i] = (T)exp((double)x[i]);                          \

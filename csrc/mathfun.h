@@ -153,6 +153,12 @@ static inline double mg_sigmoid(double x) {
     return MG_SELD(x >= 0.0, 1.0, e) / (1.0 + e);
 }
 
+/* The naive references' logistic function (csrc/activations.c, csrc/rnn_ref.c): libm in double,
+ * in its stable two-sided form (exp never overflows), to be rounded to the kernel's type. */
+static inline double mg_sigmoid_libm(double x) {
+    return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+}
+
 #define MG_EXP(x) _Generic((x), float: mg_expf, double: mg_exp)(x)
 #define MG_TANH(x) _Generic((x), float: mg_tanhf, double: mg_tanh)(x)
 #define MG_SIGMOID(x) _Generic((x), float: mg_sigmoidf, double: mg_sigmoid)(x)

@@ -213,42 +213,11 @@ struct mg_rnn_plan {
 };
 void mg_rnn_plan_free(mg_rnn_plan *p);
 
-#define MG_RNN_PLANNED_DECLS(scalar, SUF)                                                     \
-    int mg_rnn_plan_init_##SUF(mg_rnn_plan *pl, const scalar *w_hh, int64_t B, int64_t H,    \
-                               int64_t G, int backward);                                     \
-    mg_rnn_plan *mg_rnn_plan_new_##SUF(const scalar *w_hh, int64_t B, int64_t H, int64_t G,  \
-                                       int backward);                                        \
-    void mg_rnn_forward_planned_##SUF(scalar *h, const scalar *gx_t, const scalar *h_prev,   \
-                                      const mg_rnn_plan *pl, const int64_t *lengths,         \
-                                      int64_t t, int64_t B, int64_t H, int relu);            \
-    void mg_rnn_backward_planned_##SUF(scalar *dgates, scalar *dh_prev, const scalar *dh,    \
-                                       const scalar *h, const mg_rnn_plan *pl,               \
-                                       const int64_t *lengths, int64_t t, int64_t B,         \
-                                       int64_t H, int relu);                                 \
-    void mg_lstm_forward_planned_##SUF(scalar *h, scalar *c, scalar *gates, scalar *tanh_c,  \
-                                       const scalar *gx_t, const scalar *h_prev,             \
-                                       const scalar *c_prev, const mg_rnn_plan *pl,          \
-                                       const int64_t *lengths, int64_t t, int64_t B,         \
-                                       int64_t H);                                           \
-    void mg_lstm_backward_planned_##SUF(scalar *dgates, scalar *dh_prev, scalar *dc_prev,    \
-                                        const scalar *dh, const scalar *dc,                  \
-                                        const scalar *gates, const scalar *tanh_c,           \
-                                        const scalar *c_prev, const mg_rnn_plan *pl,         \
-                                        const int64_t *lengths, int64_t t, int64_t B,        \
-                                        int64_t H);                                          \
-    void mg_gru_forward_planned_##SUF(scalar *h, scalar *gates, scalar *hn,                  \
-                                      const scalar *gx_t, const scalar *h_prev,              \
-                                      const mg_rnn_plan *pl, const scalar *b_hn,             \
-                                      const int64_t *lengths, int64_t t, int64_t B,          \
-                                      int64_t H);                                            \
-    void mg_gru_backward_planned_##SUF(scalar *dgx, scalar *dgh, scalar *dh_prev,            \
-                                       const scalar *dh, const scalar *gates,                \
-                                       const scalar *hn, const scalar *h_prev,               \
-                                       const mg_rnn_plan *pl, const int64_t *lengths,        \
-                                       int64_t t, int64_t B, int64_t H);
-MG_RNN_PLANNED_DECLS(float, f32)
-MG_RNN_PLANNED_DECLS(double, f64)
-#undef MG_RNN_PLANNED_DECLS
+/* Fill a caller-owned plan (the *_planned prototypes are declared once, above). */
+int mg_rnn_plan_init_f32(mg_rnn_plan *pl, const float *w_hh, int64_t B, int64_t H, int64_t G,
+                         int backward);
+int mg_rnn_plan_init_f64(mg_rnn_plan *pl, const double *w_hh, int64_t B, int64_t H, int64_t G,
+                         int backward);
 
 /* Row b takes part in step t iff t < lengths[b] (lengths == NULL: every row is full). */
 static inline int mg_row_active(const int64_t *lengths, int64_t b, int64_t t) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "rnn_cells.h"
+#include "rnn_template.h"
 
 enum cell_kind { CELL_RNN, CELL_LSTM, CELL_GRU };
 
@@ -26,9 +27,6 @@ static inline int64_t step_time(const cell_spec *cs, int64_t s) {
     return cs->reverse ? cs->T - 1 - s : s;
 }
 
-#define MG_CAT_(a, b) a##_##b
-#define MG_CAT(a, b) MG_CAT_(a, b)
-#define FN(name) MG_CAT(name, SUF)
 
 #define scalar float
 #define SUF f32

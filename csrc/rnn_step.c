@@ -12,6 +12,7 @@
 #include "gemm_internal.h"
 #include "mathfun.h"
 #include "rnn_cells.h"
+#include "rnn_template.h"
 #include "runtime.h"
 
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
@@ -77,9 +78,6 @@ static inline int mg_team_id(void) { return 0; }
 #define MG_TEAM(nt) (void)(nt);
 #endif
 
-#define MG_CAT_(a, b) a##_##b
-#define MG_CAT(a, b) MG_CAT_(a, b)
-#define FN(name) MG_CAT(name, SUF)
 #define ROW(name) MG_CAT(MG_CAT(name, SUF), ROW_TAG)
 
 #define scalar float
