@@ -25,6 +25,7 @@ A spec holds, for its kind (dimensions: T time, B batch, H hidden, G = ``gates``
 * the kernel entry points (thin adapters over :mod:`minigrad.kernels`, one calling convention
   for every kind): ``step_forward``, ``step_backward``, ``seq_forward``, ``seq_backward``;
 * ``make_layer`` / ``make_cell`` -- the nn modules of the kind (nn.LSTM, nn.LSTMCell, ...);
+* ``supports_projection`` -- whether a layer of the kind takes ``proj_size`` (PyTorch: the LSTM);
 * ``composed`` -- the step written with ordinary tape ops (:mod:`minigrad.nn.composed`);
 * ``reference`` -- the NumPy forward and hand-written BPTT (:mod:`minigrad.reference`) with this
   kind's name.
@@ -42,7 +43,7 @@ class CellSpec:
 
     def __init__(self, name, mode, gate_names, state_names, c_cell, seq_cache, folded_bias,
                  separate_hidden_grad, step_forward, step_backward, seq_forward, seq_backward,
-                 nonlinearity=None, composed=None):
+                 nonlinearity=None, composed=None, supports_projection=False):
         self.name, self.mode, self.c_cell = name, mode, c_cell
         self.gate_names, self.gates = tuple(gate_names), len(gate_names)
         self.state_names, self.n_state = tuple(state_names), len(state_names)
@@ -50,6 +51,7 @@ class CellSpec:
         self.recurrent_bias = folded_bias < self.gates
         self.separate_hidden_grad = separate_hidden_grad
         self.nonlinearity = nonlinearity
+        self.supports_projection = supports_projection
         self.step_output_names = self.state_names
         self.seq_output_names = ("output",) + tuple(s + "_n" for s in self.state_names)
         self._fns = dict(step_forward=step_forward, step_backward=step_backward,
@@ -185,7 +187,7 @@ CELLS = {
     "rnn_relu": CellSpec("rnn_relu", "RNN_RELU", nonlinearity="relu", **_ELMAN),
     "lstm": CellSpec("lstm", "LSTM", ("i", "f", "g", "o"), ("h", "c"), "lstm",
                      SEQ_CACHE["lstm"], folded_bias=4,
-                     separate_hidden_grad=False, composed="lstm_cell",
+                     separate_hidden_grad=False, composed="lstm_cell", supports_projection=True,
                      step_forward=_lstm_step_forward, step_backward=_lstm_step_backward,
                      seq_forward=_lstm_seq_forward, seq_backward=_lstm_seq_backward),
     "gru": CellSpec("gru", "GRU", ("r", "z", "n"), ("h",), "gru",

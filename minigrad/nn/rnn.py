@@ -67,7 +67,7 @@ def check_lengths(lengths, B, T):
 
 
 def run_direction(cell, x, state0, w_ih, w_hh, b_ih=None, b_hh=None, *, lengths=None, reverse=False,
-                  unroll=False, names=None):
+                  unroll=False, names=None, w_hr=None):
     """One direction of one layer over a whole sequence: the time loop shared by every cell kind.
 
     Args:
@@ -79,12 +79,22 @@ def run_direction(cell, x, state0, w_ih, w_hh, b_ih=None, b_hh=None, *, lengths=
         reverse: run from the last step to the first (the backward direction).
         unroll: record one ``RecurrentStep`` per time step instead of one ``RecurrentSequence``.
         names: (name of w_ih, name of w_hh) for the node labels (default: the tensors' ``.name``).
+        w_hr: None, or the LSTM projection (P, H) (see :func:`run_projected_direction`); w_hh is
+            then (4H, P) and the h of ``state0`` and of the results (B, P).
 
     Returns:
         (output (T, B, H), final states tuple of (B, H), steps) where ``steps`` is the list of
         per-step state tuples in time order when unrolled, else None.
     """
     spec = cell_spec(cell)
+    if w_hr is not None:
+        return run_projected_direction(spec, x, state0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths=lengths,
+                                       reverse=reverse, unroll=unroll, names=names)
+    return _run(spec, x, state0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, unroll, names)
+
+
+def _run(spec, x, state0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, unroll, names, gx_extra=None):
+    """run_direction's body; ``gx_extra`` (T, B, G*H) tensor or None is added to the projection."""
     T, B = x.shape[0], x.shape[1]
     H = w_hh.shape[1]
     b_hn = b_hh.data[spec.folded_bias * H:] if (spec.recurrent_bias and b_hh is not None) else None
@@ -93,6 +103,8 @@ def run_direction(cell, x, state0, w_ih, w_hh, b_ih=None, b_hh=None, *, lengths=
     ws = Workspace(spec, np.ascontiguousarray(w_hh.data), b_hn, lengths, T, reverse, names)
     biases = (b_ih, b_hh) if b_ih is not None else ()
     gx = InputProjection.apply(x, w_ih, *biases, ws=ws)
+    if gx_extra is not None:
+        gx = gx + gx_extra
     rec_bias = (b_hh,) if b_hn is not None else ()       # the part of b_hh the recurrence uses
     if not unroll or T == 0:
         res = RecurrentSequence.apply(gx, w_hh, *rec_bias, *state0, ws=ws, n_bias=len(rec_bias))
@@ -109,10 +121,62 @@ def run_direction(cell, x, state0, w_ih, w_hh, b_ih=None, b_hh=None, *, lengths=
     return StackSteps.apply(*(s[0] for s in steps), mask=mask), state, steps
 
 
+def run_projected_direction(cell, x, state0, w_ih, w_hh, b_ih, b_hh, w_hr, *, lengths=None, reverse=False,
+                            unroll=False, names=None):
+    """One direction of an LSTM with projections (PyTorch's ``proj_size``, LSTMP):
+
+        i, f, g, o = sigma, sigma, tanh, sigma (W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
+        c_t = f * c_{t-1} + i * g        m_t = o * tanh(c_t)        h_t = W_hr m_t
+
+    with h (B, P), c and m (B, H), W_hh (4H, P), W_hr (P, H). It runs on the fused LSTM kernels
+    unchanged, by carrying m instead of h through the recurrence: W_hh h_{t-1} = W_hh W_hr m_{t-1}
+    = W_eff m_{t-1} with W_eff = W_hh @ W_hr (4H, H), one small matmul per pass. The given h_0
+    enters as W_hh h_0, added to the projected input of each row's first step (where m = 0);
+    after the loop, all h_t = m_t @ W_hr^T are one GEMM over the (T, B, H) outputs. The tape shows
+    it as such: W_hh and W_hr feed the MatMul forming W_eff, which feeds the recurrence.
+
+    Arguments and results are those of :func:`run_direction` (h of shape (B, P)); ``steps`` of an
+    unrolled pass hold the per-step (m_t, c_t).
+    """
+    spec = cell_spec(cell)
+    if not spec.supports_projection:
+        raise ValueError(f"proj_size is supported by the LSTM only, not by a {spec.name} cell")
+    T, B = x.shape[0], x.shape[1]
+    H, dt = w_hr.shape[1], w_hh.dtype
+    h0, c0 = state0
+    w_eff = w_hh @ w_hr                                                     # (4H, H)
+    gx_extra = None
+    if T and (h0.requires_grad or h0.data.any()):
+        # W_hh h_0 enters at each row's first step: t = 0, or (reverse) its last real step
+        first = np.zeros((T, B, 1), dt)       # (T = 0: nothing to add to)
+        last = (lengths - 1) if lengths is not None else np.full(B, T - 1)
+        first[last if reverse else 0, np.arange(B), 0] = 1
+        gx_extra = first * (h0 @ w_hh.T)                                    # (T, B, 4H)
+    m0 = Tensor(np.zeros((B, H), dt), dtype=dt)
+    names = names or (w_ih.name or "W_ih", w_hh.name or "W_hh")
+    m_out, (m_n, c_n), steps = _run(spec, x, (m0, c0), w_ih, w_eff, b_ih, b_hh, lengths, reverse, unroll,
+                                    (names[0], f"{names[1]} @ W_hr"), gx_extra)
+    if T == 0:
+        return m_out @ w_hr.T, (h0, c0), steps
+    return m_out @ w_hr.T, (m_n @ w_hr.T, c_n), steps
+
+
 def _positive_int(name, v):
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
         raise ValueError(f"{name} must be a positive int, got {v!r}")
     return int(v)
+
+
+def _proj_size(spec, proj_size, hidden_size):
+    """Validated ``proj_size``: 0 (no projection) or an int in [1, hidden_size), for the LSTM only."""
+    if isinstance(proj_size, bool) or not isinstance(proj_size, (int, np.integer)) or proj_size < 0:
+        raise ValueError(f"proj_size must be a non-negative int, got {proj_size!r}")
+    if proj_size and not spec.supports_projection:
+        raise ValueError(f"proj_size is supported by the LSTM only, got proj_size={proj_size} for {spec.mode}")
+    if proj_size >= hidden_size:
+        raise ValueError(f"proj_size must be smaller than hidden_size, got proj_size={proj_size} and "
+                         f"hidden_size={hidden_size}")
+    return int(proj_size)
 
 
 def _nonlinearity_mode(nonlinearity):
@@ -131,7 +195,7 @@ class RNNBase(Module):
     """
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, unroll=False, dtype=np.float32):
+                 dropout=0.0, bidirectional=False, unroll=False, proj_size=0, dtype=np.float32):
         super().__init__()
         self.spec = spec = cell_spec(mode)
         self.mode, self.kind = spec.mode, spec.name
@@ -142,14 +206,18 @@ class RNNBase(Module):
             raise ValueError(f"dropout must be in [0, 1], got {dropout}")
         self.bias, self.batch_first, self.dropout = bool(bias), bool(batch_first), float(dropout)
         self.bidirectional, self.unroll = bool(bidirectional), bool(unroll)
+        self.proj_size = _proj_size(spec, proj_size, self.hidden_size)
         D, GH = 2 if bidirectional else 1, spec.gates * hidden_size
+        Hout = self.proj_size or self.hidden_size          # the width of h
         bound = 1.0 / math.sqrt(hidden_size)
         for layer in range(num_layers):
-            in_size = input_size if layer == 0 else hidden_size * D
+            in_size = input_size if layer == 0 else Hout * D
             for sfx in ("", "_reverse")[:D]:
-                shapes = [("weight_ih", (GH, in_size)), ("weight_hh", (GH, hidden_size))]
+                shapes = [("weight_ih", (GH, in_size)), ("weight_hh", (GH, Hout))]
                 if bias:
                     shapes += [("bias_ih", (GH,)), ("bias_hh", (GH,))]
+                if self.proj_size:
+                    shapes += [("weight_hr", (Hout, hidden_size))]
                 for name, shape in shapes:
                     p = uniform_(Parameter(np.empty(shape, dtype)), bound)
                     p.name = f"{name}_l{layer}{sfx}"       # draw_tape labels the weight by it
@@ -170,6 +238,11 @@ class RNNBase(Module):
             return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
         return get("weight_ih"), get("weight_hh"), None, None
 
+    def _state_sizes(self):
+        """The width of each state: h is proj_size wide when projected, c always hidden_size."""
+        return tuple(self.proj_size or self.hidden_size if n == "h" else self.hidden_size
+                     for n in self.spec.state_names)
+
     def _check_input(self, x, hx, lengths):
         name, dtype = type(self).__name__, self.weight_ih_l0.dtype
         if x.dtype != dtype:
@@ -182,12 +255,12 @@ class RNNBase(Module):
         batched = x.ndim == 3
         T, B = (x.shape[1], x.shape[0]) if (batched and self.batch_first) else (x.shape[0], x.shape[1] if batched else 1)
         n_states = self.num_layers * (2 if self.bidirectional else 1)
-        want = (n_states, B, self.hidden_size) if batched else (n_states, self.hidden_size)
         states = None
         if hx is not None:
             states = split_states(name, self.spec, hx, "hx")
             states = tuple(as_tensor(s, like=self.weight_ih_l0) for s in states)
-            for sname, s in zip(self.spec.state_names, states):
+            for sname, s, width in zip(self.spec.state_names, states, self._state_sizes()):
+                want = (n_states, B, width) if batched else (n_states, width)
                 if s.shape != want:
                     raise ValueError(f"{name}: {sname}_0 has shape {s.shape}, expected {want} "
                                      f"(num_layers*num_directions, batch, hidden_size)")
@@ -214,15 +287,17 @@ class RNNBase(Module):
         x = as_tensor(x, like=self.weight_ih_l0)
         batched, T, B, states, lengths = self._check_input(x, hx, lengths)
         spec = self.spec
+        widths = self._state_sizes()
         if not batched:
             x = x.reshape(T, 1, self.input_size)
-            states = None if states is None else tuple(s.reshape(s.shape[0], 1, self.hidden_size) for s in states)
+            states = None if states is None else tuple(s.reshape(s.shape[0], 1, w) for s, w in zip(states, widths))
         elif self.batch_first:
             x = x.transpose(0, 1)
-        H, D = self.hidden_size, 2 if self.bidirectional else 1
+        H, D = widths[0], 2 if self.bidirectional else 1
         if states is None:
-            zero = Tensor(np.zeros((B, H), self.weight_ih_l0.dtype), dtype=self.weight_ih_l0.dtype)
-            init = lambda i: (zero,) * spec.n_state
+            dt = self.weight_ih_l0.dtype
+            zeros = tuple(Tensor(np.zeros((B, w), dt), dtype=dt) for w in widths)
+            init = lambda i: zeros
         else:
             init = lambda i: tuple(s[i] for s in states)
         finals = []
@@ -232,9 +307,10 @@ class RNNBase(Module):
             outs = []
             for d, sfx in enumerate(("", "_reverse")[:D]):
                 names = (f"weight_ih_l{layer}{sfx}", f"weight_hh_l{layer}{sfx}")
+                w_hr = getattr(self, f"weight_hr_l{layer}{sfx}") if self.proj_size else None
                 out, final, steps = run_direction(spec, layer_input, init(layer * D + d),
                                                   *self._layer_params(layer, sfx), lengths=lengths,
-                                                  reverse=d == 1, unroll=self.unroll, names=names)
+                                                  reverse=d == 1, unroll=self.unroll, names=names, w_hr=w_hr)
                 outs.append(out)
                 finals.append(final)
                 if steps is not None:
@@ -246,7 +322,7 @@ class RNNBase(Module):
         h_n = tuple(ops.stack([f[i] for f in finals], axis=0) for i in range(spec.n_state))
         if not batched:
             output = output.reshape(T, D * H)
-            h_n = tuple(h.reshape(h.shape[0], H) for h in h_n)
+            h_n = tuple(h.reshape(h.shape[0], w) for h, w in zip(h_n, widths))
         elif self.batch_first:
             output = output.transpose(0, 1)
         return output, (h_n if spec.n_state > 1 else h_n[0])
@@ -258,7 +334,7 @@ class RNNBase(Module):
         if self.spec.nonlinearity == "relu":
             s += ", nonlinearity='relu'"
         for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
-                              ("bidirectional", False), ("unroll", False)):
+                              ("bidirectional", False), ("proj_size", 0), ("unroll", False)):
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)}"
         return s

@@ -72,8 +72,9 @@ def _suffix(direction):
     return "_reverse" if direction == 1 else ""
 
 
-def param_names(num_layers=1, bidirectional=False, bias=True):
-    """Parameter names in PyTorch's order: layer, then direction, then w_ih, w_hh, b_ih, b_hh."""
+def param_names(num_layers=1, bidirectional=False, bias=True, proj=False):
+    """Parameter names in PyTorch's order: layer, then direction, then w_ih, w_hh, b_ih, b_hh
+    (and w_hr for an LSTM with projections, ``proj=True``)."""
     names = []
     for l in range(num_layers):
         for d in range(2 if bidirectional else 1):
@@ -81,27 +82,36 @@ def param_names(num_layers=1, bidirectional=False, bias=True):
             names += ["weight_ih" + sfx, "weight_hh" + sfx]
             if bias:
                 names += ["bias_ih" + sfx, "bias_hh" + sfx]
+            if proj:
+                names += ["weight_hr" + sfx]
     return names
 
 
 def init_params(kind, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True,
-                rng=None, dtype=np.float64):
+                rng=None, dtype=np.float64, proj_size=0):
     """Random parameters as PyTorch initialises them: every entry ~ U(-1/sqrt(H), 1/sqrt(H)).
 
-    rng is a numpy Generator or a seed. Returns a dict {PyTorch name: array}, in PyTorch order.
+    rng is a numpy Generator or a seed. ``proj_size`` P > 0 (LSTM only) adds the projection
+    weight_hr (P, H) and makes h (and so weight_hh's columns and the next layer's input) P wide.
+    Returns a dict {PyTorch name: array}, in PyTorch order.
     """
     _check_kind(kind)
+    if proj_size and kind != "lstm":
+        raise ValueError(f"proj_size is supported by the LSTM only, got kind {kind!r}")
     rng = np.random.default_rng(rng)
     G, H, D = GATES[kind], hidden_size, (2 if bidirectional else 1)
+    Hout = proj_size or H
     k = 1.0 / np.sqrt(H)
     params = {}
-    for name in param_names(num_layers, bidirectional, bias):
+    for name in param_names(num_layers, bidirectional, bias, proj=bool(proj_size)):
         layer = int(name.split("_l")[1].split("_")[0])
-        in_size = input_size if layer == 0 else D * H
+        in_size = input_size if layer == 0 else D * Hout
         if name.startswith("weight_ih"):
             shape = (G * H, in_size)
         elif name.startswith("weight_hh"):
-            shape = (G * H, H)
+            shape = (G * H, Hout)
+        elif name.startswith("weight_hr"):
+            shape = (Hout, H)
         else:
             shape = (G * H,)
         params[name] = rng.uniform(-k, k, size=shape).astype(dtype)
@@ -109,10 +119,11 @@ def init_params(kind, input_size, hidden_size, num_layers=1, bidirectional=False
 
 
 def cell_params(params, layer, direction):
-    """The four arrays of one (layer, direction) as a cell parameter dict.
+    """The arrays of one (layer, direction) as a cell parameter dict.
 
-    Keys are torch.nn.RNNCell's names: weight_ih, weight_hh, bias_ih, bias_hh; the biases are
-    None when the layer has no bias.
+    Keys are torch.nn.RNNCell's names: weight_ih, weight_hh, bias_ih, bias_hh, plus weight_hr
+    (an LSTM's projection); the biases are None when the layer has no bias, weight_hr when it
+    has no projection.
     """
     sfx = f"_l{layer}{_suffix(direction)}"
     return {
@@ -120,6 +131,7 @@ def cell_params(params, layer, direction):
         "weight_hh": params["weight_hh" + sfx],
         "bias_ih": params.get("bias_ih" + sfx),
         "bias_hh": params.get("bias_hh" + sfx),
+        "weight_hr": params.get("weight_hr" + sfx),
     }
 
 
@@ -137,6 +149,8 @@ def cell_forward(kind, x, state, params):
     """One step of the recurrence.
 
     x (B, I); state = h (B, H), or (h, c) for the LSTM; params a cell dict (see cell_params).
+    An LSTM with a projection (params["weight_hr"] (P, H)) has h (B, P) and c (B, H):
+        m = o * tanh(c'),   h' = m @ W_hr^T.
     Returns (new_state, cache); new_state has the structure of state. The cache keeps the inputs
     and the gate activations that cell_backward needs.
     """
@@ -144,7 +158,7 @@ def cell_forward(kind, x, state, params):
     W_ih, W_hh = params["weight_ih"], params["weight_hh"]
     b_ih, b_hh = params.get("bias_ih"), params.get("bias_hh")
     h, c = state if kind == "lstm" else (state, None)
-    H = W_hh.shape[1]
+    H = W_hh.shape[0] // GATES[kind]
     gi = _affine(x, W_ih, b_ih)  # input term   (B, G*H)
     gh = _affine(h, W_hh, b_hh)  # hidden term  (B, G*H)
     cache = {"kind": kind, "x": x, "h": h, "params": params}
@@ -163,8 +177,10 @@ def cell_forward(kind, x, state, params):
         o = sigmoid(a[:, 3 * H:4 * H])
         c_new = f * c + i * g
         tc = np.tanh(c_new)
-        h_new = o * tc
-        cache.update(c=c, i=i, f=f, g=g, o=o, tc=tc)
+        m = o * tc                                       # (B, H)
+        W_hr = params.get("weight_hr")
+        h_new = m if W_hr is None else m @ W_hr.T        # projection: (B, P)
+        cache.update(c=c, i=i, f=f, g=g, o=o, tc=tc, m=m)
         return (h_new, c_new), cache
 
     # GRU: the hidden term of the candidate n is gated by r, so gi and gh stay separate.
@@ -206,8 +222,10 @@ def cell_backward(kind, d_new_state, cache):
     elif kind == "lstm":
         dh_new, dc_new = d_new_state
         i, f, g, o, tc, c = (cache[k] for k in ("i", "f", "g", "o", "tc", "c"))
-        do = dh_new * tc                                # h' = o * tanh(c')
-        dc = dc_new + dh_new * o * (1.0 - tc ** 2)      # c' reaches the loss directly and via h'
+        W_hr = p.get("weight_hr")
+        dm = dh_new if W_hr is None else dh_new @ W_hr  # h' = m @ W_hr^T (projection)
+        do = dm * tc                                    # m = o * tanh(c')
+        dc = dc_new + dm * o * (1.0 - tc ** 2)          # c' reaches the loss directly and via h'
         di, df, dg = dc * g, dc * c, dc * i             # c' = f*c + i*g
         dc_prev = dc * f
         da = np.concatenate([di * i * (1.0 - i),        # sigmoid' = s (1 - s)
@@ -237,6 +255,8 @@ def cell_backward(kind, d_new_state, cache):
         dparams["bias_ih"] = dgi.sum(axis=0)
     if p.get("bias_hh") is not None:
         dparams["bias_hh"] = dgh.sum(axis=0)
+    if p.get("weight_hr") is not None:
+        dparams["weight_hr"] = d_new_state[0].T @ cache["m"]
     d_state = (dh_prev, dc_prev) if kind == "lstm" else dh_prev
     return dx, d_state, dparams
 
@@ -269,7 +289,8 @@ def layer_forward(kind, x, hx, params, num_layers=1, bidirectional=False, length
     """Run the stacked recurrence over a padded batch of sequences, as torch.nn.RNN/LSTM/GRU.
 
     x        (T, B, I), or (B, T, I) if batch_first.
-    hx       initial state: (L*D, B, H), or (h0, c0) for the LSTM; None means zeros. Row
+    hx       initial state: (L*D, B, H), or (h0, c0) for the LSTM (with a projection, h0 is
+             (L*D, B, P) and c0 (L*D, B, H)); None means zeros. Row
              k = l*D + d belongs to layer l, direction d (0 forward, 1 reverse).
     params   dict by PyTorch name (see init_params); bias=False means no bias entries.
     lengths  None, or one int per batch row, 1 <= len_b <= T, in any order. Steps t >= len_b
@@ -297,13 +318,14 @@ def layer_forward(kind, x, hx, params, num_layers=1, bidirectional=False, length
         x = x.transpose(1, 0, 2)
     T, B, _ = x.shape
     L, D = num_layers, (2 if bidirectional else 1)
-    H = params["weight_hh_l0"].shape[1]
+    H = params["weight_hh_l0"].shape[1]                   # width of h: hidden_size, or proj_size
+    Hc = params["weight_hh_l0"].shape[0] // GATES[kind]   # width of the LSTM's c: hidden_size
     dtype = np.result_type(x, params["weight_hh_l0"])
     lstm = kind == "lstm"
 
     if hx is None:
         h0 = np.zeros((L * D, B, H), dtype)
-        c0 = np.zeros((L * D, B, H), dtype) if lstm else None
+        c0 = np.zeros((L * D, B, Hc), dtype) if lstm else None
     else:
         h0, c0 = hx if lstm else (hx, None)
     step_mask = _step_mask(lengths, T, B)
@@ -314,7 +336,7 @@ def layer_forward(kind, x, hx, params, num_layers=1, bidirectional=False, length
                                          else np.asarray(m)) for m in masks]
 
     h_n = np.zeros((L * D, B, H), dtype)
-    c_n = np.zeros((L * D, B, H), dtype) if lstm else None
+    c_n = np.zeros((L * D, B, Hc), dtype) if lstm else None
     layer_caches = []
     layer_in = x
     for l in range(L):
@@ -346,7 +368,7 @@ def layer_forward(kind, x, hx, params, num_layers=1, bidirectional=False, length
             layer_in = out
 
     output = out.transpose(1, 0, 2) if batch_first else out
-    cache = {"kind": kind, "L": L, "D": D, "H": H, "T": T, "B": B, "dtype": dtype,
+    cache = {"kind": kind, "L": L, "D": D, "H": H, "Hc": Hc, "T": T, "B": B, "dtype": dtype,
              "batch_first": batch_first, "step_mask": step_mask, "masks": masks,
              "layers": layer_caches, "names": [n for n in params], "params": params}
     return output, ((h_n, c_n) if lstm else h_n), cache
@@ -372,10 +394,11 @@ def layer_backward(d_output, d_h_n, cache, state_grads=None):
     gradients of all directions of layer l, times the dropout mask, are the output gradient of
     layer l-1.
     """
-    kind, L, D, H, T, B = (cache[k] for k in ("kind", "L", "D", "H", "T", "B"))
+    kind, L, D, H, Hc, T, B = (cache[k] for k in ("kind", "L", "D", "H", "Hc", "T", "B"))
     dtype, step_mask, masks = cache["dtype"], cache["step_mask"], cache["masks"]
     lstm = kind == "lstm"
     zeros = np.zeros((L * D, B, H), dtype)
+    zeros_c = np.zeros((L * D, B, Hc), dtype)
 
     if d_output is None:
         d_out = np.zeros((T, B, D * H), dtype)
@@ -384,14 +407,14 @@ def layer_backward(d_output, d_h_n, cache, state_grads=None):
         d_out = d_out.transpose(1, 0, 2) if cache["batch_first"] else d_out
     if lstm:
         dh_n, dc_n = (None, None) if d_h_n is None else d_h_n
-        dc_n = zeros if dc_n is None else dc_n
+        dc_n = zeros_c if dc_n is None else dc_n
     else:
         dh_n = d_h_n
     dh_n = zeros if dh_n is None else dh_n
 
     dparams = {n: np.zeros_like(cache["params"][n]) for n in cache["names"]}
     dhx = np.zeros_like(zeros)
-    dcx = np.zeros_like(zeros) if lstm else None
+    dcx = np.zeros_like(zeros_c) if lstm else None
     for l in range(L - 1, -1, -1):
         lc = cache["layers"][l]
         d_in = np.zeros((T, B, lc["in_size"]), dtype)
@@ -402,7 +425,7 @@ def layer_backward(d_output, d_h_n, cache, state_grads=None):
             dc = dc_n[k].copy() if lstm else None
             if state_grads is not None:
                 sg_h = state_grads[(l, d)] = np.zeros((T, B, H), dtype)
-                sg_c = state_grads[(l, d, "c")] = np.zeros((T, B, H), dtype) if lstm else None
+                sg_c = state_grads[(l, d, "c")] = np.zeros((T, B, Hc), dtype) if lstm else None
             for t, cc in reversed(lc["dirs"][d]):
                 m = step_mask[t]
                 dh = dh + np.where(m, d_out[t, :, d * H:(d + 1) * H], 0.0)
