@@ -121,18 +121,19 @@ def init_params(kind, input_size, hidden_size, num_layers=1, bidirectional=False
 def cell_params(params, layer, direction):
     """The arrays of one (layer, direction) as a cell parameter dict.
 
-    Keys are torch.nn.RNNCell's names: weight_ih, weight_hh, bias_ih, bias_hh, plus weight_hr
-    (an LSTM's projection); the biases are None when the layer has no bias, weight_hr when it
-    has no projection.
+    Keys are torch.nn.RNNCell's names: weight_ih, weight_hh, bias_ih, bias_hh (None when the
+    layer has no bias), plus weight_hr for an LSTM with projections.
     """
     sfx = f"_l{layer}{_suffix(direction)}"
-    return {
+    p = {
         "weight_ih": params["weight_ih" + sfx],
         "weight_hh": params["weight_hh" + sfx],
         "bias_ih": params.get("bias_ih" + sfx),
         "bias_hh": params.get("bias_hh" + sfx),
-        "weight_hr": params.get("weight_hr" + sfx),
     }
+    if "weight_hr" + sfx in params:
+        p["weight_hr"] = params["weight_hr" + sfx]
+    return p
 
 
 # ---------------------------------------------------------------------------------------------
