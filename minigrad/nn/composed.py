@@ -49,12 +49,16 @@ def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     return ops.tanh(pre) if nonlinearity == "tanh" else ops.relu(pre)
 
 
-def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None):
-    """LSTM step, gate order i, f, g, o (PyTorch's); returns ``(h', c')``."""
+def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):
+    """LSTM step, gate order i, f, g, o (PyTorch's); returns ``(h', c')``.
+
+    With a projection ``w_hr`` (P, H) (PyTorch's proj_size): h, h' (B, P), w_hh (4H, P) and
+    ``h' = (o * tanh(c')) @ w_hr^T``.
+    """
     h, c = state
     # [i f g o] pre-activations, (B, 4H): fused = one (B, 4H) gate buffer, gx_t + h_prev @ W_hh^T
     gates = _affine(x, w_ih, b_ih) + _affine(h, w_hh, b_hh)
-    i, f, g, o = ops.split(gates, w_hh.shape[1], axis=-1)   # four (B, H) blocks
+    i, f, g, o = ops.split(gates, w_hh.shape[0] // 4, axis=-1)   # four (B, H) blocks
     i = ops.sigmoid(i)          # input gate      i = sigma(W_ii x + b_ii + W_hi h + b_hi)
     f = ops.sigmoid(f)          # forget gate     f = sigma(W_if x + b_if + W_hf h + b_hf)
     g = ops.tanh(g)             # cell candidate  g = tanh(W_ig x + b_ig + W_hg h + b_hg)
@@ -63,6 +67,8 @@ def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None):
     # backward, which it writes by hand: dc = dc' + dh' o (1 - tanh(c')^2), di = dc g i (1 - i) ...
     c_new = f * c + i * g       # c' = f * c + i * g
     h_new = o * ops.tanh(c_new)     # h' = o * tanh(c')
+    if w_hr is not None:            # projection: h' = W_hr (o * tanh(c')); fused: one GEMM after the loop
+        h_new = h_new @ w_hr.T
     return h_new, c_new
 
 
