@@ -5,7 +5,9 @@ a hand-written backward. This module writes the *same* step with ordinary differ
 ``@``, ``+``, ``*``, ``sigmoid``, ``tanh``, ``split`` -- so that it reads like the equations and
 its gradient comes from the tape, op by op. It is slower (one tape node per op, a temporary per
 line) and exists to be read, and to be tested equal to the fused kernels, which it is within 1e-12
-in float64 (tests/test_composed_cells.py).
+in float64 (tests/test_composed_cells.py). Each cell kind's spec names its function here
+(``CellSpec.composed``, :mod:`minigrad.nn.cell_registry`); the same step with its backward
+written by hand, in NumPy, is :mod:`minigrad.reference.rnn` (``cell_forward``/``cell_backward``).
 
 Shapes (B batch, I input_size, H hidden_size, G gates: 1 RNN, 4 LSTM, 3 GRU); a leading batch
 dimension is optional (x (I,), h (H,) works the same):
@@ -41,7 +43,10 @@ def _affine(x, w, b):
 
 
 def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
-    """Elman step: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)`` with act = tanh or relu."""
+    """Elman step: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)`` with act = tanh or relu.
+
+    x (B, I), h (B, H), w_ih (H, I), w_hh (H, H), b_ih, b_hh (H,) or None; returns h' (B, H).
+    """
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     # fused: pre = h_prev @ W_hh^T by GEMM into the output, then h = act(pre + gx_t) in one pass
@@ -51,6 +56,8 @@ def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
 
 def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):
     """LSTM step, gate order i, f, g, o (PyTorch's); returns ``(h', c')``.
+
+    x (B, I), state = (h (B, H), c (B, H)), w_ih (4H, I), w_hh (4H, H), b_ih, b_hh (4H,) or None.
 
     With a projection ``w_hr`` (P, H) (PyTorch's proj_size): h, h' (B, P), w_hh (4H, P) and
     ``h' = (o * tanh(c')) @ w_hr^T``.
@@ -73,7 +80,10 @@ def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):
 
 
 def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
-    """GRU step, gate order r, z, n; ``b_hn`` stays inside ``r * (W_hn h + b_hn)`` (PyTorch's)."""
+    """GRU step, gate order r, z, n; ``b_hn`` stays inside ``r * (W_hn h + b_hn)`` (PyTorch's).
+
+    x (B, I), h (B, H), w_ih (3H, I), w_hh (3H, H), b_ih, b_hh (3H,) or None; returns h' (B, H).
+    """
     H = w_hh.shape[1]
     # input side and hidden side kept apart: r multiplies only the hidden part of n.
     # fused: gx_t (input side + b_ih + b_hr, b_hz) comes from the sequence-wide GEMM; the kernel

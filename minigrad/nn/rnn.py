@@ -17,13 +17,14 @@ Equations (PyTorch's; gate order LSTM i,f,g,o and GRU r,z,n):
 
 Parameters per layer k and direction (suffix "" or "_reverse"): weight_ih_l{k} (G*H, I_k),
 weight_hh_l{k} (G*H, H), bias_ih_l{k} (G*H), bias_hh_l{k} (G*H); all U(-1/sqrt(H), 1/sqrt(H)).
+An LSTM with ``proj_size`` P adds weight_hr_l{k} (P, H), h_t = W_hr (o * tanh(c_t)) of width P.
 
 ``lengths`` (one int per batch item, 1..T) marks padding: padded steps neither change the state
 nor receive gradient, ``output`` is zero there and ``h_n`` is each sequence's last real state.
 The reverse direction starts every sequence at its own last real step.
 
-One base class and one time loop serve all three kinds; a kind differs only in its cell
-(:mod:`minigrad.nn.recurrent_ops`). ``unroll=True`` records one tape node per time step (the
+One base class and one time loop serve all three kinds; a kind differs only in its cell spec
+(:mod:`minigrad.nn.cell_registry`) and the tape nodes run it (:mod:`minigrad.nn.recurrent_ops`). ``unroll=True`` records one tape node per time step (the
 graph of BPTT, every h_t inspectable); ``unroll=False`` (the default) records the loop as one
 node per direction whose time loop runs in C -- same numbers, less Python per step.
 
@@ -405,7 +406,13 @@ class LSTM(RNNBase):
         g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)       cell candidate
         o_t = sigma(W_io x_t + b_io + W_ho h_{t-1} + b_ho)      output gate
         c_t = f_t * c_{t-1} + i_t * g_t
-        h_t = o_t * tanh(c_t)
+        h_t = o_t * tanh(c_t)                                   (proj_size = 0, the default)
+        h_t = W_hr (o_t * tanh(c_t))                            (proj_size = P > 0: LSTMP)
+
+    Extra argument ``proj_size``: P in [1, H) projects every h_t to P features with
+    ``weight_hr_l{k}`` (P, H); h_0, h_n, the output (T, B, D*P), the columns of
+    ``weight_hh_l{k}`` (4H, P) and the input of layer k > 0 (D*P) are then P wide, c stays H
+    wide. Default 0 (no projection).
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, **kwargs):
@@ -434,6 +441,8 @@ for _cls, _hx, _outs, _final in (
         (GRU, "(L*D, B, H) h_0", "(output, h_n)", "h_n: (L*D, B, H), the final h_t of every layer and direction.")):
     _g, _, _r = _ROWS[_cls.__name__]
     _cls.__doc__ += _LAYER_ARGS.format(hx=_hx, outputs=_outs, final=_final, G=_g, rows=_r)
+LSTM.__doc__ += ("        weight_hr_l{k}: (P, H) -- only with proj_size = P > 0, where h_0, h_n, the output and the\n"
+                 "            columns of weight_hh_l{k} are P wide instead of H\n")
 
 
 # ---------------------------------------------------------------------- cells: one step
