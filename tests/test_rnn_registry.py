@@ -157,3 +157,19 @@ def test_seq2seq_batch_mismatch_names_both_batch_sizes():
     with pytest.raises(ValueError, match=r"Decoder: batch sizes differ: tgt_in \(T, B\) has B = 2, the decoder "
                                          r"state has B = 3, the encoder memory has B = 3"):
         model.decoder(tgt, state, memory)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_frozen_w_hh_unrolled_equals_fused(kind):
+    """With W_hh frozen the recurrence node still forms the other gradients (the GRU's b_hn part
+    of db_hh included), the same in both forms."""
+    grads = []
+    for unroll in (False, True):
+        layer, out, _ = _nodes(kind, unroll)
+        layer.weight_hh_l0.requires_grad = False
+        out, _ = layer(mg.tensor(np.random.default_rng(3).standard_normal((3, 2, 2)), dtype=F64))
+        (out * out).sum().backward()
+        assert layer.weight_hh_l0.grad is None
+        grads.append({n: p.grad for n, p in layer.named_parameters() if p.requires_grad})
+    for n in grads[0]:
+        np.testing.assert_allclose(grads[1][n], grads[0][n], rtol=1e-13, atol=1e-15, err_msg=n)

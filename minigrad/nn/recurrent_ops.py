@@ -162,13 +162,16 @@ class HiddenWeights(Function):
         return self.dgh
 
     def backward(self, dw):
-        ws = self.ws
+        # ``dw`` is the (zero) buffer the steps opened to make this node run: their shares of
+        # dW_hh arrive factored in self.dgh; the GEMM writes straight into W_hh's own buffer.
         if self.dgh is None:             # no step ran backward (no gradient reached them)
             return None, None
         (hprev,) = self.saved
-        db = _hidden_weight_grads(ws, self.dgh, hprev, dw, True, self.has_bias)
+        needs_w = self.needs[0]
+        db = _hidden_weight_grads(self.ws, self.dgh, hprev, self.grad_buffer(0) if needs_w else None,
+                                  needs_w, self.has_bias)
         self.dgh = None         # a second backward (retain_graph=True) starts from fresh buffers
-        return (dw, db) if self.has_bias else (dw,)
+        return (None, db) if self.has_bias else (None,)
 
 
 class RecurrentStep(Function):

@@ -30,7 +30,9 @@ node per direction whose time loop runs in C -- same numbers, less Python per st
 
 After a forward with ``unroll=True``, ``module.step_states[(layer, direction)]`` lists the h_t
 tensors of every step in time order: call ``retain_grad()`` or ``register_hook`` on them before
-``backward()`` to watch dL/dh_t flow back through time.
+``backward()`` to watch dL/dh_t flow back through time. (With ``proj_size`` the recurrence
+carries m_t = o_t * tanh(c_t), so the steps listed are the m_t; see
+:func:`run_projected_direction`.)
 """
 import math
 
