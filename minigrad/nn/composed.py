@@ -33,7 +33,7 @@ import numpy as np
 from .. import ops
 from ..tensor import Tensor, as_tensor
 from . import rnn as _rnn
-from .rnn import split_states
+from .direction import split_states
 
 
 def _affine(x, w, b):

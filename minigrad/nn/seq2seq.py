@@ -38,7 +38,7 @@ from .attention import Attention, attention_kind, make_mask
 from .cell_registry import cell_spec
 from .layers import Dropout, Embedding, Linear
 from .module import Module
-from .rnn import check_lengths, run_direction, split_states
+from .direction import check_lengths, run_direction, split_states
 
 #: The cell kinds seq2seq offers (any kind of the registry would run; these are the tested ones).
 SEQ2SEQ_CELLS = ("lstm", "gru")
