@@ -2,7 +2,7 @@
 step plans, and the whole-sequence drivers."""
 import numpy as np
 
-from .common import as_float_array, cfunc, check_out, ffi, lib, ptr
+from .common import as_float_array, cfunc, check_arrays, check_int, check_out, ffi, lib, ptr
 
 
 # ----------------------------------------------------------------------------- recurrent cells
@@ -71,20 +71,16 @@ def _cell_lengths(where, lengths, batch, steps=None):
                         f"{getattr(lengths, 'dtype', type(lengths).__name__)}")
     if lengths.shape != (batch,):
         raise ValueError(f"{where}: lengths has shape {lengths.shape}, expected ({batch},)")
-    L = np.ascontiguousarray(lengths, dtype=np.int64)
     hi = np.iinfo(np.int64).max if steps is None else steps
     if batch and (lengths.min() < 0 or lengths.max() > hi):
         raise ValueError(f"{where}: lengths must lie in [0, {'T' if steps is None else steps}], "
                          f"got min {lengths.min()} max {lengths.max()}")
+    L = np.ascontiguousarray(lengths, dtype=np.int64)
     return L, ffi.cast("int64_t *", ffi.from_buffer(L))
 
 
 def _cell_step_index(where, t):
-    if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
-        raise TypeError(f"{where}: t must be an int, got {type(t).__name__}")
-    if t < 0:
-        raise ValueError(f"{where}: t must be >= 0, got {t}")
-    return int(t)
+    return check_int(t, f"{where}: t", lo=0)
 
 
 def _cell_outputs(where, dtype, given, specs, zero=False):
@@ -101,11 +97,30 @@ def _cell_outputs(where, dtype, given, specs, zero=False):
     return [check_out(o, shape, dtype, f"{where}: {name}") for o, (name, shape) in zip(given, specs)]
 
 
-def _cell_no_alias(where, outputs, inputs):
-    for o in outputs:
-        for i in inputs:
-            if o is not None and i is not None and np.may_share_memory(o, i):
-                raise ValueError(f"{where}: output buffers must not overlap the inputs")
+def _check_call(where, inputs, outputs=(), lengths=None, t=None, steps=None, inplace=(),
+                plan=None, stem=None, reference=False):
+    """Every check of one kernel call, on the caller's arrays, before any copy or allocation:
+    shapes and dtypes (``common.check_arrays``: patterns such as 'B 4H', w_hh first), output
+    buffers (no overlap with each other or the inputs, except ``inplace`` pairs), lengths (in
+    [0, dims[steps]] when ``steps`` names a symbol), the step index t and the plan (with the
+    step kernel's ``stem``). Returns the dims bound, e.g. {'H': 5, 'B': 3}."""
+    dims, _ = check_arrays(where, inputs, outputs, inplace)
+    _cell_lengths(where, lengths, dims.get("B", 0), dims[steps] if steps else None)
+    if t is not None:
+        _cell_step_index(where, t)
+    if plan is not None:
+        _check_plan(where, plan, stem, inputs[0][1], dims["B"], reference)
+    return dims
+
+
+def _out_items(where, given, specs):
+    """``out=`` of a step kernel (None or a tuple of arrays) as check_arrays' output items."""
+    if given is None:
+        return [(name, None, pattern) for name, pattern in specs]
+    if not isinstance(given, (tuple, list)) or len(given) != len(specs):
+        raise TypeError(f"{where}: out must be a tuple of {len(specs)} arrays "
+                        f"({', '.join(n for n, _ in specs)}), got {type(given).__name__}")
+    return [(name, a, pattern) for a, (name, pattern) in zip(given, specs)]
 
 
 def _cell_out(where, dtype, a, name, shape, zero=False):
@@ -133,6 +148,10 @@ class StepPlan:
         where = "StepPlan"
         if kind not in _CELL_GATES:
             raise ValueError(f"{where}: kind must be one of {sorted(_CELL_GATES)}, got {kind!r}")
+        _check_call(where, [("w_hh", w_hh, f"{_CELL_GATES[kind]}H H")])
+        if not w_hh.flags.c_contiguous:   # the plan is tied to this very array (see check)
+            raise ValueError(f"{where}: w_hh {w_hh.shape} must be C-contiguous (the plan serves steps "
+                             "given this very array)")
         w, H = _cell_weight(where, kind, w_hh)
         if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1 or H < 1:
             raise ValueError(f"{where}: needs batch >= 1 and H >= 1, got batch={batch!r}, H={H}")
@@ -153,16 +172,21 @@ class StepPlan:
                              + ("" if w_hh is self.w_hh else " with another w_hh array"))
 
 
+def _check_plan(where, plan, stem, w, batch, reference):
+    """Raise unless ``plan`` is a StepPlan made for this step (kernel ``stem``, w_hh ``w``)."""
+    if not isinstance(plan, StepPlan):
+        raise TypeError(f"{where}: plan must be a kernels.StepPlan, got {type(plan).__name__}")
+    if reference:
+        raise ValueError(f"{where}: the naive reference kernels take no plan")
+    plan.check(where, stem.split("_")[0], w, batch, stem.endswith("backward"))
+
+
 def _step_kernel(where, stem, kind, w, batch, reference, plan):
     """(C kernel, its weight argument) for one step: the kernel that packs w_hh itself, or, given
     a StepPlan, its *_planned form with the plan where w_hh goes (same argument positions)."""
     if plan is None:
         return _step_fn(stem, w.dtype, reference), ptr(w)
-    if not isinstance(plan, StepPlan):
-        raise TypeError(f"{where}: plan must be a kernels.StepPlan, got {type(plan).__name__}")
-    if reference:
-        raise ValueError(f"{where}: the naive reference kernels take no plan")
-    plan.check(where, kind, w, batch, stem.endswith("backward"))
+    _check_plan(where, plan, stem, w, batch, reference)
     return cfunc(stem + "_planned", w.dtype), plan.handle
 
 
@@ -183,10 +207,11 @@ def rnn_step_forward(gx_t, h_prev, w_hh, lengths=None, t=0, nonlinearity="tanh",
     """One Elman step: ``h = act(gx_t + h_prev @ w_hh.T)``; returns h (B,H) (also its own cache)."""
     where = "rnn_step_forward"
     relu = _relu_flag(nonlinearity)
+    _check_call(where, [("w_hh", w_hh, "H H"), ("h_prev", h_prev, "B H"), ("gx_t", gx_t, "B H")],
+                [("h", out, "B H")], lengths, t, plan=plan, stem="rnn_forward", reference=reference)
     w, hp, B, H, dt, L, lp, t = _step_setup(where, "rnn", h_prev, w_hh, lengths, t)
     (gx,) = _cell_arrays(where, dt, [("gx_t", gx_t, (B, H))])
     h = _cell_out(where, dt, out, "h", (B, H))
-    _cell_no_alias(where, [h], [gx, hp, w])
     fn, wp = _step_kernel(where, "rnn_forward", "rnn", w, B, reference, plan)
     rc = fn(ptr(h), ptr(gx), ptr(hp), wp, lp, t, B, H, relu)
     _cell_rc(where, rc)
@@ -198,12 +223,13 @@ def rnn_step_backward(dh, h, w_hh, lengths=None, t=0, nonlinearity="tanh", dgate
     """Backward of one Elman step: returns (dgates (B,H), dh_prev (B,H) accumulated into)."""
     where = "rnn_step_backward"
     relu = _relu_flag(nonlinearity)
+    _check_call(where, [("w_hh", w_hh, "H H"), ("h", h, "B H"), ("dh", dh, "B H")],
+                [("dgates", dgates, "B H"), ("dh_prev", dh_prev, "B H")], lengths, t, plan=plan,
+                stem="rnn_backward", reference=reference)
     w, hh, B, H, dt, L, lp, t = _step_setup(where, "rnn", h, w_hh, lengths, t, "h")
     (dhh,) = _cell_arrays(where, dt, [("dh", dh, (B, H))])
     dg = _cell_out(where, dt, dgates, "dgates", (B, H))
     dhp = _cell_out(where, dt, dh_prev, "dh_prev", (B, H), zero=True)
-    _cell_no_alias(where, [dg, dhp], [dhh, hh, w])
-    _cell_no_alias(where, [dg], [dhp])
     fn, wp = _step_kernel(where, "rnn_backward", "rnn", w, B, reference, plan)
     rc = fn(ptr(dg), ptr(dhp), ptr(dhh), ptr(hh), wp, lp, t, B, H, relu)
     _cell_rc(where, rc)
@@ -216,11 +242,14 @@ def lstm_step_forward(gx_t, h_prev, c_prev, w_hh, lengths=None, t=0, out=None, r
     ``out``: optional tuple of 4 buffers in that order (e.g. slices of (T,B,.) caches).
     """
     where = "lstm_step_forward"
+    _check_call(where, [("w_hh", w_hh, "4H H"), ("h_prev", h_prev, "B H"), ("gx_t", gx_t, "B 4H"),
+                        ("c_prev", c_prev, "B H")],
+                _out_items(where, out, [("h", "B H"), ("c", "B H"), ("gates", "B 4H"), ("tanh_c", "B H")]),
+                lengths, t, plan=plan, stem="lstm_forward", reference=reference)
     w, hp, B, H, dt, L, lp, t = _step_setup(where, "lstm", h_prev, w_hh, lengths, t)
     gx, cp = _cell_arrays(where, dt, [("gx_t", gx_t, (B, 4 * H)), ("c_prev", c_prev, (B, H))])
     outs = _cell_outputs(where, dt, out, [("h", (B, H)), ("c", (B, H)), ("gates", (B, 4 * H)),
                                           ("tanh_c", (B, H))])
-    _cell_no_alias(where, outs, [gx, hp, cp, w])
     fn, wp = _step_kernel(where, "lstm_forward", "lstm", w, B, reference, plan)
     rc = fn(*map(ptr, outs), ptr(gx), ptr(hp), ptr(cp), wp, lp, t, B, H)
     _cell_rc(where, rc)
@@ -231,14 +260,16 @@ def lstm_step_backward(dh, dc, gates, tanh_c, c_prev, w_hh, lengths=None, t=0,
                        dgates=None, dh_prev=None, dc_prev=None, reference=False, plan=None):
     """Backward of one LSTM step (dc may be None); returns (dgates (B,4H), dh_prev, dc_prev)."""
     where = "lstm_step_backward"
+    _check_call(where, [("w_hh", w_hh, "4H H"), ("dh", dh, "B H"), ("dc", dc, "B H", True),
+                        ("gates", gates, "B 4H"), ("tanh_c", tanh_c, "B H"), ("c_prev", c_prev, "B H")],
+                [("dgates", dgates, "B 4H"), ("dh_prev", dh_prev, "B H"), ("dc_prev", dc_prev, "B H")],
+                lengths, t, plan=plan, stem="lstm_backward", reference=reference)
     w, dhh, B, H, dt, L, lp, t = _step_setup(where, "lstm", dh, w_hh, lengths, t, "dh")
     dcc, g, tc, cp = _cell_arrays(where, dt, [("dc", dc, (B, H), True), ("gates", gates, (B, 4 * H)),
                                               ("tanh_c", tanh_c, (B, H)), ("c_prev", c_prev, (B, H))])
     dg = _cell_out(where, dt, dgates, "dgates", (B, 4 * H))
     dhp = _cell_out(where, dt, dh_prev, "dh_prev", (B, H), zero=True)
     dcp = _cell_out(where, dt, dc_prev, "dc_prev", (B, H), zero=True)
-    _cell_no_alias(where, [dg, dhp, dcp], [dhh, dcc, g, tc, cp, w])
-    _cell_no_alias(where, [dg], [dhp, dcp])
     fn, wp = _step_kernel(where, "lstm_backward", "lstm", w, B, reference, plan)
     rc = fn(ptr(dg), ptr(dhp), ptr(dcp), ptr(dhh), _nullable(dcc), ptr(g), ptr(tc), ptr(cp), wp, lp, t, B, H)
     _cell_rc(where, rc)
@@ -248,10 +279,13 @@ def lstm_step_backward(dh, dc, gates, tanh_c, c_prev, w_hh, lengths=None, t=0,
 def gru_step_forward(gx_t, h_prev, w_hh, b_hn=None, lengths=None, t=0, out=None, reference=False, plan=None):
     """One GRU step; returns (h, gates (B,3H) post-activation r,z,n, hn = h_prev @ W_hn^T + b_hn)."""
     where = "gru_step_forward"
+    _check_call(where, [("w_hh", w_hh, "3H H"), ("h_prev", h_prev, "B H"), ("gx_t", gx_t, "B 3H"),
+                        ("b_hn", b_hn, "H", True)],
+                _out_items(where, out, [("h", "B H"), ("gates", "B 3H"), ("hn", "B H")]),
+                lengths, t, plan=plan, stem="gru_forward", reference=reference)
     w, hp, B, H, dt, L, lp, t = _step_setup(where, "gru", h_prev, w_hh, lengths, t)
     gx, bhn = _cell_arrays(where, dt, [("gx_t", gx_t, (B, 3 * H)), ("b_hn", b_hn, (H,), True)])
     outs = _cell_outputs(where, dt, out, [("h", (B, H)), ("gates", (B, 3 * H)), ("hn", (B, H))])
-    _cell_no_alias(where, outs, [gx, hp, w, bhn])
     fn, wp = _step_kernel(where, "gru_forward", "gru", w, B, reference, plan)
     rc = fn(*map(ptr, outs), ptr(gx), ptr(hp), wp, _nullable(bhn), lp, t, B, H)
     _cell_rc(where, rc)
@@ -265,15 +299,16 @@ def gru_step_backward(dh, gates, hn, h_prev, w_hh, lengths=None, t=0, dgx=None, 
     dgx: grads of the input-side pre-activations (gx); dgh: of h_prev @ W_hh^T + b_hh.
     """
     where = "gru_step_backward"
+    _check_call(where, [("w_hh", w_hh, "3H H"), ("dh", dh, "B H"), ("gates", gates, "B 3H"),
+                        ("hn", hn, "B H"), ("h_prev", h_prev, "B H")],
+                [("dgx", dgx, "B 3H"), ("dgh", dgh, "B 3H"), ("dh_prev", dh_prev, "B H")],
+                lengths, t, plan=plan, stem="gru_backward", reference=reference)
     w, dhh, B, H, dt, L, lp, t = _step_setup(where, "gru", dh, w_hh, lengths, t, "dh")
     g, hnn, hp = _cell_arrays(where, dt, [("gates", gates, (B, 3 * H)), ("hn", hn, (B, H)),
                                           ("h_prev", h_prev, (B, H))])
     dx = _cell_out(where, dt, dgx, "dgx", (B, 3 * H))
     dg = _cell_out(where, dt, dgh, "dgh", (B, 3 * H))
     dhp = _cell_out(where, dt, dh_prev, "dh_prev", (B, H), zero=True)
-    _cell_no_alias(where, [dx, dg, dhp], [dhh, g, hnn, hp, w])
-    _cell_no_alias(where, [dx], [dg, dhp])
-    _cell_no_alias(where, [dg], [dhp])
     fn, wp = _step_kernel(where, "gru_backward", "gru", w, B, reference, plan)
     rc = fn(ptr(dx), ptr(dg), ptr(dhp), ptr(dhh), ptr(g), ptr(hnn), ptr(hp), wp, lp, t, B, H)
     _cell_rc(where, rc)
@@ -294,6 +329,11 @@ def _seq_setup(where, kind, gx, w_hh, lengths):
 
 def _seq_forward(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, relu=0, overwrite_gx=False):
     where = f"{kind}_seq_forward"
+    G, gxo = _CELL_GATES[kind], "gx (overwrite_gx=True)"
+    _check_call(where, [("w_hh", w_hh, f"{G}H H"), ("gx", gx, f"T B {G}H"), ("h0", h0, "B H"),
+                        ("c0", c0, "B H", kind != "lstm"), ("b_hn", b_hn, "H", True)],
+                [(gxo, gx, f"T B {G}H")] if overwrite_gx else (), lengths, steps="T",
+                inplace=[(gxo, "gx")])
     w, x, T, B, H, dt, L, lp = _seq_setup(where, kind, gx, w_hh, lengths)
     h0, c0, bhn = _cell_arrays(where, dt, [("h0", h0, (B, H)), ("c0", c0, (B, H), kind != "lstm"),
                                            ("b_hn", b_hn, (H,), True)])
@@ -336,6 +376,10 @@ def _seq_backward(kind, dout, dh_n, dc_n, cache, w_hh, lengths, reverse, relu=0)
     if not isinstance(cache, dict) or any(n not in cache for n, _ in _SEQ_CACHE[kind]):
         raise TypeError(f"{where}: cache must be the dict returned by {kind}_seq_forward "
                         f"(keys {[n for n, _ in _SEQ_CACHE[kind]]})")
+    _check_call(where, [("w_hh", w_hh, f"{_CELL_GATES[kind]}H H")]
+                + [(f"cache[{n!r}]", cache[n], f"T B {k}H") for n, k in _SEQ_CACHE[kind]]
+                + [("dout", dout, "T B H", True), ("dh_n", dh_n, "B H", True), ("dc_n", dc_n, "B H", True)],
+                lengths=lengths, steps="T")
     # The state cache hprev (T,B,H) fixes T and B here (there is no gx in backward).
     w, hdim = _cell_weight(where, kind, w_hh)
     hprev = as_float_array(cache["hprev"], f"{where}: cache['hprev']", w.dtype)
