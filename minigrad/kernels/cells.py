@@ -2,7 +2,8 @@
 step plans, and the whole-sequence drivers."""
 import numpy as np
 
-from .common import as_float_array, cfunc, check_arrays, check_int, check_out, ffi, lib, ptr
+from .common import (as_float_array, cfunc, check_arrays, check_flag, check_int, check_out, ffi,
+                     lib, ptr)
 
 
 # ----------------------------------------------------------------------------- recurrent cells
@@ -97,16 +98,22 @@ def _cell_outputs(where, dtype, given, specs, zero=False):
     return [check_out(o, shape, dtype, f"{where}: {name}") for o, (name, shape) in zip(given, specs)]
 
 
-def _check_call(where, inputs, outputs=(), lengths=None, t=None, steps=None, inplace=(),
-                plan=None, stem=None, reference=False):
+_NO_T = object()   # _check_call without a step index (sequence kernels, plans)
+
+
+def _check_call(where, inputs, outputs=(), lengths=None, t=_NO_T, steps=None, inplace=(),
+                plan=None, stem=None, reference=False, flags=()):
     """Every check of one kernel call, on the caller's arrays, before any copy or allocation:
     shapes and dtypes (``common.check_arrays``: patterns such as 'B 4H', w_hh first), output
     buffers (no overlap with each other or the inputs, except ``inplace`` pairs), lengths (in
-    [0, dims[steps]] when ``steps`` names a symbol), the step index t and the plan (with the
-    step kernel's ``stem``). Returns the dims bound, e.g. {'H': 5, 'B': 3}."""
+    [0, dims[steps]] when ``steps`` names a symbol), the step index t (if given), the plan (for the step
+    kernel ``stem``) and the bools ``reference`` and ``flags`` ((name, value) pairs).
+    Returns the dims bound, e.g. {'H': 5, 'B': 3}."""
+    for name, value in (("reference", reference),) + tuple(flags):
+        check_flag(value, f"{where}: {name}")
     dims, _ = check_arrays(where, inputs, outputs, inplace)
     _cell_lengths(where, lengths, dims.get("B", 0), dims[steps] if steps else None)
-    if t is not None:
+    if t is not _NO_T:
         _cell_step_index(where, t)
     if plan is not None:
         _check_plan(where, plan, stem, inputs[0][1], dims["B"], reference)
@@ -148,13 +155,14 @@ class StepPlan:
         where = "StepPlan"
         if kind not in _CELL_GATES:
             raise ValueError(f"{where}: kind must be one of {sorted(_CELL_GATES)}, got {kind!r}")
-        _check_call(where, [("w_hh", w_hh, f"{_CELL_GATES[kind]}H H")])
+        _check_call(where, [("w_hh", w_hh, f"{_CELL_GATES[kind]}H H")], flags=[("backward", backward)])
         if not w_hh.flags.c_contiguous:   # the plan is tied to this very array (see check)
             raise ValueError(f"{where}: w_hh {w_hh.shape} must be C-contiguous (the plan serves steps "
                              "given this very array)")
         w, H = _cell_weight(where, kind, w_hh)
-        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1 or H < 1:
-            raise ValueError(f"{where}: needs batch >= 1 and H >= 1, got batch={batch!r}, H={H}")
+        batch = check_int(batch, f"{where}: batch")
+        if batch < 1 or H < 1:   # zero-size steps need no plan
+            raise ValueError(f"{where}: needs batch >= 1 and H >= 1, got batch={batch}, H={H}")
         handle = cfunc("rnn_plan_new", w.dtype)(ptr(w), int(batch), H, _CELL_GATES[kind], int(bool(backward)))
         if handle == ffi.NULL:
             raise MemoryError(f"{where}: could not allocate the packed W_hh ({w.shape}, {w.dtype})")
@@ -333,7 +341,7 @@ def _seq_forward(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, relu=0, overwri
     _check_call(where, [("w_hh", w_hh, f"{G}H H"), ("gx", gx, f"T B {G}H"), ("h0", h0, "B H"),
                         ("c0", c0, "B H", kind != "lstm"), ("b_hn", b_hn, "H", True)],
                 [(gxo, gx, f"T B {G}H")] if overwrite_gx else (), lengths, steps="T",
-                inplace=[(gxo, "gx")])
+                inplace=[(gxo, "gx")], flags=[("reverse", reverse), ("overwrite_gx", overwrite_gx)])
     w, x, T, B, H, dt, L, lp = _seq_setup(where, kind, gx, w_hh, lengths)
     h0, c0, bhn = _cell_arrays(where, dt, [("h0", h0, (B, H)), ("c0", c0, (B, H), kind != "lstm"),
                                            ("b_hn", b_hn, (H,), True)])
@@ -379,7 +387,7 @@ def _seq_backward(kind, dout, dh_n, dc_n, cache, w_hh, lengths, reverse, relu=0)
     _check_call(where, [("w_hh", w_hh, f"{_CELL_GATES[kind]}H H")]
                 + [(f"cache[{n!r}]", cache[n], f"T B {k}H") for n, k in _SEQ_CACHE[kind]]
                 + [("dout", dout, "T B H", True), ("dh_n", dh_n, "B H", True), ("dc_n", dc_n, "B H", True)],
-                lengths=lengths, steps="T")
+                lengths=lengths, steps="T", flags=[("reverse", reverse)])
     # The state cache hprev (T,B,H) fixes T and B here (there is no gx in backward).
     w, hdim = _cell_weight(where, kind, w_hh)
     hprev = as_float_array(cache["hprev"], f"{where}: cache['hprev']", w.dtype)

@@ -107,6 +107,16 @@ def check_real(x, name, finite=True):
     return v
 
 
+def check_flag(x, name):
+    """``x`` as a bool: True / False (or a NumPy bool, or the ints 0 / 1); anything else -- a
+    string such as 'no' is truthy -- raises TypeError."""
+    if x is True or x is False:
+        return x
+    if isinstance(x, (np.bool_, int, np.integer)) and x in (0, 1):
+        return bool(x)
+    raise TypeError(f"{name} must be True or False, got {type(x).__name__} {x!r}")
+
+
 def check_int(x, name, lo=None, hi=_INT64_MAX):
     """``x`` as a Python int (int or NumPy integer, not bool) in [lo, hi]."""
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):

@@ -2,8 +2,8 @@
 (csrc/activations.c) and the fused optimizer update (csrc/optim.c)."""
 import numpy as np
 
-from .common import (_check_ndarray, cfunc, check_float_array, check_no_overlap, check_out,
-                     check_real, contiguous, ffi, lib, ptr)
+from .common import (_check_ndarray, cfunc, check_flag, check_float_array, check_no_overlap,
+                     check_out, check_real, contiguous, describe, ffi, lib, ptr)
 
 
 # ----------------------------------------------------------------------------- GEMM
@@ -36,7 +36,7 @@ def _gemm_operand(x, name, dtype, trans, ndim, fn):
     xd = x.dtype
     if dtype is None:
         if xd not in _IS_F64:
-            raise TypeError(f"{fn}: {name} must be float32 or float64, got {xd} (shape {x.shape})")
+            raise TypeError(f"{fn}: {name} must be float32 or float64, got {describe(x)}")
     elif xd != dtype:
         raise TypeError(f"{fn}: {name} has dtype {xd} (shape {x.shape}) but the other operand is "
                         f"{dtype}; mixed dtypes are not supported")
@@ -47,15 +47,6 @@ def _gemm_operand(x, name, dtype, trans, ndim, fn):
     if x.ndim == 2 and not flags.c_contiguous and flags.f_contiguous:
         return x.T, not trans
     return x, trans
-
-
-def _flag(x, name, fn):
-    """A transpose flag: bool (or NumPy bool, or the ints 0 / 1) -> bool; anything else raises."""
-    if x is True or x is False:
-        return x
-    if isinstance(x, (np.bool_, int, np.integer)) and x in (0, 1):
-        return bool(x)
-    raise TypeError(f"{fn}: {name} must be True or False, got {type(x).__name__} {x!r}")
 
 
 def _scalar(x, name, fn):
@@ -84,7 +75,7 @@ def gemm(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, refe
     has passed. ``beta == 0`` overwrites ``out`` (NaNs in it are ignored). ``reference=True``
     runs the naive reference kernel instead (tests only).
     """
-    ta, tb = _flag(trans_a, "trans_a", "gemm"), _flag(trans_b, "trans_b", "gemm")
+    ta, tb = check_flag(trans_a, "gemm: trans_a"), check_flag(trans_b, "gemm: trans_b")
     if (type(a) is _ndarray and type(b) is _ndarray and a.ndim == 2 and b.ndim == 2
             and a.flags.c_contiguous and b.flags.c_contiguous):
         # fast path (the common case): exact C-contiguous 2-D ndarrays, checked here inline
@@ -111,7 +102,7 @@ def gemm(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, refe
     else:
         _gemm_out(out, (m, n), dt, "gemm", a, b)
     a2, b2 = contiguous(a2), contiguous(b2)     # every check passed: copy odd layouts now
-    if reference:
+    if check_flag(reference, "gemm: reference"):
         _GEMM_REF[dt](ptr(out), ptr(a2), ptr(b2), m, n, k, n, a2.shape[1], b2.shape[1],
                       int(ta), int(tb), alpha, beta)
         return out
@@ -128,9 +119,9 @@ def gemm_batched(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=No
     Checks, zero sizes and ``out`` (no overlap with ``a`` or ``b``) as in ``gemm``.
     """
     fn = "gemm_batched"
-    a3, ta = _gemm_operand(a, "a", None, _flag(trans_a, "trans_a", fn), 3, fn)
+    a3, ta = _gemm_operand(a, "a", None, check_flag(trans_a, f"{fn}: trans_a"), 3, fn)
     dt = a3.dtype
-    b3, tb = _gemm_operand(b, "b", dt, _flag(trans_b, "trans_b", fn), (2, 3), fn)
+    b3, tb = _gemm_operand(b, "b", dt, check_flag(trans_b, f"{fn}: trans_b"), (2, 3), fn)
     nb = a3.shape[0]
     if b3.ndim == 3 and b3.shape[0] != nb:
         raise ValueError(f"gemm_batched: batch sizes differ: a {a.shape}, b {b.shape}")
