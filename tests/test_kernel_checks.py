@@ -218,7 +218,8 @@ bad("StepPlan-huge", lambda: K.StepPlan("lstm", huge(4 * 2 ** 14, 2 ** 14), B), 
 
 
 # --- step kernels: (function, inputs {name: shape}, outputs {name: shape}, output keyword)
-def step_specs():
+def step_specs(B=B, H=H):
+    """Per step kernel: (inputs {name: shape}, outputs {name: shape}, how outputs are passed)."""
     return {
         "rnn_step_forward": ({"gx_t": (B, H), "h_prev": (B, H), "w_hh": (H, H)}, {"h": (B, H)}, "out"),
         "rnn_step_backward": ({"dh": (B, H), "h": (B, H), "w_hh": (H, H)}, {"dgates": (B, H), "dh_prev": (B, H)}, None),
@@ -398,6 +399,168 @@ bad("lstm_seq_forward-overwrite-h0-in-gx", lambda: (lambda gx: K.lstm_seq_forwar
     ValueError, r"lstm_seq_forward: output gx \(overwrite_gx=True\) overlaps input h0")
 bad("lstm_seq_forward-overwrite-str", lambda: K.lstm_seq_forward(**seq_args("lstm"), overwrite_gx="yes"), TypeError,
     r"lstm_seq_forward: overwrite_gx must be True or False")
+
+
+# ----------------------------------------------------------------------------- what must work
+DTYPES = [np.float32, np.float64]
+
+
+def rand(shape, dtype=np.float64, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m,n,k", [(0, 5, 3), (3, 0, 5), (3, 5, 0), (0, 0, 0)])
+def test_gemm_zero_sizes(dtype, m, n, k):
+    a, b = rand((m, k), dtype), rand((k, n), dtype, 1)
+    assert K.gemm(a, b).shape == (m, n)
+    np.testing.assert_array_equal(K.gemm(a, b), np.zeros((m, n), dtype))      # empty sum: 0
+    out = np.full((m, n), np.nan, dtype)
+    np.testing.assert_array_equal(K.gemm(a, b, out=out), np.zeros((m, n), dtype))  # beta 0 ignores NaN
+    c0 = rand((m, n), dtype, 2)
+    out = c0.copy()
+    K.gemm(a, b, alpha=2.0, beta=3.0, out=out)
+    np.testing.assert_allclose(out, 3.0 * c0.astype(np.float64) + 2.0 * (a.astype(np.float64) @ b),
+                               rtol=np.finfo(dtype).eps * 4)
+    for shape_a, shape_b in [((0, m, k), (k, n)), ((2, m, k), (2, k, n)), ((2, m, k), (k, n))]:
+        assert K.gemm_batched(rand(shape_a, dtype), rand(shape_b, dtype)).shape == shape_a[:1] + (m, n)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(0,), (3, 0), (0, 4, 2)])
+def test_activations_and_adam_zero_sizes(dtype, shape):
+    x = np.zeros(shape, dtype)
+    for name in ("tanh", "sigmoid", "exp"):
+        y = getattr(K, f"{name}_forward")(x)
+        assert y.shape == shape and y.dtype == dtype
+        assert getattr(K, f"{name}_backward")(x, y).shape == shape
+    K.adam_update(x, x.copy(), x.copy(), x.copy(), x.copy(), **ADAM)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("b,h", [(0, 4), (3, 0), (0, 0)])
+@pytest.mark.parametrize("fn", list(step_specs()))
+def test_step_kernels_zero_sizes(fn, b, h, dtype):
+    """B = 0 or H = 0 steps are no-ops returning empty arrays (a StepPlan refuses them: battery)."""
+    inputs, outputs, _ = step_specs(b, h)[fn]
+    res = getattr(K, fn)(**{n: np.zeros(s, dtype) for n, s in inputs.items()})
+    res = res if isinstance(res, tuple) else (res,)
+    assert [r.shape for r in res] == [tuple(s) for s in outputs.values()]
+    assert all(r.dtype == dtype for r in res)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", list(GATES))
+def test_sequence_kernels_zero_steps(kind, dtype):
+    """T = 0: the final state is the initial one, and the gradient reaching h0 (c0) is dh_n (dc_n)."""
+    G = GATES[kind]
+    gx, h0, c0, w = np.zeros((0, B, G * H), dtype), rand((B, H), dtype), rand((B, H), dtype, 1), rand((G * H, H), dtype, 2)
+    dh_n, dc_n = rand((B, H), dtype, 3), rand((B, H), dtype, 4)
+    if kind == "lstm":
+        out, h_n, c_n, cache = K.lstm_seq_forward(gx, h0, c0, w)
+        np.testing.assert_array_equal(c_n, c0)
+        dg, dh0, dc0 = K.lstm_seq_backward(None, dh_n, dc_n, cache, w)
+        np.testing.assert_array_equal(dc0, dc_n)
+    else:
+        out, h_n, cache = getattr(K, f"{kind}_seq_forward")(gx, h0, w)
+        dg, *_, dh0 = getattr(K, f"{kind}_seq_backward")(None, dh_n, cache, w)
+    assert out.shape == (0, B, H) and dg.shape == (0, B, G * H)
+    np.testing.assert_array_equal(h_n, h0)
+    np.testing.assert_array_equal(dh0, dh_n)
+
+
+@pytest.fixture(params=[True, False], ids=["simd", "generic"])
+def simd(request):
+    K.set_simd(request.param)
+    yield request.param
+    K.set_simd(True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 37, 100_003])   # 100_003: the chunked, threaded path
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "exp"])
+def test_forward_activations_run_in_place(simd, name, n, dtype):
+    """``out=x`` is supported (documented): each element is read before it is written, in the
+    generic and the AVX2 loops alike, so the result is the out-of-place one, bit for bit."""
+    x = rand(n, dtype, 5)
+    expect = getattr(K, f"{name}_forward")(x)
+    assert getattr(K, f"{name}_forward")(x, out=x) is x
+    np.testing.assert_array_equal(x, expect)
+
+
+def test_non_overlapping_views_of_one_buffer_are_accepted():
+    """The overlap check is exact, not by address bounds: views that interleave without sharing
+    an element are fine, so are adjacent rows of one buffer."""
+    buf = rand(16)
+    x = buf[::8]                 # elements 0 and 8
+    out = buf[1:3]               # inside x's bounds, sharing no element
+    expect = np.tanh(x)
+    K.tanh_forward(x, out=out)
+    np.testing.assert_allclose(out, expect, rtol=1e-15)
+    rows = np.zeros((3, 4, 4))
+    rows[1] = rand((4, 4), seed=1)
+    K.gemm(rows[1], rows[1], out=rows[2])
+    np.testing.assert_allclose(rows[2], rows[1] @ rows[1], rtol=1e-14)
+    cache = np.zeros((4, B, H))  # lstm step outputs in four slices of one cache
+    args = dict(gx_t=rand((B, 4 * H)), h_prev=rand((B, H), seed=1), c_prev=rand((B, H), seed=2), w_hh=rand((4 * H, H), seed=3))
+    h, c, g, tc = K.lstm_step_forward(**args)
+    K.lstm_step_forward(**args, out=(cache[0], cache[1], np.zeros((B, 4 * H)), cache[2]))
+    np.testing.assert_array_equal(cache[:3], np.stack([h, c, tc]))
+
+
+def test_broadcast_and_strided_inputs_are_copied_after_the_checks():
+    a = np.broadcast_to(rand(4), (3, 4))
+    b = rand((5, 4))[:, ::-1].T  # (4, 5), neither C- nor F-contiguous
+    np.testing.assert_allclose(K.gemm(a, b), a @ b, rtol=1e-14)
+    np.testing.assert_allclose(K.tanh_forward(a), np.tanh(a), rtol=1e-15)
+    w, g = rand(6), rand(12)[::2]
+    w2 = w.copy()
+    m, v = np.zeros(6), np.zeros(6)
+    K.adam_update(w, m, v, g, **ADAM)
+    K.adam_update(w2, np.zeros(6), np.zeros(6), np.ascontiguousarray(g), **ADAM)
+    np.testing.assert_array_equal(w, w2)
+    hp = np.broadcast_to(rand(H), (B, H))
+    gx, w_hh = rand((B, H), seed=1), rand((H, H), seed=2)
+    np.testing.assert_array_equal(K.rnn_step_forward(gx, hp, w_hh), K.rnn_step_forward(gx, hp.copy(), w_hh))
+
+
+def test_optional_step_inputs():
+    """dc=None is a zero dc; b_hn=None is a zero b_hn."""
+    rng = np.random.default_rng(7)
+    dh, tc, cp = (rng.standard_normal((B, H)) for _ in range(3))
+    gates, w = rng.uniform(0.1, 0.9, (B, 4 * H)), rng.standard_normal((4 * H, H))
+    for x, y in zip(K.lstm_step_backward(dh, None, gates, tc, cp, w), K.lstm_step_backward(dh, np.zeros((B, H)), gates, tc, cp, w)):
+        np.testing.assert_array_equal(x, y)
+    gx, hp, w3 = rng.standard_normal((B, 3 * H)), rng.standard_normal((B, H)), rng.standard_normal((3 * H, H))
+    for x, y in zip(K.gru_step_forward(gx, hp, w3), K.gru_step_forward(gx, hp, w3, np.zeros(H))):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_overlap_property_of_an_elementwise_kernel():
+    """For any two views of one buffer: tanh_forward(x, out) either computes tanh of x as it was,
+    or (when they share memory without being the very same view) raises ValueError."""
+    hyp = pytest.importorskip("hypothesis")
+    st = hyp.strategies
+
+    @hyp.settings(max_examples=200, deadline=None)
+    @hyp.given(st.integers(0, 40), st.integers(1, 4), st.integers(0, 40), st.integers(0, 20))
+    def check(x_start, x_step, out_start, n):
+        buf = np.arange(64, dtype=np.float64) / 64
+        x = buf[x_start::x_step][:n]
+        out = buf[out_start:out_start + len(x)]
+        if len(out) != len(x):
+            return
+        before = x.copy()
+        identical = x.ctypes.data == out.ctypes.data and x.strides == out.strides
+        if np.shares_memory(x, out) and not identical:
+            with pytest.raises(ValueError, match="tanh_forward: output out overlaps input x"):
+                K.tanh_forward(x, out=out)
+            np.testing.assert_array_equal(buf, np.arange(64) / 64)   # nothing written
+        else:
+            K.tanh_forward(x, out=out)
+            np.testing.assert_array_equal(out, K.tanh_forward(before))
+
+    check()
 
 
 # ----------------------------------------------------------------------------- the child process
