@@ -1,5 +1,11 @@
 """Bindings of the recurrent cell kernels (csrc/rnn_cells.h): single steps forward and backward,
-step plans, and the whole-sequence drivers."""
+step plans, and the whole-sequence drivers.
+
+Every entry point first calls ``_check_call`` on the caller's arrays (types, dtypes, shapes,
+outputs, overlaps, lengths, t, plan, flags), before any copy or allocation. Aliasing: no kernel
+here runs in place -- caller-supplied outputs (``out=``, ``dgates=``, ``dh_prev=``, ...) may share
+memory with no input and no other output; the one exception is ``lstm_seq_forward(...,
+overwrite_gx=True)``, which writes the gates into ``gx`` itself (exactly that array)."""
 import numpy as np
 
 from .common import (as_float_array, cfunc, check_arrays, check_flag, check_int, check_out, ffi,
@@ -106,9 +112,11 @@ def _check_call(where, inputs, outputs=(), lengths=None, t=_NO_T, steps=None, in
     """Every check of one kernel call, on the caller's arrays, before any copy or allocation:
     shapes and dtypes (``common.check_arrays``: patterns such as 'B 4H', w_hh first), output
     buffers (no overlap with each other or the inputs, except ``inplace`` pairs), lengths (in
-    [0, dims[steps]] when ``steps`` names a symbol), the step index t (if given), the plan (for the step
-    kernel ``stem``) and the bools ``reference`` and ``flags`` ((name, value) pairs).
-    Returns the dims bound, e.g. {'H': 5, 'B': 3}."""
+    [0, dims[steps]] when ``steps`` names a symbol), the step index t (if given), the plan (for
+    the step kernel ``stem``) and the bools ``reference`` and ``flags`` ((name, value) pairs).
+    Returns the dims bound, e.g. {'H': 5, 'B': 3}. No step kernel runs in place: every output
+    must be free of every input and of the other outputs (the kernels read h_prev, c_prev, gates
+    ... while writing)."""
     for name, value in (("reference", reference),) + tuple(flags):
         check_flag(value, f"{where}: {name}")
     dims, _ = check_arrays(where, inputs, outputs, inplace)
