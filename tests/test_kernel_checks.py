@@ -158,6 +158,16 @@ for fn in ("tanh_forward", "sigmoid_forward", "exp_forward"):
         rf"{fn}: output out overlaps input x in memory: out may only be the very same array as x")
     bad(f"{fn}-huge-out", lambda f=f: f(huge(2 ** 16, 2 ** 16), out=f32(2, 2)), ValueError,
         rf"{fn}: out has shape \(2, 2\), expected \(65536, 65536\)")
+# views whose memory is owned by something other than an ndarray (the owner shortcut of the
+# overlap check does not apply; the bounds test must)
+bad("tanh_forward-out-frombuffer", lambda: (lambda b: K.tanh_forward(np.frombuffer(b)[:-1], out=np.frombuffer(b)[1:]))(bytearray(80)),
+    ValueError, r"tanh_forward: output out overlaps input x")
+bad("tanh_forward-out-as_strided", lambda: (lambda a: K.tanh_forward(
+    np.lib.stride_tricks.as_strided(a, (9,), (8,)), out=np.lib.stride_tricks.as_strided(a[1:], (9,), (8,))))(f64(10)),
+    ValueError, r"tanh_forward: output out overlaps input x")
+bad("gemm-out-frombuffer-a", lambda: (lambda b: K.gemm(np.frombuffer(b).reshape(3, 3), f64(3, 3),
+                                                       out=np.frombuffer(b).reshape(3, 3)))(bytearray(72)),
+    ValueError, r"gemm: output out overlaps input a")
 for fn in ("tanh_backward", "sigmoid_backward", "exp_backward"):
     f = getattr(K, fn)
     bad(f"{fn}-dy-int", lambda f=f: f(X.astype(int), X), TypeError, rf"{fn}: dy must be float32 or float64, got \(2, 3\) int64")

@@ -22,7 +22,9 @@ ffi, lib = _C.ffi, _C.lib
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+_IS_FLOAT = dict.fromkeys(_FLOATS, True)   # `dtype in dict`: a hash lookup, faster than a tuple
 _INT64_MAX = np.iinfo(np.int64).max
+_ndarray = np.ndarray
 _CTYPE = {np.dtype(np.float32): "float *", np.dtype(np.float64): "double *"}
 
 # ----------------------------------------------------------------------------- checks
@@ -43,6 +45,8 @@ def _dtype_name(dt):
 
 
 def _check_ndarray(x, name):
+    if type(x) is _ndarray:
+        return
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
     if isinstance(x, np.ma.MaskedArray):   # C would read the masked values as data
@@ -55,7 +59,7 @@ def check_float_array(x, name, dtype=None, like=None):
     array) of float32 or float64 -- exactly ``dtype`` if given (``like`` names the argument that
     fixed it, for the message). Returns ``x``."""
     _check_ndarray(x, name)
-    if x.dtype not in _FLOATS:
+    if x.dtype not in _IS_FLOAT:
         raise TypeError(f"{name} must be float32 or float64, got {describe(x)}")
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"{name} has dtype {_dtype_name(x.dtype)} (shape {x.shape}) but "
@@ -139,34 +143,46 @@ def _pattern(pattern):
     return tuple(dims)
 
 
+@functools.lru_cache(maxsize=None)
+def _binding_order(pattern):
+    """``(index, k, symbol)`` of each dimension of ``pattern``, plain symbols and numbers first,
+    so that in 'H 4H'-like patterns H is bound by its plain occurrence."""
+    spec = _pattern(pattern)
+    return tuple(sorted(((i, k, sym) for i, (k, sym) in enumerate(spec)), key=lambda d: d[1] != 1 and d[2] is not None))
+
+
 def _match(where, name, shape, pattern, dims, source):
     """Check ``shape`` against ``pattern``, binding unbound symbols in ``dims`` (plain symbols
     first, then multiples: 'kH' binds H = size / k)."""
+    order = _binding_order(pattern)
+    if len(shape) == len(order):
+        for i, k, sym in order:
+            size = shape[i]
+            if sym is None:
+                if size != k:
+                    break
+                continue
+            d = dims.get(sym)
+            if d is None:
+                if size % k:
+                    break
+                dims[sym], source[sym] = size // k, name
+            elif size != k * d:
+                break
+        else:
+            return
     spec = _pattern(pattern)
-    ok = len(shape) == len(spec)
-    if ok:
-        for plain in (True, False):
-            for size, (k, sym) in zip(shape, spec):
-                if (k == 1 or sym is None) != plain:
-                    continue
-                if sym is None or sym in dims:
-                    ok = ok and size == k * (dims[sym] if sym else 1)
-                elif size % k == 0:
-                    dims[sym], source[sym] = size // k, name
-                else:
-                    ok = False
-    if not ok:
-        want = ", ".join((sym if k == 1 else f"{k}*{sym}") if sym else str(k) for k, sym in spec)
-        if len(want.split(",")) == 1:
-            want += ","
-        bound = [f"{s}={dims[s]} from {source[s]}" for s in sorted(dims)
-                 if source[s] != name and any(s == sym for _, sym in spec)]
-        if not bound:   # the array disagrees with itself (e.g. w_hh (15, 4) for (4*H, H))
-            raise ValueError(f"{where}: {name} must have shape ({want}), got {tuple(shape)}")
-        concrete = "(" + ", ".join(str(k * dims[sym]) if sym in dims else (str(k) if sym is None else "?")
-                                    for k, sym in spec) + ("," if len(spec) == 1 else "") + ")"
-        raise ValueError(f"{where}: {name} has shape {tuple(shape)}, expected ({want}) = {concrete} "
-                         "with " + ", ".join(bound))
+    want = ", ".join((sym if k == 1 else f"{k}*{sym}") if sym else str(k) for k, sym in spec)
+    if len(spec) == 1:
+        want += ","
+    bound = [f"{s}={dims[s]} from {source[s]}" for s in sorted(dims)
+             if source[s] != name and any(s == sym for _, sym in spec)]
+    if not bound:   # the array disagrees with itself (e.g. w_hh (15, 4) for (4*H, H))
+        raise ValueError(f"{where}: {name} must have shape ({want}), got {tuple(shape)}")
+    concrete = "(" + ", ".join(str(k * dims[sym]) if sym in dims else (str(k) if sym is None else "?")
+                                for k, sym in spec) + ("," if len(spec) == 1 else "") + ")"
+    raise ValueError(f"{where}: {name} has shape {tuple(shape)}, expected ({want}) = {concrete} "
+                     "with " + ", ".join(bound))
 
 
 def check_arrays(where, inputs, outputs=(), inplace=(), dims=None):
@@ -179,19 +195,25 @@ def check_arrays(where, inputs, outputs=(), inplace=(), dims=None):
     dtype (the first input's); outputs: that dtype, C-contiguous, writeable; then
     ``check_no_overlap`` (``inplace`` as there). Returns ``(dims, dtype)``: the bound symbols.
     """
+    # Per-call cost matters (the step kernels run once per time step): each array gets a cheap
+    # test first, and the full check -- which builds the message -- only when that test fails.
     dims = {} if dims is None else dict(dims)
     source = dict.fromkeys(dims, "the call")
     dtype = first = None
-    for name, a, pattern, *optional in inputs:
-        if a is None and optional and optional[0]:
+    for item in inputs:
+        name, a, pattern = item[0], item[1], item[2]
+        if a is None and len(item) > 3 and item[3]:
             continue
-        check_float_array(a, f"{where}: {name}", dtype, first)
+        if type(a) is not _ndarray or (a.dtype is not dtype if dtype is not None else a.dtype not in _IS_FLOAT):
+            check_float_array(a, f"{where}: {name}", dtype, first)
         if dtype is None:
             dtype, first = a.dtype, name
         _match(where, name, a.shape, pattern, dims, source)
     for name, a, pattern in outputs:
         if a is not None:
-            check_out(a, None, dtype, f"{where}: {name}")
+            f = a.flags if type(a) is _ndarray else None
+            if f is None or a.dtype is not dtype or not f.writeable or not f.c_contiguous:
+                check_out(a, None, dtype, f"{where}: {name}")
             _match(where, name, a.shape, pattern, dims, source)
     check_no_overlap([(n, a) for n, a, *_ in outputs], [(n, a) for n, a, *_ in inputs], inplace, where)
     return dims, dtype
@@ -200,7 +222,19 @@ def check_arrays(where, inputs, outputs=(), inplace=(), dims=None):
 _TOO_HARD = getattr(np, "exceptions", np).TooHardError    # np.exceptions from NumPy 1.25
 
 
-_may_share = np.may_share_memory    # bounds only: cheap (~0.5 us), and the usual answer
+_may_share = np.may_share_memory    # bounds only: ~0.5 us a pair
+
+
+def _owner(a):
+    """The ndarray that owns ``a``'s memory (``a`` itself, or the root of its chain of views), or
+    None when that is not known (memory from another buffer object: bytes, mmap, as_strided)."""
+    while True:
+        b = a.base
+        if b is None:
+            return a if a.flags.owndata else None
+        if type(b) is not _ndarray:
+            return None
+        a = b
 
 
 def _overlap(a, b):
@@ -221,16 +255,19 @@ def check_no_overlap(outputs, inputs=(), inplace=(), where=None):
     partial overlap. Call it after the shape checks and before any copy or allocation.
     ``where`` (the caller's name) prefixes the message.
     """
+    # Arrays owned by two different ndarrays cannot overlap: one identity test per pair, and the
+    # bounds test (np.may_share_memory) only for views of one owner or of foreign memory.
     pre = f"{where}: " if where else ""
-    for i, (n1, a1) in enumerate(outputs):
-        if a1 is None:
-            continue
-        for n2, a2 in outputs[i + 1:]:
-            if a2 is not None and _may_share(a1, a2) and _overlap(a1, a2):
+    outputs = [(n, a, _owner(a)) for n, a in outputs if a is not None]
+    inputs = [(n, a, _owner(a)) for n, a in inputs if a is not None]
+    for i, (n1, a1, o1) in enumerate(outputs):
+        for n2, a2, o2 in outputs[i + 1:]:
+            if (o1 is None or o2 is None or o1 is o2) and _may_share(a1, a2) and _overlap(a1, a2):
                 raise ValueError(f"{pre}output buffers {n1} and {n2} overlap in memory; pass distinct, "
                                  "non-overlapping arrays")
-        for n2, a2 in inputs:
-            if a2 is None or not _may_share(a1, a2) or not _overlap(a1, a2):
+        for n2, a2, o2 in inputs:
+            if (o1 is not None and o2 is not None and o1 is not o2) or not _may_share(a1, a2) \
+                    or not _overlap(a1, a2):
                 continue
             same = (a1.__array_interface__["data"][0] == a2.__array_interface__["data"][0]
                     and a1.shape == a2.shape and a1.strides == a2.strides)
