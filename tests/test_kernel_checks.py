@@ -51,6 +51,14 @@ def huge(*shape, dtype=np.float32):
     return np.broadcast_to(np.zeros((), dtype), shape)
 
 
+def misaligned(*shape, dtype=np.float64, fill=0.0):
+    """A writeable C-contiguous array whose data starts one byte past an element boundary."""
+    n = int(np.prod(shape))
+    a = np.frombuffer(bytearray(n * np.dtype(dtype).itemsize + 1), dtype, n, offset=1).reshape(shape)
+    a[...] = fill
+    return a
+
+
 def masked(a):
     return np.ma.masked_array(a, mask=np.zeros(a.shape, bool))
 
@@ -75,6 +83,11 @@ for v in (1, "avx2", None, 0.0):
     bad(f"set_simd-{v!r}", lambda v=v: K.set_simd(v), TypeError,
         rf"set_simd expects True .* got {type(v).__name__} {re.escape(repr(v))}")
 bad("tune_malloc-str", lambda: K.tune_malloc("no"), TypeError, r"tune_malloc expects True or False, got str")
+
+bad("ptr-int", lambda: K.ptr(np.zeros(3, int)), TypeError, r"ptr needs a float32/float64 numpy.ndarray, got \(3,\) int64")
+bad("ptr-list", lambda: K.ptr([1.0]), TypeError, r"ptr needs a float32/float64 numpy.ndarray, got list")
+bad("cfunc-dtype", lambda: K.cfunc("tanh_forward", np.int32), TypeError, r"cfunc: dtype must be float32 or float64, got <class 'numpy.int32'>")
+bad("cfunc-stem", lambda: K.cfunc("no_such_kernel", np.float32), AttributeError, r"mg_no_such_kernel_f32")
 
 # --- gemm
 A, Bm = f64(3, 4), f64(4, 5)
@@ -125,6 +138,9 @@ bad("gemm-huge-dtype", lambda: K.gemm(huge(2 ** 16, 2 ** 16), huge(2 ** 16, 2, d
 bad("gemm-huge-alpha", lambda: K.gemm(huge(2 ** 16, 2 ** 16), huge(2 ** 16, 2), alpha=float("nan")), ValueError,
     r"gemm: alpha must be finite")
 
+bad("gemm-out-misaligned", lambda: K.gemm(A, Bm, out=misaligned(3, 5)), ValueError,
+    r"gemm: out \(3, 5\) float64 is not aligned to its 8-byte elements")
+
 # --- gemm_batched
 A3 = f64(2, 3, 4)
 bad("gemm_batched-a-2d", lambda: K.gemm_batched(A, Bm), ValueError, r"gemm_batched: a must be 3-D, got shape \(3, 4\)")
@@ -156,6 +172,7 @@ for fn in ("tanh_forward", "sigmoid_forward", "exp_forward"):
     bad(f"{fn}-out-strided", lambda f=f: f(X, out=f64(2, 6)[:, ::2]), ValueError, rf"{fn}: out .* not C-contiguous")
     bad(f"{fn}-out-shifted", lambda f=f: (lambda buf: f(buf[:-1], out=buf[1:]))(f64(9)), ValueError,
         rf"{fn}: output out overlaps input x in memory: out may only be the very same array as x")
+    bad(f"{fn}-out-misaligned", lambda f=f: f(X, out=misaligned(2, 3)), ValueError, rf"{fn}: out \(2, 3\) float64 is not aligned")
     bad(f"{fn}-huge-out", lambda f=f: f(huge(2 ** 16, 2 ** 16), out=f32(2, 2)), ValueError,
         rf"{fn}: out has shape \(2, 2\), expected \(65536, 65536\)")
 # views whose memory is owned by something other than an ndarray (the owner shortcut of the
@@ -206,6 +223,7 @@ bad("adam-m-is-w", lambda: (lambda a: adam(w=a, m=a))(f32(4)), ValueError, r"ada
 bad("adam-g-is-v", lambda: (lambda a: adam(v=a, g=a))(f32(4)), ValueError, r"adam_update: output v overlaps input g")
 bad("adam-vmax-partial-m", lambda: (lambda buf: adam(m=buf[:4], vmax=buf[2:]))(f32(6)), ValueError,
     r"adam_update: output buffers m and vmax overlap")
+bad("adam-m-misaligned", lambda: adam(m=misaligned(4, dtype=np.float32)), ValueError, r"adam_update: m \(4,\) float32 is not aligned")
 bad("adam-eps-nan", lambda: adam(eps=float("nan")), ValueError, r"adam_update: eps must be finite, got nan")
 bad("adam-step_size-str", lambda: adam(step_size="0.1"), TypeError, r"adam_update: step_size must be a real number, got str")
 bad("adam-c1-None", lambda: adam(c1=None), TypeError, r"adam_update: c1 must be a real number, got NoneType")
@@ -218,6 +236,8 @@ bad("StepPlan-kind-None", lambda: K.StepPlan(None, W4, B), ValueError, r"StepPla
 bad("StepPlan-w-int", lambda: K.StepPlan("lstm", W4.astype(int), B), TypeError, r"StepPlan: w_hh must be float32 or float64")
 bad("StepPlan-w-shape", lambda: K.StepPlan("lstm", f64(15, 4), B), ValueError, r"StepPlan: w_hh must have shape \(4\*H, H\), got \(15, 4\)")
 bad("StepPlan-w-fortran", lambda: K.StepPlan("lstm", np.asfortranarray(W4), B), ValueError, r"StepPlan: w_hh \(16, 4\) must be C-contiguous")
+bad("StepPlan-w-misaligned", lambda: K.StepPlan("lstm", misaligned(4 * H, H), B), ValueError,
+    r"StepPlan: w_hh \(16, 4\) must be C-contiguous and aligned")
 bad("StepPlan-w-H0", lambda: K.StepPlan("lstm", f64(0, 0), B), ValueError, r"StepPlan: needs batch >= 1 and H >= 1, got batch=3, H=0")
 bad("StepPlan-batch-0", lambda: K.StepPlan("lstm", W4, 0), ValueError, r"StepPlan: needs batch >= 1 .* batch=0")
 bad("StepPlan-batch-float", lambda: K.StepPlan("lstm", W4, 1.5), TypeError, r"StepPlan: batch must be an int, got float 1.5")
@@ -290,6 +310,8 @@ for fn, (inputs, outputs, style) in step_specs().items():
             ValueError, rf"{fn}: {out} .* not C-contiguous")
         bad(f"{fn}-out-{out}-shape", lambda fn=fn, out=out, s=shape: call_step(fn, outs={out: f64(s[0] + 1, s[1])}),
             ValueError, rf"{fn}: {out} has shape \({shape[0] + 1}, {shape[1]}\), expected")
+        bad(f"{fn}-out-{out}-misaligned", lambda fn=fn, out=out, s=shape: call_step(fn, outs={out: misaligned(*s)}),
+            ValueError, rf"{fn}: {out} {re.escape(str(shape))} float64 is not aligned")
         bad(f"{fn}-out-{out}-dtype", lambda fn=fn, out=out, s=shape: call_step(fn, outs={out: f32(*s)}),
             TypeError, rf"{fn}: {out} has dtype float32, expected float64")
         same = next((n for n, s in inputs.items() if s == shape), None)
@@ -532,6 +554,21 @@ def test_broadcast_and_strided_inputs_are_copied_after_the_checks():
     hp = np.broadcast_to(rand(H), (B, H))
     gx, w_hh = rand((B, H), seed=1), rand((H, H), seed=2)
     np.testing.assert_array_equal(K.rnn_step_forward(gx, hp, w_hh), K.rnn_step_forward(gx, hp.copy(), w_hh))
+
+
+def test_misaligned_inputs_are_copied_aligned():
+    """Inputs at an odd byte offset are C-contiguous but not aligned: they are copied (a
+    misaligned double * is undefined behaviour in C), with the same results."""
+    x = misaligned(1000, fill=0.5)
+    np.testing.assert_array_equal(K.tanh_forward(x), K.tanh_forward(x.copy()))
+    a = misaligned(40, 40, fill=0.25)
+    np.testing.assert_array_equal(K.gemm(a, a), K.gemm(a.copy(), a.copy()))
+    np.testing.assert_array_equal(K.gemm(a, a.T), K.gemm(a.copy(), a.copy().T))
+    gx, w = rand((3, B, 4 * H)), misaligned(4 * H, H, fill=0.1)
+    lengths = misaligned(B, dtype=np.int64, fill=2)
+    ref = K.lstm_seq_forward(gx, f64(B, H), f64(B, H), w.copy(), lengths.copy())
+    for x, y in zip(K.lstm_seq_forward(gx, f64(B, H), f64(B, H), w, lengths)[:3], ref[:3]):
+        np.testing.assert_array_equal(x, y)
 
 
 def test_optional_step_inputs():

@@ -82,7 +82,7 @@ def _cell_lengths(where, lengths, batch, steps=None):
     if batch and (lengths.min() < 0 or lengths.max() > hi):
         raise ValueError(f"{where}: lengths must lie in [0, {'T' if steps is None else steps}], "
                          f"got min {lengths.min()} max {lengths.max()}")
-    L = np.ascontiguousarray(lengths, dtype=np.int64)
+    L = np.require(lengths, np.int64, "CA")   # C-contiguous and aligned int64 (copy if not)
     return L, ffi.cast("int64_t *", ffi.from_buffer(L))
 
 
@@ -164,9 +164,9 @@ class StepPlan:
         if kind not in _CELL_GATES:
             raise ValueError(f"{where}: kind must be one of {sorted(_CELL_GATES)}, got {kind!r}")
         _check_call(where, [("w_hh", w_hh, f"{_CELL_GATES[kind]}H H")], flags=[("backward", backward)])
-        if not w_hh.flags.c_contiguous:   # the plan is tied to this very array (see check)
-            raise ValueError(f"{where}: w_hh {w_hh.shape} must be C-contiguous (the plan serves steps "
-                             "given this very array)")
+        if not (w_hh.flags.c_contiguous and w_hh.flags.aligned):   # the plan is tied to this array
+            raise ValueError(f"{where}: w_hh {w_hh.shape} must be C-contiguous and aligned (the plan "
+                             "serves steps given this very array)")
         w, H = _cell_weight(where, kind, w_hh)
         batch = check_int(batch, f"{where}: batch")
         if batch < 1 or H < 1:   # zero-size steps need no plan

@@ -68,9 +68,14 @@ def check_float_array(x, name, dtype=None, like=None):
 
 
 def contiguous(x):
-    """``x`` itself when C-contiguous, else a C-contiguous copy of the same shape (0-d included).
-    Call only after every check of the call has passed."""
-    return x if x.flags.c_contiguous else np.ascontiguousarray(x).reshape(x.shape)
+    """``x`` itself when C-contiguous and aligned, else a C-contiguous aligned copy of the same
+    shape (0-d included). Call only after every check of the call has passed.
+
+    Aligned: a view at an odd byte offset (``np.frombuffer(b, offset=1)``) is C-contiguous but
+    its ``double *`` would be misaligned, which is undefined behaviour in C (UBSan reports it;
+    aligned vector loads fault). ``np.ascontiguousarray`` would pass it through unchanged."""
+    f = x.flags
+    return x if f.c_contiguous and f.aligned else np.array(x, order="C")
 
 
 def as_float_array(x, name, dtype=None):
@@ -85,7 +90,7 @@ def as_float_array(x, name, dtype=None):
 
 def check_out(out, shape, dtype, name="out"):
     """Validate a caller-supplied output buffer: an ndarray (not masked) of exactly ``shape``
-    (skipped when None) and ``dtype``, C-contiguous and writeable. Returns ``out``."""
+    (skipped when None) and ``dtype``, writeable, C-contiguous and aligned. Returns ``out``."""
     _check_ndarray(out, name)
     if shape is not None and out.shape != tuple(shape):
         raise ValueError(f"{name} has shape {out.shape}, expected {tuple(shape)}")
@@ -98,6 +103,9 @@ def check_out(out, shape, dtype, name="out"):
     if not out.flags.c_contiguous:
         raise ValueError(f"{name} {describe(out)} is not C-contiguous (strides {out.strides}); "
                          "outputs are written in place, so they must be C-contiguous")
+    if not out.flags.aligned:
+        raise ValueError(f"{name} {describe(out)} is not aligned to its {out.dtype.itemsize}-byte "
+                         "elements (a view at an odd byte offset?); outputs must be aligned")
     return out
 
 
@@ -212,7 +220,7 @@ def check_arrays(where, inputs, outputs=(), inplace=(), dims=None):
     for name, a, pattern in outputs:
         if a is not None:
             f = a.flags if type(a) is _ndarray else None
-            if f is None or a.dtype is not dtype or not f.writeable or not f.c_contiguous:
+            if f is None or a.dtype is not dtype or not (f.writeable and f.c_contiguous and f.aligned):
                 check_out(a, None, dtype, f"{where}: {name}")
             _match(where, name, a.shape, pattern, dims, source)
     check_no_overlap([(n, a) for n, a, *_ in outputs], [(n, a) for n, a, *_ in inputs], inplace, where)
@@ -278,16 +286,24 @@ def check_no_overlap(outputs, inputs=(), inplace=(), where=None):
 
 
 def ptr(a):
-    """A typed C pointer to the (C-contiguous) array ``a``'s data; no copy.
+    """A typed C pointer to the (checked: C-contiguous, aligned) float array ``a``'s data; no copy.
 
     Read-only arrays are accepted: the C side takes them as ``const`` inputs.
     """
-    return ffi.cast(_CTYPE[a.dtype], ffi.from_buffer(a, require_writable=False))
+    try:
+        ctype = _CTYPE[a.dtype]
+    except (AttributeError, KeyError, TypeError):
+        raise TypeError(f"ptr needs a float32/float64 numpy.ndarray, got {describe(a)}") from None
+    return ffi.cast(ctype, ffi.from_buffer(a, require_writable=False))
 
 
 def cfunc(stem, dtype):
     """The C function ``mg_<stem>_<f32|f64>``."""
-    return getattr(lib, f"mg_{stem}_{_SUFFIX[np.dtype(dtype)]}")
+    try:
+        suffix = _SUFFIX[np.dtype(dtype)]
+    except (KeyError, TypeError):
+        raise TypeError(f"cfunc: dtype must be float32 or float64, got {dtype!r}") from None
+    return getattr(lib, f"mg_{stem}_{suffix}")
 
 
 # ----------------------------------------------------------------------------- threads

@@ -77,7 +77,7 @@ def gemm(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, refe
     """
     ta, tb = check_flag(trans_a, "gemm: trans_a"), check_flag(trans_b, "gemm: trans_b")
     if (type(a) is _ndarray and type(b) is _ndarray and a.ndim == 2 and b.ndim == 2
-            and a.flags.c_contiguous and b.flags.c_contiguous):
+            and a.flags.carray and b.flags.carray):   # carray: C-contiguous, aligned, writeable
         # fast path (the common case): exact C-contiguous 2-D ndarrays, checked here inline
         dt = a.dtype
         if dt not in _IS_F64 or b.dtype != dt:
