@@ -91,6 +91,10 @@ def as_float_array(x, name, dtype=None):
 def check_out(out, shape, dtype, name="out"):
     """Validate a caller-supplied output buffer: an ndarray (not masked) of exactly ``shape``
     (skipped when None) and ``dtype``, writeable, C-contiguous and aligned. Returns ``out``."""
+    if type(out) is _ndarray and out.dtype is dtype and (shape is None or out.shape == shape):
+        f = out.flags                     # the common case, in one look at the flags
+        if f.writeable and f.c_contiguous and f.aligned:
+            return out
     _check_ndarray(out, name)
     if shape is not None and out.shape != tuple(shape):
         raise ValueError(f"{name} has shape {out.shape}, expected {tuple(shape)}")
@@ -111,11 +115,17 @@ def check_out(out, shape, dtype, name="out"):
 
 def check_real(x, name, finite=True):
     """``x`` as a Python float: a real number (not bool, not complex), finite unless told."""
+    if type(x) is float and (x - x == 0.0 or not finite):   # the common case; x - x is 0 iff finite
+        return x
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(x).__name__} {x!r}")
-    v = float(x)
+    try:
+        v = float(x)
+    except OverflowError:          # an int beyond the float range
+        v = math.inf
     if finite and not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {v}")
+        raise ValueError(f"{name} must be finite, got {v if v == v else 'nan'}"
+                         + ("" if isinstance(x, float) else f" ({x!r})"))
     return v
 
 
@@ -159,10 +169,13 @@ def _binding_order(pattern):
     return tuple(sorted(((i, k, sym) for i, (k, sym) in enumerate(spec)), key=lambda d: d[1] != 1 and d[2] is not None))
 
 
+_ORDERS = {}   # pattern -> _binding_order(pattern): a plain dict lookup on the per-call path
+
+
 def _match(where, name, shape, pattern, dims, source):
     """Check ``shape`` against ``pattern``, binding unbound symbols in ``dims`` (plain symbols
     first, then multiples: 'kH' binds H = size / k)."""
-    order = _binding_order(pattern)
+    order = _ORDERS.get(pattern) or _ORDERS.setdefault(pattern, _binding_order(pattern))
     if len(shape) == len(order):
         for i, k, sym in order:
             size = shape[i]
@@ -265,12 +278,15 @@ def check_no_overlap(outputs, inputs=(), inplace=(), where=None):
     """
     # Arrays owned by two different ndarrays cannot overlap: one identity test per pair, and the
     # bounds test (np.may_share_memory) only for views of one owner or of foreign memory.
-    pre = f"{where}: " if where else ""
     outputs = [(n, a, _owner(a)) for n, a in outputs if a is not None]
     inputs = [(n, a, _owner(a)) for n, a in inputs if a is not None]
+    owners = {id(o) for _, _, o in outputs if o is not None}
+    if len(owners) == len(outputs) and not any(o is None or id(o) in owners for _, _, o in inputs):
+        return          # each output owned by its own ndarray, owning no input: the usual case
     for i, (n1, a1, o1) in enumerate(outputs):
         for n2, a2, o2 in outputs[i + 1:]:
             if (o1 is None or o2 is None or o1 is o2) and _may_share(a1, a2) and _overlap(a1, a2):
+                pre = f"{where}: " if where else ""
                 raise ValueError(f"{pre}output buffers {n1} and {n2} overlap in memory; pass distinct, "
                                  "non-overlapping arrays")
         for n2, a2, o2 in inputs:
@@ -282,6 +298,7 @@ def check_no_overlap(outputs, inputs=(), inplace=(), where=None):
             if (n1, n2) in inplace and same:
                 continue
             how = "may only be the very same array as" if (n1, n2) in inplace else "must not overlap"
+            pre = f"{where}: " if where else ""
             raise ValueError(f"{pre}output {n1} overlaps input {n2} in memory: {n1} {how} {n2}")
 
 

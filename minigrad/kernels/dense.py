@@ -49,17 +49,12 @@ def _gemm_operand(x, name, dtype, trans, ndim, fn):
     return x, trans
 
 
-def _scalar(x, name, fn):
-    """alpha / beta: a finite real number (a float passes with one cheap test: x - x is 0.0
-    exactly when x is finite)."""
-    if type(x) is float and x - x == 0.0:
-        return x
-    return check_real(x, f"{fn}: {name}")
-
-
 def _gemm_out(out, shape, dtype, fn, a, b):
     """Validate a caller's ``out``: shape, dtype, writeable, C-contiguous, no overlap with a, b."""
     check_out(out, shape, dtype, f"{fn}: out")
+    if (out.base is None and a.base is None and b.base is None and out is not a and out is not b
+            and out.flags.owndata and a.flags.owndata and b.flags.owndata):
+        return out      # three arrays each owning its memory: disjoint (the per-call fast path)
     check_no_overlap([("out", out)], [("a", a), ("b", b)], where=fn)
     return out
 
@@ -94,7 +89,7 @@ def gemm(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, refe
         raise ValueError(
             f"gemm: inner dimensions differ: op(a) is {(m, k)} (a {a.shape}, trans_a={bool(trans_a)}), "
             f"op(b) is {(k2, n)} (b {b.shape}, trans_b={bool(trans_b)})")
-    alpha, beta = _scalar(alpha, "alpha", "gemm"), _scalar(beta, "beta", "gemm")
+    alpha, beta = check_real(alpha, "gemm: alpha"), check_real(beta, "gemm: beta")
     if out is None:
         if beta != 0:
             raise ValueError(f"gemm: beta != 0 needs an `out` array of shape {(m, n)} to accumulate into")
@@ -130,7 +125,7 @@ def gemm_batched(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=No
     if k != k2:
         raise ValueError(f"gemm_batched: inner dimensions differ: a {a.shape} (trans_a={bool(trans_a)}), "
                          f"b {b.shape} (trans_b={bool(trans_b)})")
-    alpha, beta = _scalar(alpha, "alpha", fn), _scalar(beta, "beta", fn)
+    alpha, beta = check_real(alpha, f"{fn}: alpha"), check_real(beta, f"{fn}: beta")
     if out is None:
         if beta != 0:
             raise ValueError(f"gemm_batched: beta != 0 needs an `out` array of shape {(nb, m, n)} "
@@ -246,9 +241,9 @@ def adam_update(w, m, v, g, vmax=None, *, c1, beta2, c2, step_size, bc2_sqrt, ep
     state = [("w", w), ("m", m), ("v", v)] + ([("vmax", vmax)] if vmax is not None else [])
     for name, a in state:
         check_out(a, w.shape, w.dtype, f"{where}: {name}")
-    coef = {k: check_real(x, f"{where}: {k}") for k, x in
-            dict(c1=c1, beta2=beta2, c2=c2, step_size=step_size, bc2_sqrt=bc2_sqrt, eps=eps).items()}
+    coef = [check_real(x, f"{where}: {k}") for k, x in (("c1", c1), ("beta2", beta2), ("c2", c2),
+            ("step_size", step_size), ("bc2_sqrt", bc2_sqrt), ("eps", eps))]
     check_no_overlap(state, [("g", g)], where=where)
     g = contiguous(g)
     cfunc("adam_update", w.dtype)(ptr(w), ptr(m), ptr(v), ptr(vmax) if vmax is not None else ffi.NULL,
-                                  ptr(g), *coef.values(), w.size)
+                                  ptr(g), *coef, w.size)
