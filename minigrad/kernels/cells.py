@@ -260,7 +260,8 @@ def lstm_step_forward(gx_t, h_prev, c_prev, w_hh, lengths=None, t=0, out=None, r
     where = "lstm_step_forward"
     _check_call(where, [("w_hh", w_hh, "4H H"), ("h_prev", h_prev, "B H"), ("gx_t", gx_t, "B 4H"),
                         ("c_prev", c_prev, "B H")],
-                _out_items(where, out, [("h", "B H"), ("c", "B H"), ("gates", "B 4H"), ("tanh_c", "B H")]),
+                _out_items(where, out, [("h", "B H"), ("c", "B H"), ("gates", "B 4H"),
+                                        ("tanh_c", "B H")]),
                 lengths, t, plan=plan, stem="lstm_forward", reference=reference)
     w, hp, B, H, dt, L, lp, t = _step_setup(where, "lstm", h_prev, w_hh, lengths, t)
     gx, cp = _cell_arrays(where, dt, [("gx_t", gx_t, (B, 4 * H)), ("c_prev", c_prev, (B, H))])

@@ -124,8 +124,8 @@ def check_real(x, name, finite=True):
     except OverflowError:          # an int beyond the float range
         v = math.inf
     if finite and not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {v if v == v else 'nan'}"
-                         + ("" if isinstance(x, float) else f" ({x!r})"))
+        raise ValueError(f"{name} must be finite, got {v}"
+                         + ("" if isinstance(x, float) else f" ({x!r:.40})"))
     return v
 
 
@@ -161,12 +161,11 @@ def _pattern(pattern):
     return tuple(dims)
 
 
-@functools.lru_cache(maxsize=None)
 def _binding_order(pattern):
     """``(index, k, symbol)`` of each dimension of ``pattern``, plain symbols and numbers first,
     so that in 'H 4H'-like patterns H is bound by its plain occurrence."""
-    spec = _pattern(pattern)
-    return tuple(sorted(((i, k, sym) for i, (k, sym) in enumerate(spec)), key=lambda d: d[1] != 1 and d[2] is not None))
+    dims = [(i, k, sym) for i, (k, sym) in enumerate(_pattern(pattern))]
+    return tuple(sorted(dims, key=lambda d: d[1] != 1 and d[2] is not None))
 
 
 _ORDERS = {}   # pattern -> _binding_order(pattern): a plain dict lookup on the per-call path
@@ -225,7 +224,8 @@ def check_arrays(where, inputs, outputs=(), inplace=(), dims=None):
         name, a, pattern = item[0], item[1], item[2]
         if a is None and len(item) > 3 and item[3]:
             continue
-        if type(a) is not _ndarray or (a.dtype is not dtype if dtype is not None else a.dtype not in _IS_FLOAT):
+        dt = a.dtype if type(a) is _ndarray else None
+        if dt is None or (dt not in _IS_FLOAT if dtype is None else dt is not dtype):
             check_float_array(a, f"{where}: {name}", dtype, first)
         if dtype is None:
             dtype, first = a.dtype, name
