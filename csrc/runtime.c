@@ -8,23 +8,51 @@
 #include <malloc.h>
 #endif
 
+static int mg_omp_default_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
 static int g_num_threads = 0; /* 0: not set yet, use the OpenMP default (all cores) */
 static int g_simd = 1;
 
-void mg_set_num_threads(int n) {
-    if (n < 1) n = 1;
-    g_num_threads = n;
+int mg_max_threads(void) {
 #ifdef _OPENMP
-    omp_set_num_threads(n);
+    /* Computed once: omp_get_num_procs() asks the kernel for the affinity mask at every call,
+     * and mg_threads_for runs at every kernel call. (A benign race: every thread stores the
+     * same value.) */
+    static int cached = 0;
+    if (cached == 0) {
+        int procs = omp_get_num_procs(), limit = omp_get_thread_limit();
+        if (procs < 1) procs = 1;
+        if (limit < 1) limit = 1;
+        const long cap = (long)MG_THREADS_PER_PROC * procs; /* long: no int overflow */
+        cached = cap < limit ? (int)cap : limit;
+    }
+    return cached;
+#else
+    return 1;
+#endif
+}
+
+static int clamp_threads(int n) {
+    const int hi = mg_max_threads();
+    return n < 1 ? 1 : (n > hi ? hi : n);
+}
+
+void mg_set_num_threads(int n) {
+    g_num_threads = clamp_threads(n);
+#ifdef _OPENMP
+    omp_set_num_threads(g_num_threads);
 #endif
 }
 
 int mg_get_num_threads(void) {
-#ifdef _OPENMP
-    return g_num_threads ? g_num_threads : omp_get_max_threads();
-#else
-    return 1;
-#endif
+    /* Unset: OpenMP's default (OMP_NUM_THREADS, else all cores), bounded by the same rule. */
+    return g_num_threads ? g_num_threads : clamp_threads(mg_omp_default_threads());
 }
 
 int mg_has_openmp(void) {

@@ -4,6 +4,15 @@
  * and never splits a reduction, so results are bitwise identical for any thread count.
  * Without OpenMP the library is single-threaded and mg_set_num_threads is a no-op.
  *
+ * Thread cap: a team of 100000 threads makes libgomp crash (SIGSEGV when thread creation fails)
+ * or exit the process (it allocates its team bookkeeping up front: "Out of memory allocating
+ * ..."). So the count in force is always clamped to [1, mg_max_threads()], where
+ * mg_max_threads() = min(omp_get_thread_limit(), MG_THREADS_PER_PROC * omp_get_num_procs()):
+ * the OpenMP thread limit (OMP_THREAD_LIMIT) and a small multiple of the processors this
+ * process may run on. Oversubscription never speeds up these compute-bound loops; the margin
+ * only lets a 1-core machine still run (and test) a 2-thread team. The clamp also applies to
+ * the default taken from OMP_NUM_THREADS, and mg_get_num_threads reports the clamped count.
+ *
  * Memory: mg_tune_malloc raises glibc's mmap and trim thresholds. A training step allocates and
  * frees the same few-megabyte buffers every step; with glibc's small default thresholds (which
  * its dynamic heuristic raises in some processes and not in others) every step returns them to
@@ -16,9 +25,15 @@
 #define MG_RUNTIME_H
 #include <stdint.h>
 
+#define MG_THREADS_PER_PROC 4
+
 // cdef-begin
+/* Threads used by the parallel loops: n clamped to [1, mg_max_threads()] (see above). */
 void mg_set_num_threads(int n);
 int mg_get_num_threads(void);
+/* The most threads the C core will use: min(OpenMP thread limit, 4 x processors); 1 without
+ * OpenMP. */
+int mg_max_threads(void);
 int mg_has_openmp(void);
 int mg_cpu_has_avx2_fma(void);
 /* 1 = use the fastest available code paths (default), 0 = force the generic C paths (tests). */

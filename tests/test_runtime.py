@@ -27,6 +27,55 @@ def test_set_num_threads_rejects_bad_values(bad, exc):
         mg.set_num_threads(bad)
 
 
+# A thread count the machine cannot take used to crash the process in libgomp (SIGSEGV at 100000
+# threads, "Out of memory allocating ..." and exit at 50000 or 10**9). It is now clamped to
+# max_num_threads() = min(OpenMP thread limit, 4 x processors); each count runs in a child
+# process so that a crash fails the test instead of killing pytest.
+_THREADS_CHILD = """
+import sys
+import numpy as np
+from minigrad import kernels as K
+if sys.argv[1] != "env":
+    K.set_num_threads(eval(sys.argv[1]))
+a = np.ones((300, 300))
+K.gemm(a, a)                                   # 54 Mflop: a threaded GEMM
+K.tanh_forward(np.ones(200_000))               # the threaded elementwise path
+K.lstm_seq_forward(np.zeros((2, 64, 640)), np.zeros((64, 160)), np.zeros((64, 160)), np.zeros((640, 160)))
+print(K.get_num_threads(), K.max_num_threads())
+"""
+
+
+def _threads_child(arg, cwd, **env):
+    p = subprocess.run([sys.executable, "-c", _THREADS_CHILD, arg], cwd=cwd, capture_output=True, text=True,
+                       timeout=300, env=dict(os.environ, **env))
+    assert p.returncode == 0, f"exit {p.returncode}: {p.stderr[-3000:]}"
+    return tuple(map(int, p.stdout.split()))
+
+
+@pytest.mark.parametrize("n", ["100000", "50000", "10**9", "2**31 + 5", "np.int64(2**62)"])
+def test_huge_thread_counts_are_clamped_not_fatal(n, tmp_path):
+    used, cap = _threads_child(n, tmp_path)
+    assert used == cap == K.max_num_threads()
+    assert 1 <= cap <= (4 * os.cpu_count() if K.has_openmp() else 1)
+
+
+def test_thread_environment_is_bounded_too(tmp_path):
+    if "OMP_THREAD_LIMIT" in os.environ:
+        pytest.skip("the environment sets OMP_THREAD_LIMIT")
+    assert _threads_child("env", tmp_path, OMP_NUM_THREADS="100000") == (K.max_num_threads(),) * 2
+    if K.has_openmp():
+        assert _threads_child("8", tmp_path, OMP_THREAD_LIMIT="3") == (3, 3)
+
+
+def test_max_num_threads_rule():
+    if not K.has_openmp():
+        assert K.max_num_threads() == 1
+        return
+    limit = int(os.environ.get("OMP_THREAD_LIMIT", 2 ** 31 - 1))
+    procs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert K.max_num_threads() == min(limit, 4 * procs)
+
+
 def test_simd_switch():
     has = K.cpu_has_avx2_fma()
     K.set_simd(False)

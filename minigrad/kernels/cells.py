@@ -1,8 +1,15 @@
 """Bindings of the recurrent cell kernels (csrc/rnn_cells.h): single steps forward and backward,
-step plans, and the whole-sequence drivers."""
+step plans, and the whole-sequence drivers.
+
+Every entry point first calls ``_check_call`` on the caller's arrays (types, dtypes, shapes,
+outputs, overlaps, lengths, t, plan, flags), before any copy or allocation; each check runs once
+per call, there. Aliasing: no kernel here runs in place -- caller-supplied outputs (``out=``,
+``dgates=``, ``dh_prev=``, ...) may share memory with no input and no other output; the one
+exception is ``lstm_seq_forward(..., overwrite_gx=True)``, which writes the gates into ``gx``
+itself (exactly that array)."""
 import numpy as np
 
-from .common import as_float_array, cfunc, check_out, ffi, lib, ptr
+from .common import cfunc, check_arrays, check_flag, check_int, contiguous, ffi, lib, ptr
 
 
 # ----------------------------------------------------------------------------- recurrent cells
@@ -38,85 +45,80 @@ def _relu_flag(nonlinearity):
     return int(nonlinearity == "relu")
 
 
-def _cell_weight(where, kind, w_hh):
-    """Validate w_hh (G*H, H) without copying it; returns (w_hh as given, H).
-
-    The callers make it C-contiguous (``np.ascontiguousarray``) only after every other check, so
-    a bad call never copies a large strided w_hh (e.g. a broadcast view) before raising.
-    """
-    g = CELL_GATES[kind]
-    # as_float_array's type and dtype checks, run on an empty view: nothing is copied
-    as_float_array(w_hh[:0] if isinstance(w_hh, np.ndarray) and w_hh.ndim else w_hh, f"{where}: w_hh")
-    if w_hh.ndim != 2 or w_hh.shape[0] != g * w_hh.shape[1]:
-        raise ValueError(f"{where}: w_hh must have shape ({g}*H, H), got {w_hh.shape}")
-    return w_hh, w_hh.shape[1]
-
-
-def _cell_arrays(where, dtype, items):
-    """Validate (name, array, shape[, optional]) items: ndarray, `dtype`, exact shape.
-
-    Returns the C-contiguous arrays (None for an omitted optional one).
-    """
-    out = []
-    for name, x, shape, *opt in items:
-        if x is None and opt and opt[0]:
-            out.append(None)
-            continue
-        if isinstance(x, np.ndarray) and x.shape != tuple(shape):      # before as_float_array copies
-            raise ValueError(f"{where}: {name} has shape {x.shape}, expected {tuple(shape)}")
-        out.append(as_float_array(x, f"{where}: {name}", dtype))
-    return out
-
-
 def _cell_lengths(where, lengths, batch, steps=None):
-    """Validate ``lengths`` ((B,) integer ndarray, values in [0, T]); returns (array, C pointer)."""
+    """Check ``lengths``: a (B,) integer ndarray, values in [0, T] (``steps``; any >= 0 if None)."""
     if lengths is None:
-        return None, ffi.NULL
+        return
     if not isinstance(lengths, np.ndarray) or lengths.dtype.kind not in "iu":
         raise TypeError(f"{where}: lengths must be an integer numpy.ndarray, got "
                         f"{getattr(lengths, 'dtype', type(lengths).__name__)}")
     if lengths.shape != (batch,):
         raise ValueError(f"{where}: lengths has shape {lengths.shape}, expected ({batch},)")
-    L = np.ascontiguousarray(lengths, dtype=np.int64)
     hi = np.iinfo(np.int64).max if steps is None else steps
     if batch and (lengths.min() < 0 or lengths.max() > hi):
         raise ValueError(f"{where}: lengths must lie in [0, {'T' if steps is None else steps}], "
                          f"got min {lengths.min()} max {lengths.max()}")
-    return L, ffi.cast("int64_t *", ffi.from_buffer(L))
+
+
+def _lengths_arg(lengths):
+    """The (checked) lengths as the kernels' ``const int64_t *``: NULL, or a typed view of a
+    C-contiguous aligned int64 array (copied if not one) that keeps that array alive."""
+    if lengths is None:
+        return ffi.NULL
+    return ffi.from_buffer("int64_t[]", np.require(lengths, np.int64, "CA"))
 
 
 def _cell_step_index(where, t):
-    if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
-        raise TypeError(f"{where}: t must be an int, got {type(t).__name__}")
-    if t < 0:
-        raise ValueError(f"{where}: t must be >= 0, got {t}")
-    return int(t)
+    return check_int(t, f"{where}: t", lo=0)
 
 
-def _cell_outputs(where, dtype, given, specs, zero=False):
-    """Output buffers: allocate (np.zeros if `zero` else np.empty) or validate the given ones.
+_NO_T = object()   # _check_call without a step index (sequence kernels, plans)
 
-    ``given`` is None or a tuple matching ``specs`` ((name, shape) pairs).
-    """
+
+def _check_call(where, inputs, outputs=(), lengths=None, t=_NO_T, steps=None, inplace=(),
+                plan=None, stem=None, reference=False, flags=()):
+    """Every check of one kernel call, on the caller's arrays, before any copy or allocation:
+    shapes and dtypes (``common.check_arrays``: patterns such as 'B 4H', w_hh first), output
+    buffers (no overlap with each other or the inputs, except ``inplace`` pairs), lengths (in
+    [0, dims[steps]] when ``steps`` names a symbol), the step index t (if given), the plan (for
+    the step kernel ``stem``) and the bools ``reference`` and ``flags`` ((name, value) pairs).
+    Returns the dims bound, e.g. {'H': 5, 'B': 3}; the callers only convert after it (``_inputs``,
+    ``_lengths_arg``, allocation), checking nothing again.
+
+    Aliasing: no step kernel runs in place. Every output must be free of every input and of the
+    other outputs (the kernels read h_prev, c_prev, gates ... while writing); the sequence
+    kernels' only in-place use is lstm_seq_forward's ``overwrite_gx`` (the ``inplace`` pair)."""
+    for name, value in (("reference", reference),) + tuple(flags):
+        check_flag(value, f"{where}: {name}")
+    dims, _ = check_arrays(where, inputs, outputs, inplace)
+    _cell_lengths(where, lengths, dims.get("B", 0), dims[steps] if steps else None)
+    if t is not _NO_T:
+        _cell_step_index(where, t)
+    if plan is not None:
+        _check_plan(where, plan, stem, inputs[0][1], dims["B"], reference)
+    return dims
+
+
+def _out_items(where, given, specs):
+    """``out=`` of a step kernel (None or a tuple of arrays) as check_arrays' output items."""
     if given is None:
-        make = np.zeros if zero else np.empty
-        return [make(shape, dtype) for _, shape in specs]
+        return [(name, None, pattern) for name, pattern in specs]
     if not isinstance(given, (tuple, list)) or len(given) != len(specs):
         raise TypeError(f"{where}: out must be a tuple of {len(specs)} arrays "
-                        f"({', '.join(n for n, _ in specs)})")
-    return [check_out(o, shape, dtype, f"{where}: {name}") for o, (name, shape) in zip(given, specs)]
+                        f"({', '.join(n for n, _ in specs)}), got {type(given).__name__}")
+    return [(name, a, pattern) for a, (name, pattern) in zip(given, specs)]
 
 
-def _cell_no_alias(where, outputs, inputs):
-    for o in outputs:
-        for i in inputs:
-            if o is not None and i is not None and np.may_share_memory(o, i):
-                raise ValueError(f"{where}: output buffers must not overlap the inputs")
+def _inputs(*arrays):
+    """The checked input arrays C-contiguous and aligned (copied only when not); None stays."""
+    return [None if a is None else contiguous(a) for a in arrays]
 
 
-def _cell_out(where, dtype, a, name, shape, zero=False):
-    """One output buffer: allocated when ``a`` is None, else validated (and then used as is)."""
-    return _cell_outputs(where, dtype, None if a is None else (a,), [(name, shape)], zero)[0]
+def _out(a, shape, dtype, zero=False):
+    """A checked output buffer as given, or a new one (np.zeros if ``zero``, else np.empty)."""
+    if a is not None:
+        return a
+    return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
 
 
 def _step_fn(stem, dtype, reference):
@@ -139,15 +141,20 @@ class StepPlan:
         where = "StepPlan"
         if kind not in CELL_GATES:
             raise ValueError(f"{where}: kind must be one of {sorted(CELL_GATES)}, got {kind!r}")
-        w, H = _cell_weight(where, kind, w_hh)
-        w = np.ascontiguousarray(w)
-        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1 or H < 1:
-            raise ValueError(f"{where}: needs batch >= 1 and H >= 1, got batch={batch!r}, H={H}")
-        handle = cfunc("rnn_plan_new", w.dtype)(ptr(w), int(batch), H, CELL_GATES[kind], int(bool(backward)))
+        G = CELL_GATES[kind]
+        H = _check_call(where, [("w_hh", w_hh, f"{G}H H")], flags=[("backward", backward)])["H"]
+        if not (w_hh.flags.c_contiguous and w_hh.flags.aligned):   # the plan is tied to this array
+            raise ValueError(f"{where}: w_hh {w_hh.shape} must be C-contiguous and aligned (the plan "
+                             "serves steps given this very array)")
+        batch = check_int(batch, f"{where}: batch")
+        if batch < 1 or H < 1:   # zero-size steps need no plan
+            raise ValueError(f"{where}: needs batch >= 1 and H >= 1, got batch={batch}, H={H}")
+        w = w_hh
+        handle = cfunc("rnn_plan_new", w.dtype)(ptr(w), batch, H, G, int(bool(backward)))
         if handle == ffi.NULL:
             raise MemoryError(f"{where}: could not allocate the packed W_hh ({w.shape}, {w.dtype})")
         self.handle = ffi.gc(handle, lib.mg_rnn_plan_delete)
-        self.kind, self.batch, self.backward, self.w_hh = kind, int(batch), bool(backward), w
+        self.kind, self.batch, self.backward, self.w_hh = kind, batch, bool(backward), w
 
     def check(self, where, kind, w_hh, batch, backward):
         """Raise ValueError unless this plan was made for such a step."""
@@ -160,30 +167,23 @@ class StepPlan:
                              + ("" if w_hh is self.w_hh else " with another w_hh array"))
 
 
-def _step_kernel(where, stem, kind, w, batch, reference, plan):
-    """(C kernel, its weight argument) for one step: the kernel that packs w_hh itself, or, given
-    a StepPlan, its *_planned form with the plan where w_hh goes (same argument positions)."""
-    if plan is None:
-        w = np.ascontiguousarray(w)      # after every check (see _cell_weight); kept alive by the caller
-        return _step_fn(stem, w.dtype, reference), ptr(w), w
+def _check_plan(where, plan, stem, w, batch, reference):
+    """Raise unless ``plan`` is a StepPlan made for this step (kernel ``stem``, w_hh ``w``)."""
     if not isinstance(plan, StepPlan):
         raise TypeError(f"{where}: plan must be a kernels.StepPlan, got {type(plan).__name__}")
     if reference:
         raise ValueError(f"{where}: the naive reference kernels take no plan")
-    plan.check(where, kind, w, batch, stem.endswith("backward"))
+    plan.check(where, stem.split("_")[0], w, batch, stem.endswith("backward"))
+
+
+def _step_kernel(stem, w, reference, plan):
+    """(C kernel, its weight argument, w_hh kept alive) for one checked step (``_check_call``
+    checked the plan): the kernel that packs w_hh itself, or, given a StepPlan, its *_planned
+    form with the plan where w_hh goes (same argument positions)."""
+    if plan is None:
+        w = contiguous(w)      # after every check; kept alive by the caller
+        return _step_fn(stem, w.dtype, reference), ptr(w), w
     return cfunc(stem + "_planned", w.dtype), plan.handle, w
-
-
-def _step_setup(where, kind, state, w_hh, lengths, t, name="h_prev"):
-    """Common checks of a step kernel. ``state`` is a (B,H) array fixing B: returns
-    (w_hh, state, B, H, dtype, lengths, lptr, t)."""
-    w, hdim = _cell_weight(where, kind, w_hh)
-    if isinstance(state, np.ndarray) and (state.ndim != 2 or state.shape[1] != hdim):
-        raise ValueError(f"{where}: {name} has shape {state.shape}, expected (B, {hdim}) "
-                         f"to match w_hh {w.shape}")
-    hp = as_float_array(state, f"{where}: {name}", w.dtype)
-    L, lptr = _cell_lengths(where, lengths, hp.shape[0])
-    return w, hp, hp.shape[0], hdim, w.dtype, L, lptr, _cell_step_index(where, t)
 
 
 def rnn_step_forward(gx_t, h_prev, w_hh, lengths=None, t=0, nonlinearity="tanh", out=None,
@@ -191,12 +191,13 @@ def rnn_step_forward(gx_t, h_prev, w_hh, lengths=None, t=0, nonlinearity="tanh",
     """One Elman step: ``h = act(gx_t + h_prev @ w_hh.T)``; returns h (B,H) (also its own cache)."""
     where = "rnn_step_forward"
     relu = _relu_flag(nonlinearity)
-    w, hp, B, H, dt, L, lp, t = _step_setup(where, "rnn", h_prev, w_hh, lengths, t)
-    (gx,) = _cell_arrays(where, dt, [("gx_t", gx_t, (B, H))])
-    h = _cell_out(where, dt, out, "h", (B, H))
-    _cell_no_alias(where, [h], [gx, hp, w])
-    fn, wp, w = _step_kernel(where, "rnn_forward", "rnn", w, B, reference, plan)
-    rc = fn(ptr(h), ptr(gx), ptr(hp), wp, lp, t, B, H, relu)
+    d = _check_call(where, [("w_hh", w_hh, "H H"), ("h_prev", h_prev, "B H"), ("gx_t", gx_t, "B H")],
+                    [("h", out, "B H")], lengths, t, plan=plan, stem="rnn_forward", reference=reference)
+    B, H, dt = d["B"], d["H"], w_hh.dtype
+    gx, hp = _inputs(gx_t, h_prev)
+    h = _out(out, (B, H), dt)
+    fn, wp, w = _step_kernel("rnn_forward", w_hh, reference, plan)
+    rc = fn(ptr(h), ptr(gx), ptr(hp), wp, _lengths_arg(lengths), int(t), B, H, relu)
     _cell_rc(where, rc)
     return h
 
@@ -206,14 +207,14 @@ def rnn_step_backward(dh, h, w_hh, lengths=None, t=0, nonlinearity="tanh", dgate
     """Backward of one Elman step: returns (dgates (B,H), dh_prev (B,H) accumulated into)."""
     where = "rnn_step_backward"
     relu = _relu_flag(nonlinearity)
-    w, hh, B, H, dt, L, lp, t = _step_setup(where, "rnn", h, w_hh, lengths, t, "h")
-    (dhh,) = _cell_arrays(where, dt, [("dh", dh, (B, H))])
-    dg = _cell_out(where, dt, dgates, "dgates", (B, H))
-    dhp = _cell_out(where, dt, dh_prev, "dh_prev", (B, H), zero=True)
-    _cell_no_alias(where, [dg, dhp], [dhh, hh, w])
-    _cell_no_alias(where, [dg], [dhp])
-    fn, wp, w = _step_kernel(where, "rnn_backward", "rnn", w, B, reference, plan)
-    rc = fn(ptr(dg), ptr(dhp), ptr(dhh), ptr(hh), wp, lp, t, B, H, relu)
+    d = _check_call(where, [("w_hh", w_hh, "H H"), ("h", h, "B H"), ("dh", dh, "B H")],
+                    [("dgates", dgates, "B H"), ("dh_prev", dh_prev, "B H")], lengths, t, plan=plan,
+                    stem="rnn_backward", reference=reference)
+    B, H, dt = d["B"], d["H"], w_hh.dtype
+    dhh, hh = _inputs(dh, h)
+    dg, dhp = _out(dgates, (B, H), dt), _out(dh_prev, (B, H), dt, zero=True)
+    fn, wp, w = _step_kernel("rnn_backward", w_hh, reference, plan)
+    rc = fn(ptr(dg), ptr(dhp), ptr(dhh), ptr(hh), wp, _lengths_arg(lengths), int(t), B, H, relu)
     _cell_rc(where, rc)
     return dg, dhp
 
@@ -224,13 +225,15 @@ def lstm_step_forward(gx_t, h_prev, c_prev, w_hh, lengths=None, t=0, out=None, r
     ``out``: optional tuple of 4 buffers in that order (e.g. slices of (T,B,.) caches).
     """
     where = "lstm_step_forward"
-    w, hp, B, H, dt, L, lp, t = _step_setup(where, "lstm", h_prev, w_hh, lengths, t)
-    gx, cp = _cell_arrays(where, dt, [("gx_t", gx_t, (B, 4 * H)), ("c_prev", c_prev, (B, H))])
-    outs = _cell_outputs(where, dt, out, [("h", (B, H)), ("c", (B, H)), ("gates", (B, 4 * H)),
-                                          ("tanh_c", (B, H))])
-    _cell_no_alias(where, outs, [gx, hp, cp, w])
-    fn, wp, w = _step_kernel(where, "lstm_forward", "lstm", w, B, reference, plan)
-    rc = fn(*map(ptr, outs), ptr(gx), ptr(hp), ptr(cp), wp, lp, t, B, H)
+    outs = _out_items(where, out, [("h", "B H"), ("c", "B H"), ("gates", "B 4H"), ("tanh_c", "B H")])
+    d = _check_call(where, [("w_hh", w_hh, "4H H"), ("h_prev", h_prev, "B H"), ("gx_t", gx_t, "B 4H"),
+                            ("c_prev", c_prev, "B H")],
+                    outs, lengths, t, plan=plan, stem="lstm_forward", reference=reference)
+    B, H, dt = d["B"], d["H"], w_hh.dtype
+    gx, hp, cp = _inputs(gx_t, h_prev, c_prev)
+    outs = [_out(a, (B, 4 * H if name == "gates" else H), dt) for name, a, _ in outs]
+    fn, wp, w = _step_kernel("lstm_forward", w_hh, reference, plan)
+    rc = fn(*map(ptr, outs), ptr(gx), ptr(hp), ptr(cp), wp, _lengths_arg(lengths), int(t), B, H)
     _cell_rc(where, rc)
     return tuple(outs)
 
@@ -239,16 +242,17 @@ def lstm_step_backward(dh, dc, gates, tanh_c, c_prev, w_hh, lengths=None, t=0,
                        dgates=None, dh_prev=None, dc_prev=None, reference=False, plan=None):
     """Backward of one LSTM step (dc may be None); returns (dgates (B,4H), dh_prev, dc_prev)."""
     where = "lstm_step_backward"
-    w, dhh, B, H, dt, L, lp, t = _step_setup(where, "lstm", dh, w_hh, lengths, t, "dh")
-    dcc, g, tc, cp = _cell_arrays(where, dt, [("dc", dc, (B, H), True), ("gates", gates, (B, 4 * H)),
-                                              ("tanh_c", tanh_c, (B, H)), ("c_prev", c_prev, (B, H))])
-    dg = _cell_out(where, dt, dgates, "dgates", (B, 4 * H))
-    dhp = _cell_out(where, dt, dh_prev, "dh_prev", (B, H), zero=True)
-    dcp = _cell_out(where, dt, dc_prev, "dc_prev", (B, H), zero=True)
-    _cell_no_alias(where, [dg, dhp, dcp], [dhh, dcc, g, tc, cp, w])
-    _cell_no_alias(where, [dg], [dhp, dcp])
-    fn, wp, w = _step_kernel(where, "lstm_backward", "lstm", w, B, reference, plan)
-    rc = fn(ptr(dg), ptr(dhp), ptr(dcp), ptr(dhh), _nullable(dcc), ptr(g), ptr(tc), ptr(cp), wp, lp, t, B, H)
+    d = _check_call(where, [("w_hh", w_hh, "4H H"), ("dh", dh, "B H"), ("dc", dc, "B H", True),
+                            ("gates", gates, "B 4H"), ("tanh_c", tanh_c, "B H"), ("c_prev", c_prev, "B H")],
+                    [("dgates", dgates, "B 4H"), ("dh_prev", dh_prev, "B H"), ("dc_prev", dc_prev, "B H")],
+                    lengths, t, plan=plan, stem="lstm_backward", reference=reference)
+    B, H, dt = d["B"], d["H"], w_hh.dtype
+    dhh, dcc, g, tc, cp = _inputs(dh, dc, gates, tanh_c, c_prev)
+    dg = _out(dgates, (B, 4 * H), dt)
+    dhp, dcp = _out(dh_prev, (B, H), dt, zero=True), _out(dc_prev, (B, H), dt, zero=True)
+    fn, wp, w = _step_kernel("lstm_backward", w_hh, reference, plan)
+    rc = fn(ptr(dg), ptr(dhp), ptr(dcp), ptr(dhh), _nullable(dcc), ptr(g), ptr(tc), ptr(cp), wp,
+            _lengths_arg(lengths), int(t), B, H)
     _cell_rc(where, rc)
     return dg, dhp, dcp
 
@@ -256,12 +260,15 @@ def lstm_step_backward(dh, dc, gates, tanh_c, c_prev, w_hh, lengths=None, t=0,
 def gru_step_forward(gx_t, h_prev, w_hh, b_hn=None, lengths=None, t=0, out=None, reference=False, plan=None):
     """One GRU step; returns (h, gates (B,3H) post-activation r,z,n, hn = h_prev @ W_hn^T + b_hn)."""
     where = "gru_step_forward"
-    w, hp, B, H, dt, L, lp, t = _step_setup(where, "gru", h_prev, w_hh, lengths, t)
-    gx, bhn = _cell_arrays(where, dt, [("gx_t", gx_t, (B, 3 * H)), ("b_hn", b_hn, (H,), True)])
-    outs = _cell_outputs(where, dt, out, [("h", (B, H)), ("gates", (B, 3 * H)), ("hn", (B, H))])
-    _cell_no_alias(where, outs, [gx, hp, w, bhn])
-    fn, wp, w = _step_kernel(where, "gru_forward", "gru", w, B, reference, plan)
-    rc = fn(*map(ptr, outs), ptr(gx), ptr(hp), wp, _nullable(bhn), lp, t, B, H)
+    outs = _out_items(where, out, [("h", "B H"), ("gates", "B 3H"), ("hn", "B H")])
+    d = _check_call(where, [("w_hh", w_hh, "3H H"), ("h_prev", h_prev, "B H"), ("gx_t", gx_t, "B 3H"),
+                            ("b_hn", b_hn, "H", True)],
+                    outs, lengths, t, plan=plan, stem="gru_forward", reference=reference)
+    B, H, dt = d["B"], d["H"], w_hh.dtype
+    gx, hp, bhn = _inputs(gx_t, h_prev, b_hn)
+    outs = [_out(a, (B, 3 * H if name == "gates" else H), dt) for name, a, _ in outs]
+    fn, wp, w = _step_kernel("gru_forward", w_hh, reference, plan)
+    rc = fn(*map(ptr, outs), ptr(gx), ptr(hp), wp, _nullable(bhn), _lengths_arg(lengths), int(t), B, H)
     _cell_rc(where, rc)
     return tuple(outs)
 
@@ -273,43 +280,40 @@ def gru_step_backward(dh, gates, hn, h_prev, w_hh, lengths=None, t=0, dgx=None, 
     dgx: grads of the input-side pre-activations (gx); dgh: of h_prev @ W_hh^T + b_hh.
     """
     where = "gru_step_backward"
-    w, dhh, B, H, dt, L, lp, t = _step_setup(where, "gru", dh, w_hh, lengths, t, "dh")
-    g, hnn, hp = _cell_arrays(where, dt, [("gates", gates, (B, 3 * H)), ("hn", hn, (B, H)),
-                                          ("h_prev", h_prev, (B, H))])
-    dx = _cell_out(where, dt, dgx, "dgx", (B, 3 * H))
-    dg = _cell_out(where, dt, dgh, "dgh", (B, 3 * H))
-    dhp = _cell_out(where, dt, dh_prev, "dh_prev", (B, H), zero=True)
-    _cell_no_alias(where, [dx, dg, dhp], [dhh, g, hnn, hp, w])
-    _cell_no_alias(where, [dx], [dg, dhp])
-    _cell_no_alias(where, [dg], [dhp])
-    fn, wp, w = _step_kernel(where, "gru_backward", "gru", w, B, reference, plan)
-    rc = fn(ptr(dx), ptr(dg), ptr(dhp), ptr(dhh), ptr(g), ptr(hnn), ptr(hp), wp, lp, t, B, H)
+    d = _check_call(where, [("w_hh", w_hh, "3H H"), ("dh", dh, "B H"), ("gates", gates, "B 3H"),
+                            ("hn", hn, "B H"), ("h_prev", h_prev, "B H")],
+                    [("dgx", dgx, "B 3H"), ("dgh", dgh, "B 3H"), ("dh_prev", dh_prev, "B H")],
+                    lengths, t, plan=plan, stem="gru_backward", reference=reference)
+    B, H, dt = d["B"], d["H"], w_hh.dtype
+    dhh, g, hnn, hp = _inputs(dh, gates, hn, h_prev)
+    dx, dg = _out(dgx, (B, 3 * H), dt), _out(dgh, (B, 3 * H), dt)
+    dhp = _out(dh_prev, (B, H), dt, zero=True)
+    fn, wp, w = _step_kernel("gru_backward", w_hh, reference, plan)
+    rc = fn(ptr(dx), ptr(dg), ptr(dhp), ptr(dhh), ptr(g), ptr(hnn), ptr(hp), wp, _lengths_arg(lengths),
+            int(t), B, H)
     _cell_rc(where, rc)
     return dx, dg, dhp
 
 
 def _seq_forward_setup(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, overwrite_gx=False):
-    """Checks and buffers of a sequence forward (every shape checked before any copy).
+    """Checks (``_check_call``, before any copy) and buffers of a sequence forward.
 
     Returns (where, C-contiguous w_hh, gx, T, B, H, dtype, lengths pointer, h0, c0, b_hn,
     out, h_n, c_n, cache); the per-kind functions below make the C call.
     """
     where = f"{kind}_seq_forward"
-    w, H = _cell_weight(where, kind, w_hh)
-    if isinstance(gx, np.ndarray) and (gx.ndim != 3 or gx.shape[2] != w.shape[0]):
-        raise ValueError(f"{where}: gx has shape {gx.shape}, expected (T, B, {w.shape[0]}) "
-                         f"to match w_hh {w.shape}")
-    as_float_array(gx[:0] if isinstance(gx, np.ndarray) else gx, f"{where}: gx", w.dtype)   # type, dtype
-    T, B, dt = gx.shape[0], gx.shape[1], w.dtype
-    L, lp = _cell_lengths(where, lengths, B, T)
-    h0, c0, bhn = _cell_arrays(where, dt, [("h0", h0, (B, H)), ("c0", c0, (B, H), "cprev" not in dict(SEQ_CACHE[kind])),
-                                           ("b_hn", b_hn, (H,), True)])
-    x = as_float_array(gx, f"{where}: gx", dt)
-    if overwrite_gx and (x is not gx or not x.flags.writeable):
-        raise ValueError(f"{where}: overwrite_gx needs gx to be a writeable C-contiguous {dt} array")
-    w = np.ascontiguousarray(w)                 # after every check (see _cell_weight)
+    G, gxo = CELL_GATES[kind], "gx (overwrite_gx=True)"
+    no_c0 = "cprev" not in dict(SEQ_CACHE[kind])         # only the LSTM family carries a cell state
+    # overwrite_gx: gx is also an output (writeable, C-contiguous, aligned), the very same buffer
+    d = _check_call(where, [("w_hh", w_hh, f"{G}H H"), ("gx", gx, f"T B {G}H"), ("h0", h0, "B H"),
+                            ("c0", c0, "B H", no_c0), ("b_hn", b_hn, "H", True)],
+                    [(gxo, gx, f"T B {G}H")] if overwrite_gx else (), lengths, steps="T",
+                    inplace=[(gxo, "gx")], flags=[("reverse", reverse), ("overwrite_gx", overwrite_gx)])
+    T, B, H, dt = d["T"], d["B"], d["H"], w_hh.dtype
+    w, x, h0, c0, bhn = _inputs(w_hh, gx, h0, c0, b_hn)
+    lp = _lengths_arg(lengths)
     h_n, c_n = np.empty((B, H), dt), np.empty((B, H), dt)
-    if L is None:
+    if lengths is None:
         # No padding: the state entering step t+1 IS the output of step t, so out and the hprev
         # cache are two views of one (T+1, B, H) buffer with h0 at one end -- a (T,B,H) buffer and
         # a copy per step less. (With padding, out is 0 at padded steps where hprev carries the
@@ -324,28 +328,24 @@ def _seq_forward_setup(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, overwrite
     return where, w, x, T, B, H, dt, lp, h0, c0, bhn, out, h_n, c_n, cache
 
 
-def _seq_backward_setup(kind, dout, dh_n, dc_n, cache, w_hh, lengths):
-    """Checks and buffers of a sequence backward. The state cache hprev (T, B, H) fixes T and B
-    (there is no gx in backward). Returns (where, w_hh, T, B, H, dtype, lengths pointer, cache
-    arrays dict, dout, dh_n, dc_n, dgates (T, B, G*H))."""
+def _seq_backward_setup(kind, dout, dh_n, dc_n, cache, w_hh, lengths, reverse):
+    """Checks (``_check_call``, before any copy) and buffers of a sequence backward. The caches
+    fix T and B (there is no gx in backward). Returns (where, w_hh, T, B, H, dtype, lengths
+    pointer, cache arrays dict, dout, dh_n, dc_n, dgates (T, B, G*H))."""
     where = f"{kind}_seq_backward"
     names = [n for n, _ in SEQ_CACHE[kind]]
     if not isinstance(cache, dict) or any(n not in cache for n in names):
         raise TypeError(f"{where}: cache must be the dict returned by {kind}_seq_forward (keys {names})")
-    w, hdim = _cell_weight(where, kind, w_hh)
-    hprev = cache["hprev"]
-    if isinstance(hprev, np.ndarray) and (hprev.ndim != 3 or hprev.shape[2] != hdim):
-        raise ValueError(f"{where}: cache['hprev'] has shape {hprev.shape}, expected (T, B, {hdim})")
-    as_float_array(hprev[:0] if isinstance(hprev, np.ndarray) else hprev, f"{where}: cache['hprev']", w.dtype)
-    T, B, H = hprev.shape
-    dt = w.dtype
-    L, lp = _cell_lengths(where, lengths, B, T)
-    c = dict(zip(names, _cell_arrays(where, dt, [(f"cache[{n!r}]", cache[n], (T, B, k * H))
-                                                 for n, k in SEQ_CACHE[kind]])))
-    do, dhn, dcn = _cell_arrays(where, dt, [("dout", dout, (T, B, H), True), ("dh_n", dh_n, (B, H), True),
-                                            ("dc_n", dc_n, (B, H), True)])
-    w = np.ascontiguousarray(w)
-    return where, w, T, B, H, dt, lp, c, do, dhn, dcn, np.empty((T, B, CELL_GATES[kind] * H), dt)
+    d = _check_call(where, [("w_hh", w_hh, f"{CELL_GATES[kind]}H H")]
+                    + [(f"cache[{n!r}]", cache[n], f"T B {k}H") for n, k in SEQ_CACHE[kind]]
+                    + [("dout", dout, "T B H", True), ("dh_n", dh_n, "B H", True),
+                       ("dc_n", dc_n, "B H", True)],
+                    lengths=lengths, steps="T", flags=[("reverse", reverse)])
+    T, B, H, dt = d["T"], d["B"], d["H"], w_hh.dtype
+    w, do, dhn, dcn = _inputs(w_hh, dout, dh_n, dc_n)
+    c = dict(zip(names, _inputs(*(cache[n] for n in names))))
+    return (where, w, T, B, H, dt, _lengths_arg(lengths), c, do, dhn, dcn,
+            np.empty((T, B, CELL_GATES[kind] * H), dt))
 
 
 def _seq_rc(where, rc, B, H):
@@ -375,7 +375,7 @@ def rnn_seq_backward(dout, dh_n, cache, w_hh, lengths=None, reverse=False, nonli
     """
     relu = _relu_flag(nonlinearity)
     where, w, T, B, H, dt, lp, c, do, dhn, _, dg = _seq_backward_setup("rnn", dout, dh_n, None, cache, w_hh,
-                                                                       lengths)
+                                                                       lengths, reverse)
     dh0 = np.empty((B, H), dt)
     rc = cfunc("rnn_seq_backward", dt)(ptr(dg), ptr(dh0), _nullable(do), _nullable(dhn), ptr(c["out"]),
                                        ptr(w), lp, T, B, H, int(bool(reverse)), relu)
@@ -402,7 +402,7 @@ def lstm_seq_forward(gx, h0, c0, w_hh, lengths=None, reverse=False, overwrite_gx
 def lstm_seq_backward(dout, dh_n, dc_n, cache, w_hh, lengths=None, reverse=False):
     """Backward of lstm_seq_forward; dout, dh_n, dc_n may be None. Returns (dgates (T,B,4H), dh0, dc0)."""
     where, w, T, B, H, dt, lp, c, do, dhn, dcn, dg = _seq_backward_setup("lstm", dout, dh_n, dc_n, cache, w_hh,
-                                                                         lengths)
+                                                                         lengths, reverse)
     dh0, dc0 = np.empty((B, H), dt), np.empty((B, H), dt)
     rc = cfunc("lstm_seq_backward", dt)(ptr(dg), ptr(dh0), ptr(dc0), _nullable(do), _nullable(dhn),
                                         _nullable(dcn), ptr(c["gates"]), ptr(c["tanh_c"]), ptr(c["cprev"]),
@@ -432,7 +432,7 @@ def gru_seq_backward(dout, dh_n, cache, w_hh, lengths=None, reverse=False):
     differ in the n block, which r scales).
     """
     where, w, T, B, H, dt, lp, c, do, dhn, _, dg = _seq_backward_setup("gru", dout, dh_n, None, cache, w_hh,
-                                                                       lengths)
+                                                                       lengths, reverse)
     dgh, dh0 = np.empty((T, B, 3 * H), dt), np.empty((B, H), dt)
     rc = cfunc("gru_seq_backward", dt)(ptr(dg), ptr(dgh), ptr(dh0), _nullable(do), _nullable(dhn),
                                        ptr(c["gates"]), ptr(c["hn"]), ptr(c["hprev"]), ptr(w),

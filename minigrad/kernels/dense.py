@@ -2,7 +2,8 @@
 (csrc/activations.c) and the fused optimizer update (csrc/optim.c)."""
 import numpy as np
 
-from .common import _FLOATS, as_float_array, cfunc, check_out, ffi, lib, ptr
+from .common import (_check_ndarray, cfunc, check_flag, check_float_array, check_no_overlap,
+                     check_out, check_real, contiguous, describe, ffi, lib, ptr)
 
 
 # ----------------------------------------------------------------------------- GEMM
@@ -23,18 +24,19 @@ _GEMM_REF = {np.dtype(np.float32): lib.mg_gemm_ref_f32, np.dtype(np.float64): li
 
 
 def _gemm_operand(x, name, dtype, trans, ndim, fn):
-    """Check one GEMM operand; return ``(array, trans)`` with ``array`` C-contiguous.
+    """Check one GEMM operand, without copying; return ``(array, trans)``.
 
     ``dtype`` None: x must be float32/float64; else exactly ``dtype``. A 2-D F-contiguous ``x``
-    comes back as ``x.T`` with ``trans`` flipped (no copy); other non-C-contiguous layouts are
-    copied. ``ndim`` is an int or a tuple of allowed ranks; ``fn`` names the caller in messages.
+    comes back as ``x.T`` with ``trans`` flipped (a free view); other non-C-contiguous layouts
+    come back as they are, for ``contiguous`` to copy once every check of the call has passed.
+    ``ndim`` is an int or a tuple of allowed ranks; ``fn`` names the caller in messages.
     """
-    if type(x) is not np.ndarray and not isinstance(x, np.ndarray):
-        raise TypeError(f"{fn}: {name} must be a numpy.ndarray, got {type(x).__name__}")
+    if type(x) is not np.ndarray:
+        _check_ndarray(x, f"{fn}: {name}")
     xd = x.dtype
     if dtype is None:
         if xd not in _IS_F64:
-            raise TypeError(f"{fn}: {name} must be float32 or float64, got {xd} (shape {x.shape})")
+            raise TypeError(f"{fn}: {name} must be float32 or float64, got {describe(x)}")
     elif xd != dtype:
         raise TypeError(f"{fn}: {name} has dtype {xd} (shape {x.shape}) but the other operand is "
                         f"{dtype}; mixed dtypes are not supported")
@@ -42,55 +44,60 @@ def _gemm_operand(x, name, dtype, trans, ndim, fn):
         raise ValueError(f"{fn}: {name} must be {ndim if type(ndim) is int else ' or '.join(map(str, ndim))}-D, "
                          f"got shape {x.shape}")
     flags = x.flags
-    if flags.c_contiguous:
-        return x, trans
-    if x.ndim == 2 and flags.f_contiguous:
+    if x.ndim == 2 and not flags.c_contiguous and flags.f_contiguous:
         return x.T, not trans
-    return np.ascontiguousarray(x), trans
+    return x, trans
 
 
-def _check_gemm_out(out, shape, dtype, fn, a, b):
-    check_out(out, shape, dtype)
-    if np.may_share_memory(out, a) or np.may_share_memory(out, b):
-        raise ValueError(f"{fn}: out {out.shape} overlaps an input (a {a.shape}, b {b.shape})")
+def _gemm_out(out, shape, dtype, fn, a, b):
+    """Validate a caller's ``out``: shape, dtype, writeable, C-contiguous, no overlap with a, b."""
+    check_out(out, shape, dtype, f"{fn}: out")
+    if (out.base is None and a.base is None and b.base is None and out is not a and out is not b
+            and out.flags.owndata and a.flags.owndata and b.flags.owndata):
+        return out      # three arrays each owning its memory: disjoint (the per-call fast path)
+    check_no_overlap([("out", out)], [("a", a), ("b", b)], where=fn)
+    return out
 
 
 def gemm(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, reference=False):
     """``out = alpha * op(a) @ op(b) + beta * out`` with op = transpose when the flag is set.
 
     ``a`` and ``b`` are 2-D float arrays of one dtype; ``out`` (required when ``beta != 0``)
-    receives the result in place and must not overlap ``a`` or ``b``. The transposes are read by
-    the kernel with strides, never copied; transposed views (``x.T``) are not copied either.
-    ``beta == 0`` overwrites ``out`` (NaNs in it are ignored). ``reference=True`` runs the naive
-    reference kernel instead (tests only).
+    receives the result in place and must not overlap ``a`` or ``b`` at all (no in-place use).
+    ``alpha`` and ``beta`` are finite real numbers. Zero-size dimensions work (K = 0 gives
+    ``beta * out``). The transposes are read by the kernel with strides, never copied;
+    transposed views (``x.T``) are not copied either; other layouts are copied once every check
+    has passed. ``beta == 0`` overwrites ``out`` (NaNs in it are ignored). ``reference=True``
+    runs the naive reference kernel instead (tests only).
     """
+    ta, tb = check_flag(trans_a, "gemm: trans_a"), check_flag(trans_b, "gemm: trans_b")
     if (type(a) is _ndarray and type(b) is _ndarray and a.ndim == 2 and b.ndim == 2
-            and a.flags.c_contiguous and b.flags.c_contiguous):
+            and a.flags.carray and b.flags.carray):   # carray: C-contiguous, aligned, writeable
         # fast path (the common case): exact C-contiguous 2-D ndarrays, checked here inline
         dt = a.dtype
         if dt not in _IS_F64 or b.dtype != dt:
             _gemm_operand(a, "a", None, False, 2, "gemm")   # raises the precise error
             _gemm_operand(b, "b", dt, False, 2, "gemm")
-        a2, b2, ta, tb = a, b, bool(trans_a), bool(trans_b)
+        a2, b2 = a, b
     else:
-        a2, ta = _gemm_operand(a, "a", None, bool(trans_a), 2, "gemm")
+        a2, ta = _gemm_operand(a, "a", None, ta, 2, "gemm")
         dt = a2.dtype
-        b2, tb = _gemm_operand(b, "b", dt, bool(trans_b), 2, "gemm")
+        b2, tb = _gemm_operand(b, "b", dt, tb, 2, "gemm")
     m, k = (a2.shape[1], a2.shape[0]) if ta else a2.shape
     k2, n = (b2.shape[1], b2.shape[0]) if tb else b2.shape
     if k != k2:
         raise ValueError(
             f"gemm: inner dimensions differ: op(a) is {(m, k)} (a {a.shape}, trans_a={bool(trans_a)}), "
             f"op(b) is {(k2, n)} (b {b.shape}, trans_b={bool(trans_b)})")
-    alpha = float(alpha)
-    beta = float(beta)
+    alpha, beta = check_real(alpha, "gemm: alpha"), check_real(beta, "gemm: beta")
     if out is None:
         if beta != 0:
             raise ValueError(f"gemm: beta != 0 needs an `out` array of shape {(m, n)} to accumulate into")
         out = np.empty((m, n), dtype=dt)
     else:
-        _check_gemm_out(out, (m, n), dt, "gemm", a, b)
-    if reference:
+        _gemm_out(out, (m, n), dt, "gemm", a, b)
+    a2, b2 = contiguous(a2), contiguous(b2)     # every check passed: copy odd layouts now
+    if check_flag(reference, "gemm: reference"):
         _GEMM_REF[dt](ptr(out), ptr(a2), ptr(b2), m, n, k, n, a2.shape[1], b2.shape[1],
                       int(ta), int(tb), alpha, beta)
         return out
@@ -104,10 +111,12 @@ def gemm_batched(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=No
 
     ``a`` is (N, ., .); ``b`` is (N, ., .) or a 2-D matrix shared by every batch item. When ``b``
     is shared and ``a`` is not transposed, the whole batch is one (N*M, K) @ (K, P) GEMM.
+    Checks, zero sizes and ``out`` (no overlap with ``a`` or ``b``) as in ``gemm``.
     """
-    a3, ta = _gemm_operand(a, "a", None, bool(trans_a), 3, "gemm_batched")
+    fn = "gemm_batched"
+    a3, ta = _gemm_operand(a, "a", None, check_flag(trans_a, f"{fn}: trans_a"), 3, fn)
     dt = a3.dtype
-    b3, tb = _gemm_operand(b, "b", dt, bool(trans_b), (2, 3), "gemm_batched")
+    b3, tb = _gemm_operand(b, "b", dt, check_flag(trans_b, f"{fn}: trans_b"), (2, 3), fn)
     nb = a3.shape[0]
     if b3.ndim == 3 and b3.shape[0] != nb:
         raise ValueError(f"gemm_batched: batch sizes differ: a {a.shape}, b {b.shape}")
@@ -116,15 +125,15 @@ def gemm_batched(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=No
     if k != k2:
         raise ValueError(f"gemm_batched: inner dimensions differ: a {a.shape} (trans_a={bool(trans_a)}), "
                          f"b {b.shape} (trans_b={bool(trans_b)})")
-    alpha = float(alpha)
-    beta = float(beta)
+    alpha, beta = check_real(alpha, f"{fn}: alpha"), check_real(beta, f"{fn}: beta")
     if out is None:
         if beta != 0:
             raise ValueError(f"gemm_batched: beta != 0 needs an `out` array of shape {(nb, m, n)} "
                              "to accumulate into")
         out = np.empty((nb, m, n), dtype=dt)
     else:
-        _check_gemm_out(out, (nb, m, n), dt, "gemm_batched", a, b)
+        _gemm_out(out, (nb, m, n), dt, fn, a, b)
+    a3, b3 = contiguous(a3), contiguous(b3)
     if b3.ndim == 2 and not ta:   # one big GEMM over all rows of all batch items
         _gemm_any(_IS_F64[dt], _from_buffer(out), _from_buffer(a3), _from_buffer(b3), nb * m, n,
                   k, n, a3.shape[2], b3.shape[1], False, tb, alpha, beta)
@@ -140,38 +149,39 @@ def gemm_batched(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=No
 # Elementwise tanh / sigmoid / exp (csrc/activations.c). Any shape: the kernel sees the flat
 # C-contiguous array. Backward takes the forward OUTPUT y (both derivatives are functions of it)
 # and accumulates into dx, like every gradient kernel of the C core.
-def _act_flat(a, name, dtype=None):
-    # as_float_array goes through np.ascontiguousarray, which turns a 0-d array into shape (1,);
-    # reshape back (a free view) so scalars keep their shape.
-    return as_float_array(a, name, dtype).reshape(a.shape)
-
-
 def _act_forward(stem, x, out, fname):
-    x = _act_flat(x, f"{fname}: x")
+    check_float_array(x, f"{fname}: x")
+    if out is not None:       # in place (out is x) is safe: element i is read before it is written
+        check_out(out, x.shape, x.dtype, f"{fname}: out")
+        check_no_overlap([("out", out)], [("x", x)], inplace=[("out", "x")], where=fname)
+    x = contiguous(x)
     if out is None:
         out = np.empty(x.shape, dtype=x.dtype)
-    else:
-        check_out(out, x.shape, x.dtype, f"{fname}: out")
     cfunc(stem, x.dtype)(ptr(out), ptr(x), x.size)
     return out
 
 
 def _act_backward(stem, dy, y, dx, fname):
-    dy = _act_flat(dy, f"{fname}: dy")
-    y = _act_flat(y, f"{fname}: y", dy.dtype)
+    check_float_array(dy, f"{fname}: dy")
+    check_float_array(y, f"{fname}: y", dy.dtype, "dy")
     if y.shape != dy.shape:
         raise ValueError(f"{fname}: dy has shape {dy.shape} but y has shape {y.shape}")
+    if dx is not None:        # dx is added into: it may not share memory with dy or y
+        check_out(dx, dy.shape, dy.dtype, f"{fname}: dx")
+        check_no_overlap([("dx", dx)], [("dy", dy), ("y", y)], where=fname)
+    dy, y = contiguous(dy), contiguous(y)
     if dx is None:
         dx = np.zeros(dy.shape, dtype=dy.dtype)
-    else:
-        check_out(dx, dy.shape, dy.dtype, f"{fname}: dx")
     cfunc(stem, dy.dtype)(ptr(dx), ptr(dy), ptr(y), dy.size)
     return dx
 
 
 def tanh_forward(x, out=None):
     """``tanh(x)`` elementwise, a few ulp from the correctly rounded value. ``out`` (same shape
-    and dtype as ``x``, may be ``x`` itself) receives the result if given."""
+    and dtype as ``x``) receives the result if given; it may be ``x`` itself (in place: the
+    kernel reads each element before writing it) but must not overlap ``x`` otherwise.
+    The same holds for every ``*_forward(x, out)`` here; the ``*_backward(dy, y, dx)`` kernels
+    add into ``dx``, which must not overlap ``dy`` or ``y`` at all."""
     return _act_forward("tanh_forward", x, out, "tanh_forward")
 
 
@@ -219,25 +229,21 @@ def exp_reference(x):
 def adam_update(w, m, v, g, vmax=None, *, c1, beta2, c2, step_size, bc2_sqrt, eps):
     """One fused Adam step over a parameter (csrc/optim.h), in place on ``w``, ``m``, ``v`` (and
     ``vmax`` for amsgrad): m += (g - m)*c1; v = v*beta2 + g*g*c2; w -= m / (sqrt(v)/bc2_sqrt + eps)
-    * step_size. All arrays C-contiguous, one shape and dtype; the state arrays must not overlap.
+    * step_size. One shape and dtype for all; w, m, v, vmax are written in place, so they must be
+    C-contiguous, writeable and share no memory with each other or with ``g`` (copied if not
+    C-contiguous). The coefficients are finite real numbers.
     """
     where = "adam_update"
-    arrays = [("w", w), ("m", m), ("v", v), ("g", g)] + ([("vmax", vmax)] if vmax is not None else [])
-    for name, a in arrays:
-        if not isinstance(a, np.ndarray):
-            raise TypeError(f"{where}: {name} must be a numpy.ndarray, got {type(a).__name__}")
-        if a.dtype not in _FLOATS or a.dtype != w.dtype:
-            raise TypeError(f"{where}: {name} has dtype {a.dtype}; every array must have w's "
-                            f"float32/float64 dtype ({w.dtype})")
-        if a.shape != w.shape:
-            raise ValueError(f"{where}: {name} has shape {a.shape}, w has {w.shape}")
-        if not a.flags.c_contiguous or (name != "g" and not a.flags.writeable):
-            raise ValueError(f"{where}: {name} must be a C-contiguous{'' if name == 'g' else ' writeable'} array")
-    outs = [a for name, a in arrays if name != "g"]
-    for i, a in enumerate(outs):
-        for b in outs[i + 1:] + [g]:
-            if np.may_share_memory(a, b):
-                raise ValueError(f"{where}: w, m, v, vmax and g must be distinct arrays")
+    check_float_array(w, f"{where}: w")
+    check_float_array(g, f"{where}: g", w.dtype, "w")
+    if g.shape != w.shape:
+        raise ValueError(f"{where}: g has shape {g.shape}, w has {w.shape}")
+    state = [("w", w), ("m", m), ("v", v)] + ([("vmax", vmax)] if vmax is not None else [])
+    for name, a in state:
+        check_out(a, w.shape, w.dtype, f"{where}: {name}")
+    coef = [check_real(x, f"{where}: {k}") for k, x in (("c1", c1), ("beta2", beta2), ("c2", c2),
+            ("step_size", step_size), ("bc2_sqrt", bc2_sqrt), ("eps", eps))]
+    check_no_overlap(state, [("g", g)], where=where)
+    g = contiguous(g)
     cfunc("adam_update", w.dtype)(ptr(w), ptr(m), ptr(v), ptr(vmax) if vmax is not None else ffi.NULL,
-                                  ptr(g), float(c1), float(beta2), float(c2), float(step_size),
-                                  float(bc2_sqrt), float(eps), w.size)
+                                  ptr(g), *coef, w.size)
