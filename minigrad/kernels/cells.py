@@ -26,6 +26,7 @@ CELL_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 SEQ_CACHE = {"rnn": (("hprev", 1), ("out", 1)),
               "lstm": (("hprev", 1), ("cprev", 1), ("gates", 4), ("tanh_c", 1)),
               "gru": (("hprev", 1), ("gates", 3), ("hn", 1))}
+_INT64_MAX = np.iinfo(np.int64).max     # lengths and t are int64 in C
 
 
 def _nullable(a):
@@ -54,7 +55,7 @@ def _cell_lengths(where, lengths, batch, steps=None):
                         f"{getattr(lengths, 'dtype', type(lengths).__name__)}")
     if lengths.shape != (batch,):
         raise ValueError(f"{where}: lengths has shape {lengths.shape}, expected ({batch},)")
-    hi = np.iinfo(np.int64).max if steps is None else steps
+    hi = _INT64_MAX if steps is None else steps
     if batch and (lengths.min() < 0 or lengths.max() > hi):
         raise ValueError(f"{where}: lengths must lie in [0, {'T' if steps is None else steps}], "
                          f"got min {lengths.min()} max {lengths.max()}")
@@ -69,6 +70,8 @@ def _lengths_arg(lengths):
 
 
 def _cell_step_index(where, t):
+    if type(t) is int and 0 <= t <= _INT64_MAX:
+        return t                      # the common case, before the message is formatted
     return check_int(t, f"{where}: t", lo=0)
 
 
@@ -88,10 +91,13 @@ def _check_call(where, inputs, outputs=(), lengths=None, t=_NO_T, steps=None, in
     Aliasing: no step kernel runs in place. Every output must be free of every input and of the
     other outputs (the kernels read h_prev, c_prev, gates ... while writing); the sequence
     kernels' only in-place use is lstm_seq_forward's ``overwrite_gx`` (the ``inplace`` pair)."""
-    for name, value in (("reference", reference),) + tuple(flags):
+    if reference is not False:        # (messages are formatted only off the common path)
+        check_flag(reference, f"{where}: reference")
+    for name, value in flags:
         check_flag(value, f"{where}: {name}")
     dims, _ = check_arrays(where, inputs, outputs, inplace)
-    _cell_lengths(where, lengths, dims.get("B", 0), dims[steps] if steps else None)
+    if lengths is not None:
+        _cell_lengths(where, lengths, dims.get("B", 0), dims[steps] if steps else None)
     if t is not _NO_T:
         _cell_step_index(where, t)
     if plan is not None:

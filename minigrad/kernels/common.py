@@ -141,6 +141,8 @@ def check_flag(x, name):
 
 def check_int(x, name, lo=None, hi=_INT64_MAX):
     """``x`` as a Python int (int or NumPy integer, not bool) in [lo, hi]."""
+    if type(x) is int and (lo is None or x >= lo) and (hi is None or x <= hi):
+        return x                          # the common case, before any isinstance
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(x).__name__} {x!r}")
     v = int(x)
@@ -236,7 +238,7 @@ def check_arrays(where, inputs, outputs=(), inplace=(), dims=None):
             if f is None or a.dtype is not dtype or not (f.writeable and f.c_contiguous and f.aligned):
                 check_out(a, None, dtype, f"{where}: {name}")
             _match(where, name, a.shape, pattern, dims, source)
-    check_no_overlap([(n, a) for n, a, *_ in outputs], [(n, a) for n, a, *_ in inputs], inplace, where)
+    check_no_overlap(outputs, inputs, inplace, where)
     return dims, dtype
 
 
@@ -269,7 +271,8 @@ def _overlap(a, b):
 def check_no_overlap(outputs, inputs=(), inplace=(), where=None):
     """Raise ValueError if a C kernel's buffers would alias in a way it does not support.
 
-    ``outputs`` and ``inputs`` are sequences of ``(name, array)`` (``None`` arrays are skipped).
+    ``outputs`` and ``inputs`` are sequences of ``(name, array)`` (``None`` arrays are skipped;
+    longer items, such as check_arrays' ``(name, array, pattern)``, are read the same way).
     No two outputs may share memory, and no output may share memory with an input -- except the
     ``(output_name, input_name)`` pairs in ``inplace``, which may be *the same* buffer exactly
     (same data pointer, shape and strides: an elementwise kernel may run in place), never a
@@ -278,8 +281,10 @@ def check_no_overlap(outputs, inputs=(), inplace=(), where=None):
     """
     # Arrays owned by two different ndarrays cannot overlap: one identity test per pair, and the
     # bounds test (np.may_share_memory) only for views of one owner or of foreign memory.
-    outputs = [(n, a, _owner(a)) for n, a in outputs if a is not None]
-    inputs = [(n, a, _owner(a)) for n, a in inputs if a is not None]
+    outputs = [(it[0], it[1], _owner(it[1])) for it in outputs if it[1] is not None]
+    if not outputs:
+        return          # the wrapper allocates every output: nothing of the caller's is written
+    inputs = [(it[0], it[1], _owner(it[1])) for it in inputs if it[1] is not None]
     owners = {id(o) for _, _, o in outputs if o is not None}
     if len(owners) == len(outputs) and not any(o is None or id(o) in owners for _, _, o in inputs):
         return          # each output owned by its own ndarray, owning no input: the usual case
