@@ -8,6 +8,7 @@ Tensors live in host memory only. ``device`` exists so that PyTorch's device-sel
 (``device = mg.device("cpu")``; ``t.to(device)``; ``t.device``) runs unchanged; asking for any
 other device type raises at once instead of failing later.
 """
+import builtins
 import numbers
 
 import numpy as np
@@ -63,11 +64,11 @@ class device:
         if idx:
             if not idx.isdigit():
                 raise RuntimeError(f"device: invalid device string {type!r}")
-            index = int(idx)
+            index = builtins.int(idx)
         if kind != "cpu":
             raise RuntimeError(f"device {type!r} is not available: minigrad runs on the CPU only "
                                "(use 'cpu')")
-        if index is not None and (isinstance(index, bool) or not isinstance(index, numbers.Integral)
+        if index is not None and (isinstance(index, builtins.bool) or not isinstance(index, numbers.Integral)
                                   or index != 0):
             raise RuntimeError(f"device: there is one CPU device (index 0), got index {index!r}")
         self.type, self.index = kind, index
@@ -97,8 +98,8 @@ def check_device(dev, name):
         device(dev)
 
 
-# PyTorch's short names. They shadow the builtins inside this module only, so they come last and
-# nothing above (or below) uses the builtins `float`, `int` or `bool`.
+# PyTorch's short names. They shadow the builtins `float`, `int` and `bool` in this module's
+# globals, so the functions above reach the builtins through `builtins.`.
 float, double = float32, float64
 long, int, short = int64, int32, int16
 bool = bool_

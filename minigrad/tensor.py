@@ -81,7 +81,8 @@ def _as_array(data, dtype):
         raise TypeError(f"complex values are not supported (got {arr.dtype}); take .real, .imag or "
                         "abs() explicitly")
     if kind not in "fiub":
-        raise TypeError(f"cannot make a tensor from {arr.dtype} data; expected numbers")
+        what = "string" if kind in "US" else "date/time" if kind in "Mm" else "non-numeric"
+        raise TypeError(f"cannot make a tensor from {what} data (dtype {arr.dtype}); expected numbers")
     if dtype is not None:
         dtype = as_dtype(dtype)
         if dtype not in _FLOAT_DTYPES and dtype.kind not in "iub":
