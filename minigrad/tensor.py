@@ -76,6 +76,8 @@ def _as_array(data, dtype):
                          "rectangular)") from None
     if arr.dtype.kind == "O":
         arr, typed = _from_objects(arr), False
+    elif not arr.dtype.isnative:            # big-endian data from a file: same values, native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     kind = arr.dtype.kind
     if kind == "c":
         raise TypeError(f"complex values are not supported (got {arr.dtype}); take .real, .imag or "
@@ -117,7 +119,11 @@ def _from_objects(arr):
                 else f"a {type(v).__name__}")
         raise TypeError(f"cannot make a tensor from {what} (at index {tuple(int(k) for k in where)}); "
                         "tensor data must be numbers")
-    return np.array(values).reshape(arr.shape)
+    out = np.array(values)
+    if out.dtype.kind == "O":
+        raise OverflowError(f"cannot make a tensor from integers outside the int64 range (such as "
+                            f"{max(values, key=lambda v: abs(int(v)))})")
+    return out.reshape(arr.shape)
 
 
 class Tensor:

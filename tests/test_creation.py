@@ -189,6 +189,10 @@ def test_other_bad_data():
     with pytest.raises(ValueError, match="NaN or infinity to int64"):
         mg.tensor([1.0, np.inf], dtype=mg.long)
     assert mg.tensor([mg.tensor(1.0), mg.tensor(2.0)]).data.tolist() == [1.0, 2.0]
+    with pytest.raises(OverflowError, match="int64 range"):
+        mg.tensor([1, 2 ** 70])
+    big_endian = np.arange(3, dtype=">f8")
+    assert mg.tensor(big_endian).dtype == mg.float64 and mg.tensor(big_endian).data.tolist() == [0, 1, 2]
 
 
 # ====================================================================== ops on integer and bool tensors

@@ -79,7 +79,7 @@ class Mean(Function):
     def forward(self, x, axis=None, keepdims=False):
         self.axes = normalize_axis("mean", axis, x.ndim, x.shape)
         if x.dtype.kind not in "f":
-            raise TypeError(f"mean needs a float tensor, got {x.dtype}")
+            raise TypeError(f"mean needs a float tensor, got {x.dtype}; convert it with .float() first")
         return np.mean(x, axis=self.axes, keepdims=keepdims)
 
     def backward(self, g):
