@@ -97,6 +97,8 @@ def _attach_pytorch_surface(T):
     T.int, T.bool = convert.int_, convert.bool_
     T.device = property(convert.tensor_device)
     T.is_floating_point = lambda self: self.data.dtype.kind == "f"
+    T.is_contiguous = lambda self: True            # minigrad tensors always are
+    T.tolist = lambda self: self.data.tolist()
     for name in ("add_", "sub_", "mul_", "div_", "zero_", "fill_", "copy_", "clamp_", "masked_fill_",
                  "uniform_", "normal_", "requires_grad_"):
         setattr(T, name, getattr(inplace, name))
