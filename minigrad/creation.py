@@ -179,15 +179,14 @@ def randint_like(t, low=0, high=None, *, generator=None, dtype=None, requires_gr
 
 # ------------------------------------------------------------------ from NumPy, Tensor.new_*
 def from_numpy(arr):
-    """A tensor sharing memory with the NumPy array ``arr`` and keeping its dtype (float32,
-    float64, integer or bool). ``arr`` must be C-contiguous (minigrad tensors always are)."""
+    """A tensor of the NumPy array ``arr`` keeping its dtype (float32, float64, integer or bool).
+
+    A C-contiguous array is shared, as in PyTorch: writes to either show in the other. minigrad
+    tensors are always C-contiguous, so a strided view (``data[3:, :-1]``, a transpose) is copied
+    instead -- the one difference from ``torch.from_numpy``."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(arr).__name__}")
-    if not arr.flags.c_contiguous:
-        raise ValueError(f"from_numpy needs a C-contiguous array (minigrad tensors are contiguous, so "
-                         f"this {arr.shape} array with strides {arr.strides} cannot be shared); use "
-                         "np.ascontiguousarray(a) or mg.tensor(a) for a copy")
-    return Tensor(arr)           # keeps the dtype and, the array being contiguous, the memory
+    return Tensor(arr)           # keeps the dtype, and the memory of a contiguous array
 
 
 def new_tensor(self, data, *, dtype=None, requires_grad=False, device=None):

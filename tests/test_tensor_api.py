@@ -266,3 +266,15 @@ def test_device():
         mg.device("cpu", 1)
     with pytest.raises(RuntimeError, match="CPU only"):
         mg.zeros(2, device="cuda")
+
+
+def test_long_chain_of_new_ops_gradchecks():
+    x = t64(2, 3)
+
+    def f(x):
+        y = x
+        for k in range(40):        # 200 recorded ops; the reverse walk is iterative
+            y = y.unsqueeze(0).expand(2, 2, 3).narrow(0, k % 2, 1).squeeze(0).view(3, 2).t()
+            y = y.sin() * 0.5 + x.cos() * 0.5 if k % 10 == 0 else y
+        return y.masked_fill(mg.tensor([[True, False, False], [False, False, True]]), 0.0)
+    assert mg.gradcheck(f, [x])
