@@ -235,6 +235,8 @@ def test_dtype_conversions():
     assert x.to("cpu") is x and x.to(mg.device("cpu")) is x and x.cpu() is x
     assert x.to("cpu", mg.float32).dtype == mg.float32 and x.to(f).dtype == mg.float32
     assert x.to(dtype=mg.float32, device="cpu").dtype == mg.float32
+    assert mg.tensor([1, 2]).type(mg.int64).dtype == mg.int64 and mg.tensor([1, 2]).type(mg.float).dtype == mg.float32
+    assert x.type() == "minigrad.DoubleTensor" and mg.tensor([1]).type() == "minigrad.LongTensor"
     c = x.to(copy=True)
     assert c is not x and np.array_equal(c.data, x.data) and not np.shares_memory(c.data, x.data)
     with pytest.raises(ValueError, match="NaN or infinity"):
@@ -278,3 +280,39 @@ def test_long_chain_of_new_ops_gradchecks():
             y = y.sin() * 0.5 + x.cos() * 0.5 if k % 10 == 0 else y
         return y.masked_fill(mg.tensor([[True, False, False], [False, False, True]]), 0.0)
     assert mg.gradcheck(f, [x])
+
+
+# ====================================================================== PyTorch-style programs
+def _batchify_and_batches(lib, ids, bsz, bptt):
+    """word_language_model's batchify + get_batch, written once for torch and minigrad."""
+    device = lib.device("cpu")
+    data = lib.tensor(ids).type(lib.int64)
+    nbatch = data.size(0) // bsz
+    data = data.narrow(0, 0, nbatch * bsz)
+    data = data.view(bsz, -1).t().contiguous().to(device)
+    out = []
+    for i in range(0, data.size(0) - 1, bptt):
+        seq_len = min(bptt, len(data) - 1 - i)
+        out.append((data[i:i + seq_len], data[i + 1:i + 1 + seq_len].view(-1)))
+    return out
+
+
+def _sine_step(lib, seq):
+    """time_sequence_prediction's data handling: from_numpy, zeros(dtype=double), split, cat."""
+    x = lib.from_numpy(seq[3:, :-1])
+    h = lib.zeros(x.size(0), 5, dtype=lib.double)
+    outputs = []
+    for x_t in x.split(1, dim=1):
+        h = (x_t * 0.5 + h.sum(1, keepdim=True) * 0.1).expand(-1, 5).tanh()
+        outputs += [h.narrow(1, 0, 1)]
+    return lib.cat(outputs, dim=1)
+
+
+def test_pytorch_style_programs_give_pytorch_results():
+    torch = pytest.importorskip("torch")
+    ids = list(np.random.default_rng(3).integers(0, 50, 103))
+    for (d, t), (td, tt) in zip(_batchify_and_batches(mg, ids, 4, 7), _batchify_and_batches(torch, ids, 4, 7)):
+        assert d.dtype == mg.long and np.array_equal(d.data, td.numpy()) and np.array_equal(t.data, tt.numpy())
+    seq = np.sin(np.arange(60.0).reshape(6, 10) / 3)
+    got, want = _sine_step(mg, seq), _sine_step(torch, seq)
+    assert got.dtype == mg.float64 and np.allclose(got.data, want.numpy(), rtol=1e-12, atol=1e-14)

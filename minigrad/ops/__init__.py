@@ -93,6 +93,7 @@ def _attach_pytorch_surface(T):
     T.contiguous, T.clone = layout.contiguous, clone
     T.split = split
     T.to, T.type_as, T.cpu, T.masked_fill = convert.to, convert.type_as, convert.cpu, masked_fill
+    T.type = convert.type_
     T.float, T.double, T.long = convert.float_, convert.double_, convert.long_
     T.int, T.bool = convert.int_, convert.bool_
     T.device = property(convert.tensor_device)

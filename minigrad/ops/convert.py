@@ -57,6 +57,20 @@ def to(x, *args, dtype=None, device=None, copy=False, non_blocking=False):
     return out
 
 
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor",
+               "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+               "bool": "BoolTensor"}
+
+
+def type_(x, dtype=None):
+    """``x.type()``: the type name ("minigrad.FloatTensor", ...); ``x.type(dtype)``: ``x`` as
+    ``dtype`` (as ``torch.Tensor.type``)."""
+    if dtype is None:
+        name = x.data.dtype.name
+        return f"minigrad.{_TYPE_NAMES.get(name, name)}"
+    return cast(x, dtype)
+
+
 def cpu(x):
     """The tensor itself (minigrad tensors always live in host memory)."""
     return x
