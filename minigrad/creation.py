@@ -131,6 +131,7 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None)
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default)."""
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
+    _infer("linspace", start, end)                       # numbers only (errors name the value)
     dt = as_dtype(dtype) or DEFAULT_FLOAT
     return _make("linspace", np.linspace(start, end, int(steps)).astype(dt), requires_grad, device)
 

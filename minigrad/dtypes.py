@@ -66,8 +66,14 @@ class device:
                 raise RuntimeError(f"device: invalid device string {type!r}")
             index = builtins.int(idx)
         if kind != "cpu":
+            hint = ""
+            try:
+                np.dtype(type)
+                hint = f"; for a dtype pass mg.{type} (not a string)"
+            except TypeError:
+                pass
             raise RuntimeError(f"device {type!r} is not available: minigrad runs on the CPU only "
-                               "(use 'cpu')")
+                               f"(use 'cpu'){hint}")
         if index is not None and (isinstance(index, builtins.bool) or not isinstance(index, numbers.Integral)
                                   or index != 0):
             raise RuntimeError(f"device: there is one CPU device (index 0), got index {index!r}")

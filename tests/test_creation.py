@@ -92,6 +92,12 @@ def test_arange_linspace_errors():
         mg.arange(0, 1e15)
     with pytest.raises(ValueError, match="steps"):
         mg.linspace(0, 1, -1)
+    with pytest.raises(TypeError, match="linspace: expected a number, got 'b'"):
+        mg.linspace(0, "b", 3)
+    with pytest.raises(TypeError, match="arange: expected a number, got 'a'"):
+        mg.arange("a")
+    with pytest.raises(TypeError, match="full: expected a number, got None"):
+        mg.full((2,), None)
 
 
 def test_from_numpy_shares_memory_and_keeps_dtype():

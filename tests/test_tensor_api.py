@@ -316,3 +316,29 @@ def test_pytorch_style_programs_give_pytorch_results():
     seq = np.sin(np.arange(60.0).reshape(6, 10) / 3)
     got, want = _sine_step(mg, seq), _sine_step(torch, seq)
     assert got.dtype == mg.float64 and np.allclose(got.data, want.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda x: x.view("a"), TypeError, "view: expected a shape"),
+    (lambda x: x.view(4, 4), ValueError, r"\(2, 3\) \(6 elements\) into shape \(4, 4\)"),
+    (lambda x: x.reshape(2.0, 3), TypeError, r"reshape: sizes must be ints, got \(2.0, 3\)"),
+    (lambda x: x.expand("a"), TypeError, "expand: sizes must be ints"),
+    (lambda x: x.permute(0, 0), ValueError, "not a permutation"),
+    (lambda x: x.unsqueeze(1.5), TypeError, "unsqueeze: dim must be an int, got 1.5"),
+    (lambda x: x.narrow(0, 0, -1), ValueError, "length"),
+    (lambda x: x.chunk(0), ValueError, "chunks must be a positive int, got 0"),
+    (lambda x: x.flatten(1, 0), ValueError, "start_dim 1 comes after end_dim 0"),
+    (lambda x: x.to(5), TypeError, "5 is not a dtype"),
+    (lambda x: x.to("float32"), RuntimeError, "pass mg.float32"),
+    (lambda x: x.type_as(3), TypeError, "type_as expects a tensor, got int"),
+    (lambda x: x.max("a"), TypeError, "max: axis must be an int"),
+    (lambda x: x.argmax(5), ValueError, r"axis 5 is out of range for a tensor of shape \(2, 3\)"),
+    (lambda x: x.add_(1.0, alpha="a"), TypeError, "alpha must be a real number, got 'a'"),
+    (lambda x: x.add_("s"), TypeError, "string"),
+    (lambda x: x.uniform_("a"), TypeError, "a must be a real number"),
+    (lambda x: mg.ops.softplus(x, beta="a"), TypeError, "beta must be a number"),
+    (lambda x: x.masked_fill(x > 0, None), TypeError, "None"),
+])
+def test_bad_arguments_raise_clear_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call(mg.zeros(2, 3))

@@ -82,6 +82,8 @@ def tensor_device(x):
 
 def type_as(x, other):
     """``x`` converted to the dtype of ``other``."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"type_as expects a tensor, got {type(other).__name__}")
     return cast(x, other.data.dtype)
 
 

@@ -24,6 +24,12 @@ from ..random import default_generator
 from ..tensor import Tensor, _as_array, is_grad_enabled
 
 
+def _number(name, what, v):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name}: {what} must be a real number, got {v!r}")
+    return v
+
+
 def check_inplace(t, name):
     """Raise RuntimeError when editing ``t`` in place could corrupt the tape or is impossible."""
     if t._node is not None:
@@ -71,14 +77,14 @@ def _apply(name, t, ufunc, other):
 
 def add_(t, other, *, alpha=1):
     """``t += alpha * other``."""
-    if alpha != 1:
+    if _number("add_", "alpha", alpha) != 1:
         other = (other.data if isinstance(other, Tensor) else np.asarray(other)) * alpha
     return _apply("add_", t, np.add, other)
 
 
 def sub_(t, other, *, alpha=1):
     """``t -= alpha * other``."""
-    if alpha != 1:
+    if _number("sub_", "alpha", alpha) != 1:
         other = (other.data if isinstance(other, Tensor) else np.asarray(other)) * alpha
     return _apply("sub_", t, np.subtract, other)
 
@@ -151,7 +157,7 @@ def _float_target(t, name):
 def uniform_(t, a=0.0, b=1.0, *, generator=None):
     """Fill with U(a, b) draws from minigrad's generator (or ``generator``)."""
     _float_target(t, "uniform_")
-    if not a <= b:
+    if not _number("uniform_", "a", a) <= _number("uniform_", "b", b):
         raise ValueError(f"uniform_: expects a <= b, got a={a}, b={b}")
     g = generator or default_generator()
     t.data[...] = g.uniform(a, b, t.data.shape)
@@ -161,7 +167,8 @@ def uniform_(t, a=0.0, b=1.0, *, generator=None):
 def normal_(t, mean=0.0, std=1.0, *, generator=None):
     """Fill with N(mean, std^2) draws from minigrad's generator (or ``generator``)."""
     _float_target(t, "normal_")
-    if not std >= 0:
+    _number("normal_", "mean", mean)
+    if not _number("normal_", "std", std) >= 0:
         raise ValueError(f"normal_: expects std >= 0, got {std}")
     g = generator or default_generator()
     t.data[...] = g.normal(mean, std, t.data.shape)

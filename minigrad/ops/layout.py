@@ -103,7 +103,7 @@ class Expand(Function):
 
 def expand(x, *sizes):
     """``x`` broadcast to ``sizes`` (-1 keeps a dim; new dims go in front), as ``torch.expand``."""
-    sizes = _shape_arg(sizes)
+    sizes = _shape_arg(sizes, "expand")
     shape = x.shape
     lead = len(sizes) - len(shape)
     if lead < 0:

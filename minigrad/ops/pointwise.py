@@ -214,6 +214,9 @@ def sigmoid(x):
 
 def softplus(x, beta=1.0, threshold=20.0):
     """``torch.nn.functional.softplus``: log(1 + exp(beta x)) / beta (x itself where beta x > threshold)."""
+    for what, v in (("beta", beta), ("threshold", threshold)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"softplus: {what} must be a number, got {v!r}")
     if not beta > 0:
         raise ValueError(f"softplus: beta must be positive, got {beta!r}")
     return Softplus.apply(floating(x), beta=float(beta), threshold=float(threshold))

@@ -8,6 +8,8 @@ several times, and ``np.add.at`` accumulates repeated indices. Both write straig
 engine's gradient buffer of the input, so taking many slices of one tensor (x[t] for every time
 step) costs one buffer, not one full-size array per slice.
 """
+import operator
+
 import numpy as np
 
 from ..tensor import Function, Tensor
@@ -39,11 +41,14 @@ class Permute(Function):
         return np.transpose(g, np.argsort(self.axes))
 
 
-def _shape_arg(shape):
-    """``reshape(2, 3)`` and ``reshape((2, 3))`` both give (2, 3)."""
+def _shape_arg(shape, name="reshape"):
+    """``reshape(2, 3)`` and ``reshape((2, 3))`` both give (2, 3); entries must be ints."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    return tuple(int(n) for n in shape)
+    try:
+        return tuple([operator.index(n) for n in shape])
+    except TypeError:
+        raise TypeError(f"{name}: sizes must be ints, got {tuple(shape)!r}") from None
 
 
 def reshape(x, *shape):
@@ -58,7 +63,7 @@ def _axis(name, ax, ndim, shape):
 
 def permute(x, *axes):
     nd = x.ndim
-    axes = tuple(_axis("permute", int(a), nd, x.shape) for a in _shape_arg(axes))
+    axes = tuple(_axis("permute", int(a), nd, x.shape) for a in _shape_arg(axes, "permute"))
     return Permute.apply(x, axes=axes)
 
 
