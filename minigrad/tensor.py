@@ -68,6 +68,10 @@ def _as_array(data, dtype):
     """
     if isinstance(data, Tensor):
         data = data.data
+    if type(data) is np.ndarray:            # fast path: a float array that needs no conversion
+        dt = data.dtype
+        if dt in _FLOAT_DTYPES and (dtype is None or dt == dtype) and data.flags.c_contiguous:
+            return data
     typed = isinstance(data, (np.ndarray, np.generic))     # NumPy data carries its own dtype
     try:
         arr = np.asarray(data)
