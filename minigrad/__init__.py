@@ -23,8 +23,7 @@ from .dtypes import (bool, device, double, float, float32, float64, int, int8, i
                      long, short, uint8)
 # torch.max(x, 1) / torch.sum(x) ...: attributes only, left out of __all__ so that a star import
 # does not shadow the builtins max, min, sum and abs
-from .ops import abs, max, mean, min, permute, reshape, sum, transpose
-clamp = ops.clip
+from .ops import abs, clamp, max, mean, min, permute, reshape, sum, transpose
 
 __version__ = "0.1.0"
 __all__ = ["CheckpointError", "Function", "GradcheckError", "Tensor", "default_generator", "get_num_threads",

@@ -213,6 +213,17 @@ def test_masked_fill():
         x.masked_fill(np.zeros((2, 4), bool), 0.0)
 
 
+def test_module_level_functions_as_torch():
+    x = t64(3, 4)
+    _, pred = mg.max(x.data, 1)                      # torch.max(outputs.data, 1)
+    assert np.array_equal(pred.data, np.argmax(x.data, 1))
+    assert np.allclose(mg.sum(x, dim=0).data, x.data.sum(0)) and np.allclose(mg.mean(x).data, x.data.mean())
+    assert np.array_equal(mg.clamp(x, min=0).data, np.clip(x.data, 0, None))
+    assert np.array_equal(x.clamp(max=0.5).data, np.clip(x.data, None, 0.5))
+    assert mg.gradcheck(lambda x: mg.clamp(x, -0.5, 0.5) * x, [x])
+    assert "max" not in mg.__all__ and "sum" not in mg.__all__       # a star import keeps the builtins
+
+
 def test_comparisons_return_boolean_tensors():
     x = mg.tensor([1.0, 2.0, 3.0])
     for r in (x > 2, x >= 2, x < 2, x <= 2, x == 2, x != 2, x > mg.tensor([0, 5, 1])):
@@ -342,3 +353,21 @@ def test_pytorch_style_programs_give_pytorch_results():
 def test_bad_arguments_raise_clear_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call(mg.zeros(2, 3))
+
+
+def test_shape_methods_match_pytorch():
+    torch = pytest.importorskip("torch")
+    a = rng.standard_normal((1, 6, 1, 4))
+    calls = [lambda t: t.squeeze(), lambda t: t.squeeze(2), lambda t: t.squeeze(1), lambda t: t.unsqueeze(-2),
+             lambda t: t.flatten(1, 2), lambda t: t.view(6, -1), lambda t: t.narrow(1, -3, 2),
+             lambda t: t.expand(2, 1, 6, 3, 4), lambda t: t.permute(3, 1, 0, 2), lambda t: t.squeeze().t(),
+             lambda t: t.masked_fill(t > 0, -1.0), lambda t: t.max(3)[0], lambda t: t.min(1, keepdim=True)[1],
+             lambda t: t.argmax(), lambda t: t.argmin(-1), lambda t: t.sum(dim=(1, 3), keepdim=True),
+             lambda t: t.double().float(), lambda t: t.long(), lambda t: t.new_zeros(2), lambda t: t.new_full((2,), 3)]
+    for f in calls:
+        got, want = f(mg.tensor(a)), f(torch.tensor(a))
+        assert got.shape == tuple(want.shape) and np.allclose(got.data, want.numpy(), rtol=1e-12, atol=0)
+        assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+    for n, chunks in [(6, 4), (5, 3), (1, 3), (7, 7)]:
+        got, want = mg.arange(n).chunk(chunks), torch.arange(n).chunk(chunks)
+        assert [p.data.tolist() for p in got] == [p.tolist() for p in want]

@@ -26,13 +26,13 @@ from .arith import add, div, mul, neg, pow, sub, unbroadcast
 from .convert import masked_fill
 from .layout import chunk, clone, expand, flatten, narrow, squeeze, t, unsqueeze, view
 from .linalg import matmul
-from .pointwise import abs, clip, cos, exp, log, log1p, relu, sigmoid, sin, softplus, sqrt, tanh
+from .pointwise import abs, clamp, clip, cos, exp, log, log1p, relu, sigmoid, sin, softplus, sqrt, tanh
 from .reduce import argmax, argmin, max, mean, min, sum
 from .shape import concat, getitem, permute, reshape, split, stack, transpose, where
 
 cat = concat    # PyTorch's name
 
-__all__ = ["abs", "add", "argmax", "argmin", "cat", "chunk", "clip", "clone", "concat", "cos", "div",
+__all__ = ["abs", "add", "argmax", "argmin", "cat", "chunk", "clamp", "clip", "clone", "concat", "cos", "div",
            "exp", "expand", "flatten", "getitem", "log", "log1p", "masked_fill", "matmul", "max", "mean",
            "min", "mul", "narrow", "neg", "permute", "pow", "relu", "reshape", "sigmoid", "sin",
            "softplus", "split", "sqrt", "squeeze", "stack", "sub", "sum", "t", "tanh", "transpose",
@@ -77,7 +77,7 @@ def _attach():
     T.T = property(lambda self: transpose(self))
     T.exp, T.log, T.tanh, T.sigmoid = exp, log, tanh, sigmoid
     T.relu, T.abs, T.clip = relu, abs, clip
-    T.clamp = lambda self, min=None, max=None: clip(self, min, max)
+    T.clamp = clamp
     T.__abs__ = abs
     _attach_pytorch_surface(T)
 

@@ -232,3 +232,8 @@ def abs(x):
 
 def clip(x, lo=None, hi=None):
     return Clip.apply(x, lo=lo, hi=hi)
+
+
+def clamp(x, min=None, max=None):
+    """``torch.clamp``: :func:`clip` with PyTorch's argument names."""
+    return Clip.apply(x, lo=min, hi=max)
