@@ -56,17 +56,21 @@ def _infer(name, *values):
     return DEFAULT_FLOAT
 
 
+def _constant(name, size, value, dtype, requires_grad, device):
+    return _make(name, np.full(_size(name, size), value, as_dtype(dtype) or DEFAULT_FLOAT), requires_grad, device)
+
+
 def zeros(*size, dtype=None, requires_grad=False, device=None):
-    return _make("zeros", np.zeros(_size("zeros", size), as_dtype(dtype) or DEFAULT_FLOAT), requires_grad, device)
+    return _constant("zeros", size, 0, dtype, requires_grad, device)
 
 
 def ones(*size, dtype=None, requires_grad=False, device=None):
-    return _make("ones", np.ones(_size("ones", size), as_dtype(dtype) or DEFAULT_FLOAT), requires_grad, device)
+    return _constant("ones", size, 1, dtype, requires_grad, device)
 
 
 def empty(*size, dtype=None, requires_grad=False, device=None):
     """Like :func:`zeros` (minigrad never returns uninitialised memory)."""
-    return _make("empty", np.zeros(_size("empty", size), as_dtype(dtype) or DEFAULT_FLOAT), requires_grad, device)
+    return _constant("empty", size, 0, dtype, requires_grad, device)
 
 
 def full(size, fill_value, *, dtype=None, requires_grad=False, device=None):
@@ -141,23 +145,25 @@ def _like_dtype(t, dtype):
     return as_dtype(dtype) or (t.data.dtype if isinstance(t, Tensor) else np.asarray(t).dtype)
 
 
+def _shape_of(t):
+    return np.shape(t.data if isinstance(t, Tensor) else t)
+
+
 def zeros_like(t, *, dtype=None, requires_grad=False, device=None):
-    return zeros(np.shape(t.data if isinstance(t, Tensor) else t), dtype=_like_dtype(t, dtype),
-                 requires_grad=requires_grad, device=device)
+    return _constant("zeros_like", _shape_of(t), 0, _like_dtype(t, dtype), requires_grad, device)
 
 
 def ones_like(t, *, dtype=None, requires_grad=False, device=None):
-    return ones(np.shape(t.data if isinstance(t, Tensor) else t), dtype=_like_dtype(t, dtype),
-                requires_grad=requires_grad, device=device)
+    return _constant("ones_like", _shape_of(t), 1, _like_dtype(t, dtype), requires_grad, device)
 
 
 def empty_like(t, *, dtype=None, requires_grad=False, device=None):
-    return zeros_like(t, dtype=dtype, requires_grad=requires_grad, device=device)
+    return _constant("empty_like", _shape_of(t), 0, _like_dtype(t, dtype), requires_grad, device)
 
 
 def full_like(t, fill_value, *, dtype=None, requires_grad=False, device=None):
-    return full(np.shape(t.data if isinstance(t, Tensor) else t), fill_value, dtype=_like_dtype(t, dtype),
-                requires_grad=requires_grad, device=device)
+    return full(_shape_of(t), fill_value, dtype=_like_dtype(t, dtype), requires_grad=requires_grad,
+                device=device)
 
 
 def rand_like(t, *, generator=None, dtype=None, requires_grad=False, device=None):
@@ -193,21 +199,20 @@ def from_numpy(arr):
 def new_tensor(self, data, *, dtype=None, requires_grad=False, device=None):
     """A new tensor from ``data`` with this tensor's dtype unless ``dtype`` says otherwise."""
     check_device(device, "new_tensor")
-    return Tensor(data, dtype=as_dtype(dtype) or self.data.dtype, requires_grad=requires_grad)
+    return Tensor(data, dtype=_like_dtype(self, dtype), requires_grad=requires_grad)
 
 
 def new_zeros(self, *size, dtype=None, requires_grad=False, device=None):
-    return zeros(*size, dtype=as_dtype(dtype) or self.data.dtype, requires_grad=requires_grad, device=device)
+    return _constant("new_zeros", size, 0, _like_dtype(self, dtype), requires_grad, device)
 
 
 def new_ones(self, *size, dtype=None, requires_grad=False, device=None):
-    return ones(*size, dtype=as_dtype(dtype) or self.data.dtype, requires_grad=requires_grad, device=device)
+    return _constant("new_ones", size, 1, _like_dtype(self, dtype), requires_grad, device)
 
 
 def new_empty(self, *size, dtype=None, requires_grad=False, device=None):
-    return zeros(*size, dtype=as_dtype(dtype) or self.data.dtype, requires_grad=requires_grad, device=device)
+    return _constant("new_empty", size, 0, _like_dtype(self, dtype), requires_grad, device)
 
 
 def new_full(self, size, fill_value, *, dtype=None, requires_grad=False, device=None):
-    return full(size, fill_value, dtype=as_dtype(dtype) or self.data.dtype, requires_grad=requires_grad,
-                device=device)
+    return full(size, fill_value, dtype=_like_dtype(self, dtype), requires_grad=requires_grad, device=device)

@@ -55,6 +55,15 @@ def _float_of(x):
     return None
 
 
+def broadcasts_to(shape, target):
+    """Whether an array of ``shape`` broadcasts to exactly ``target`` (for masks and in-place
+    operands, whose result keeps the target's shape)."""
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
+
+
 def float_operands(a, b):
     """Convert an integer/bool tensor meeting a float tensor (or a Python float, or a float array)
     to that float dtype (not differentiable)."""

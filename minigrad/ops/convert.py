@@ -11,6 +11,7 @@ import numpy as np
 from ..dtypes import CPU, FLOAT_DTYPES, as_dtype, check_device
 from ..dtypes import device as Device
 from ..tensor import Function, Tensor, _as_array
+from .arith import broadcasts_to
 from .layout import clone
 from .shape import where
 
@@ -93,11 +94,7 @@ def masked_fill(x, mask, value):
     m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_fill: the mask must be boolean, got {m.dtype}")
-    try:
-        ok = np.broadcast_shapes(m.shape, x.shape) == x.shape
-    except ValueError:
-        ok = False
-    if not ok:
+    if not broadcasts_to(m.shape, x.shape):
         raise ValueError(f"masked_fill: mask of shape {m.shape} does not broadcast to the tensor's "
                          f"shape {x.shape}")
     if isinstance(value, Tensor):

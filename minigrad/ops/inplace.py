@@ -22,6 +22,7 @@ import numpy as np
 from ..dtypes import FLOAT_DTYPES
 from ..random import default_generator
 from ..tensor import Tensor, _as_array, is_grad_enabled
+from .arith import broadcasts_to
 
 
 def _number(name, what, v):
@@ -53,14 +54,9 @@ def _operand(name, t, other):
         arr = np.asarray(other)                 # a Python float keeps its full precision here
     else:
         arr = _as_array(other, None)
-    if arr.shape != t.data.shape:
-        try:
-            ok = np.broadcast_shapes(arr.shape, t.data.shape) == t.data.shape
-        except ValueError:
-            ok = False
-        if not ok:
-            raise RuntimeError(f"{name}: an operand of shape {arr.shape} does not broadcast to the "
-                               f"tensor's shape {t.data.shape} (an in-place result keeps its shape)")
+    if arr.shape != t.data.shape and not broadcasts_to(arr.shape, t.data.shape):
+        raise RuntimeError(f"{name}: an operand of shape {arr.shape} does not broadcast to the "
+                           f"tensor's shape {t.data.shape} (an in-place result keeps its shape)")
     return arr
 
 
