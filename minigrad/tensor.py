@@ -136,8 +136,8 @@ class Tensor:
     ``Tensor(data, requires_grad=False, dtype=None)``: ``data`` is anything NumPy can turn into an
     array of numbers. Python floats become float32, NumPy arrays keep their dtype, and ``dtype``
     (mg.float32, mg.float64, ... or a NumPy dtype) converts explicitly; the array is copied only
-    when a conversion is needed. Integer tensors hold indices and class
-    targets; they cannot require gradients.
+    when a conversion is needed. Integer tensors hold indices and class targets; they cannot
+    require gradients.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "_index", "_hooks", "_retain", "name",
