@@ -13,16 +13,18 @@ works. Walking that order, each node turns the gradients of its outputs into gra
 inputs, which are *accumulated* (a tensor used twice receives the sum). Leaf tensors (created by
 the user with ``requires_grad=True``) finally add their gradient into ``.grad``.
 
-Dtype policy: float32 is the default; float64 on request. Python numbers and NumPy arrays used as
-operands take the dtype of the tensor they meet (like PyTorch's scalars). Two tensors of different
-float dtypes in one op raise ``TypeError``: silent promotion would hide a doubled memory bill.
+Dtype policy: float32 is the default float dtype; a float64 NumPy array given to ``tensor`` stays
+float64 (``_as_array`` states the whole rule). Python numbers and NumPy arrays used as operands
+take the dtype of the tensor they meet (like PyTorch's scalars). Two tensors of different float
+dtypes in one op raise ``TypeError`` naming the fix (``.float()`` / ``.double()``): silent promotion
+would hide a doubled memory bill.
 """
 import itertools
 import weakref
 
 import numpy as np
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+from .dtypes import DEFAULT_FLOAT, FLOAT_DTYPES as _FLOAT_DTYPES, as_dtype
 
 
 class _GradMode:
@@ -53,31 +55,89 @@ def is_grad_enabled():
 
 
 def _as_array(data, dtype):
-    """Array for a new tensor: float -> float32 unless ``dtype`` says otherwise; ints stay ints."""
+    """The array of a new tensor, by the dtype rule (README, "Dtypes"):
+
+    * ``dtype`` given: the data is converted to it (float32, float64, an integer type or bool);
+    * a Tensor, a NumPy array or a NumPy scalar keeps its dtype (a float64 array stays float64);
+    * Python data (numbers, nested lists/tuples): floats become float32 (the default float dtype),
+      ints int64, bools bool.
+
+    Nothing is converted silently into something else: complex values, ``None``, strings and other
+    non-numbers raise TypeError naming the value, and NaN/inf cannot become integers. The array is
+    copied only when a conversion (or a C-contiguous layout) is needed.
+    """
     if isinstance(data, Tensor):
         data = data.data
-    arr = np.asarray(data)
+    if type(data) is np.ndarray:            # fast path: a float array that needs no conversion
+        dt = data.dtype
+        if dt in _FLOAT_DTYPES and (dtype is None or dt == dtype) and data.flags.c_contiguous:
+            return data
+    typed = isinstance(data, (np.ndarray, np.generic))     # NumPy data carries its own dtype
+    try:
+        arr = np.asarray(data)
+    except ValueError as e:
+        raise ValueError(f"cannot make a tensor from this data: {e} (nested lists must be "
+                         "rectangular)") from None
+    if arr.dtype.kind == "O":
+        arr, typed = _from_objects(arr), False
+    elif not arr.dtype.isnative:            # big-endian data from a file: same values, native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise TypeError(f"complex values are not supported (got {arr.dtype}); take .real, .imag or "
+                        "abs() explicitly")
+    if kind not in "fiub":
+        what = "string" if kind in "US" else "date/time" if kind in "Mm" else "non-numeric"
+        raise TypeError(f"cannot make a tensor from {what} data (dtype {arr.dtype}); expected numbers")
     if dtype is not None:
-        dtype = np.dtype(dtype)
+        dtype = as_dtype(dtype)
         if dtype not in _FLOAT_DTYPES and dtype.kind not in "iub":
-            raise TypeError(f"unsupported tensor dtype {dtype}; use float32, float64 or an integer type")
-    elif arr.dtype.kind == "f" or arr.dtype.kind == "O" or arr.dtype.kind == "c":
-        if arr.dtype.kind == "c":
-            raise TypeError("complex tensors are not supported")
-        dtype = np.dtype(np.float32)
+            raise TypeError(f"unsupported tensor dtype {dtype}; use float32, float64, an integer type or bool")
+        if kind == "f" and dtype.kind != "f" and arr.size and not np.isfinite(arr).all():
+            raise ValueError(f"cannot convert NaN or infinity to {dtype}")
+    elif kind == "f" and (not typed or arr.dtype not in _FLOAT_DTYPES):
+        if typed:   # float16, longdouble: NumPy data of a float type minigrad does not compute in
+            raise TypeError(f"{arr.dtype} tensors are not supported; pass dtype=mg.float32 or "
+                            "dtype=mg.float64 to convert")
+        dtype = DEFAULT_FLOAT
     if dtype is not None and arr.dtype != dtype:
         arr = arr.astype(dtype)
     # not np.ascontiguousarray unconditionally: it turns a 0-d array into shape (1,)
     return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
 
 
+def _from_objects(arr):
+    """An object array (e.g. from ``[1.0, None]``) as a numeric array, element by element, so that
+    ``None``, complex numbers and other objects are refused by name instead of turning into NaN."""
+    values = []
+    for i, v in enumerate(arr.flat):
+        if isinstance(v, Tensor) and v.data.size == 1:
+            v = v.data.item()
+        elif isinstance(v, np.ndarray) and v.size == 1:
+            v = v.item()
+        if isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating)):
+            values.append(v)
+            continue
+        where = np.unravel_index(i, arr.shape) if arr.ndim else ()
+        what = ("None" if v is None else "a complex number" if isinstance(v, (complex, np.complexfloating))
+                else f"a {type(v).__name__}")
+        raise TypeError(f"cannot make a tensor from {what} (at index {tuple(int(k) for k in where)}); "
+                        "tensor data must be numbers")
+    out = np.array(values)
+    if out.dtype.kind == "O":
+        raise OverflowError(f"cannot make a tensor from integers outside the int64 range (such as "
+                            f"{max(values, key=lambda v: abs(int(v)))})")
+    return out.reshape(arr.shape)
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
 
     ``Tensor(data, requires_grad=False, dtype=None)``: ``data`` is anything NumPy can turn into an
-    array. Float data becomes float32 unless ``dtype`` (np.float32 / np.float64) says otherwise;
-    the array is copied only when a conversion is needed. Integer tensors hold indices and class
-    targets; they cannot require gradients.
+    array of numbers. Python floats become float32, NumPy arrays keep their dtype, and ``dtype``
+    (mg.float32, mg.float64, ... or a NumPy dtype) converts explicitly; the array is copied only
+    when a conversion is needed. Integer tensors hold indices and class targets; they cannot
+    require gradients.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "_index", "_hooks", "_retain", "name",
@@ -100,7 +160,6 @@ class Tensor:
     shape = property(lambda self: self.data.shape)
     dtype = property(lambda self: self.data.dtype)
     ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
     is_leaf = property(lambda self: self._node is None)
     grad_fn = property(lambda self: self._node)
 
@@ -318,8 +377,9 @@ def _check_dtypes(cls, inputs):
     floats = {t.data.dtype for t in inputs if t.data.dtype in _FLOAT_DTYPES}
     if len(floats) > 1:
         shapes = ", ".join(f"{t.data.dtype}{list(t.data.shape)}" for t in inputs)
-        raise TypeError(f"{cls.__name__}: operands mix float32 and float64 ({shapes}); "
-                        "convert one explicitly (minigrad does not promote silently)")
+        raise TypeError(f"{cls.__name__}: operands mix float32 and float64 ({shapes}); convert one "
+                        "explicitly with .float() (to float32) or .double() (to float64) -- minigrad "
+                        "does not promote silently")
 
 
 # ====================================================================== the reverse walk
