@@ -74,6 +74,7 @@ _ALLOWED_KINDS = "biufSUMm"   # no object (pickle), complex (minigrad has none) 
 _MAX_RATIO = 1032             # deflate cannot expand data more than ~1032:1
 _NPY_HEADER_MAX = 10000 + 16  # np.lib.format's header limit plus magic and length field
 _CHUNK = 1 << 24              # members are read in 16 MiB pieces
+_MAX_INT_BITS = 13000         # ~3900 decimal digits: below Python's int/str conversion limit
 
 
 class CheckpointError(ValueError):
@@ -139,6 +140,9 @@ class _Flattener:
         if obj is None or isinstance(obj, (bool, str)):
             return {"t": "value", "v": obj}
         if isinstance(obj, int):
+            if obj.bit_length() > _MAX_INT_BITS:      # JSON holds it, but Python cannot read it back
+                raise ValueError(f"mg.save: the int at {_where(path)} has {obj.bit_length()} bits; "
+                                 f"at most {_MAX_INT_BITS} can be saved")
             return {"t": "int", "v": int(obj)}
         if isinstance(obj, float):
             return {"t": "float", "v": _encode_float(obj)}
@@ -246,15 +250,22 @@ def _fsync_dir(directory):
 
 
 def _is_file_object(f, mode):
+    """False for a path; True for a usable binary file object; a clear error for anything else."""
     if isinstance(f, (str, bytes, os.PathLike)):
         return False
+    fn = "mg.save" if mode == "write" else "mg.load"
     if isinstance(f, io.TextIOBase):
-        raise TypeError(f"mg.{'save' if mode == 'write' else 'load'} needs a binary file object "
-                        f"(open(path, '{mode[0]}b')), got a text file {getattr(f, 'name', f)!r}")
-    if hasattr(f, mode):
-        return True
-    raise TypeError(f"mg.{'save' if mode == 'write' else 'load'}: f must be a path or a binary "
-                    f"file object, got {type(f).__name__}")
+        raise TypeError(f"{fn} needs a binary file object (open(path, '{mode[0]}b')), got a text "
+                        f"file {getattr(f, 'name', f)!r}")
+    if not hasattr(f, mode):
+        raise TypeError(f"{fn}: f must be a path or a binary file object, got {type(f).__name__}")
+    if getattr(f, "closed", False):
+        raise ValueError(f"{fn}: the file object {_stream_name(f)} is closed")
+    able = getattr(f, "writable" if mode == "write" else "readable", None)
+    if callable(able) and not able():
+        raise io.UnsupportedOperation(f"{fn}: the file object {_stream_name(f)} is not open for "
+                                      f"{'writing' if mode == 'write' else 'reading'} (open it with '{mode[0]}b')")
+    return True
 
 
 def save(obj, f):
@@ -275,6 +286,8 @@ def save(obj, f):
         return
 
     path = os.fspath(f)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"mg.save: {path} is a directory; give a file name")
     directory = os.path.dirname(os.path.abspath(path))
     _remove_stale_temps(directory, os.path.basename(path))
     tmp, fd = _open_temp(directory, os.path.basename(path))

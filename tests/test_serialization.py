@@ -549,3 +549,23 @@ def test_live_writers_temp_is_kept_and_ctrl_c_removes_its_own(tmp_path):
     assert p.returncode != 0 and "KeyboardInterrupt" in err
     assert temps(tmp_path) == []                  # it removed its own temporary file
     assert_same(mg.load(path), {"v": np.ones(2)})
+
+
+def test_unusable_targets_and_sources(tmp_path):
+    path = tmp_path / "c.ckpt"
+    path.write_bytes(b"")
+    with open(path, "rb") as f, pytest.raises(io.UnsupportedOperation, match=r"c\.ckpt is not open for writing"):
+        mg.save({}, f)
+    with open(path, "wb") as f, pytest.raises(io.UnsupportedOperation, match=r"c\.ckpt is not open for reading"):
+        mg.load(f)
+    closed = io.BytesIO()
+    closed.close()
+    with pytest.raises(ValueError, match="BytesIO> is closed"):
+        mg.load(closed)
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        mg.save({}, tmp_path)
+    with pytest.raises(ValueError, match=r"the int at obj\['n'\] has \d+ bits"):
+        mg.save({"n": 10 ** 5000}, tmp_path / "big")
+    mg.save({"n": -10 ** 3000}, tmp_path / "ok")                 # big, but readable back
+    assert mg.load(tmp_path / "ok")["n"] == -10 ** 3000
+    assert sorted(os.listdir(tmp_path)) == ["c.ckpt", "ok"]
