@@ -336,6 +336,8 @@ class _Reader:
             info = self.z.getinfo(member + ".npy")
         except KeyError:
             self.fail(f"array '{member}' listed in the manifest is missing")
+        if info.flag_bits & 0x1:
+            self.fail(f"member '{member}' is encrypted")
         if info.compress_type == zipfile.ZIP_STORED:
             if info.file_size != info.compress_size:
                 self.fail(f"member '{member}' is stored with {info.compress_size} bytes but claims "
@@ -541,9 +543,10 @@ def _load_stream(fh, name, size=None):
                                   "corrupted") from None
         raise CheckpointError(f"{name}: truncated or damaged zip archive ({e})") from None
     except (EOFError, OSError, ValueError, KeyError, TypeError, AttributeError, zlib.error,
-            zipfile.LargeZipFile, RecursionError) as e:
+            zipfile.LargeZipFile, RuntimeError, NotImplementedError) as e:
         # EOFError/ValueError: a member cut short or a malformed .npy header; zlib.error: a
-        # damaged compressed member; Key/Type/AttributeError: a manifest node of the wrong shape.
+        # damaged compressed member; Key/Type/AttributeError: a manifest node of the wrong shape;
+        # NotImplementedError: a damaged zip version field; RuntimeError: damaged flag bits.
         raise CheckpointError(f"{name}: truncated or damaged checkpoint "
                               f"({type(e).__name__}: {e})") from None
 
