@@ -66,11 +66,11 @@ def with_grad(*shape, dtype=f32):
 def path(name):
     return os.path.join(TMP, name)
 
-def archive(name, manifest_bytes, members=()):
+def archive(name, manifest_bytes, members=(), compression=zipfile.ZIP_STORED):
     """A zip holding a raw manifest and raw .npy members: a handcrafted checkpoint."""
     out = io.BytesIO()
     np.lib.format.write_array(out, np.frombuffer(manifest_bytes, np.uint8))
-    with zipfile.ZipFile(path(name), "w") as z:
+    with zipfile.ZipFile(path(name), "w", compression) as z:
         z.writestr("__minigrad__.npy", out.getvalue())
         for n, data in members:
             z.writestr(n + ".npy", data)
@@ -431,6 +431,11 @@ mg.load(archive('h40.ckpt', manifest({'t': 'array', 'k': 'data/x'},
 mg.load(archive('hl.ckpt', manifest({'t': 'array', 'k': 'data/x'},
         {'data/x': {'dtype': '<f8', 'shape': [2], 'sha256': ''}}),
         [('data/x', npy_header('<f8', (2**40,), b'\\0' * 16))]))""", CKPT, "hl.ckpt", "1099511627776"),
+    C("load-deflate-bomb", """
+small = np.arange(4.0)
+mg.load(archive('bomb.ckpt', manifest({'t': 'array', 'k': 'data/x'},
+        {'data/x': {'dtype': '<f8', 'shape': [4], 'sha256': S._digest(small)}}),
+        [('data/x', npy(np.zeros(4 << 20)))], zipfile.ZIP_DEFLATED))""", CKPT, "bomb.ckpt", "33554560"),
     C("load-object-dtype", """
 mg.load(archive('o.ckpt', manifest({'t': 'array', 'k': 'data/x'},
         {'data/x': {'dtype': '|O', 'shape': [1], 'sha256': ''}})))""", CKPT, "o.ckpt", "object"),
@@ -461,10 +466,13 @@ mg.load(archive('td.ckpt', manifest({'t': 'tensor', 'k': 'data/x'},
 # ------------------------------------------------------------------ kernels and threads
 KERNELS = [
     C("threads-huge", "mg.set_num_threads(100000); "
-      "K.gemm(np.ones((256, 256), f32), np.ones((256, 256), f32)); OK = mg.get_num_threads() < 100000",
+      "K.tanh_forward(np.ones(1 << 20, f32)); OK = mg.get_num_threads() < 100000",
       VE, "100000"),
     C("threads-billion", "mg.set_num_threads(10**9); "
       "K.tanh_forward(np.ones(1 << 16, f32)); OK = mg.get_num_threads() < 10**9", VE, "1000000000"),
+    C("threads-50000", "mg.set_num_threads(50000); "
+      "nn.LSTM(64, 64)(T(20, 64, 64)); OK = mg.get_num_threads() < 50000",
+      VE, "50000"),
     C("threads-zero", "mg.set_num_threads(0)", VE, "0"),
     C("threads-float", "mg.set_num_threads(2.0)", TE, "float"),
     C("threads-bool", "mg.set_num_threads(True)", TE, "bool"),
