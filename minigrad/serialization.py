@@ -35,6 +35,13 @@ Guarantees of ``load`` (a path or a readable binary file object):
     (``_MAX_RATIO``) before any of its data is read or inflated, and the manifest's nesting
     depth is measured before it is parsed.
 
+Limits: ``MAX_DEPTH`` (100) levels of nesting; ints of up to 13000 bits (Python cannot read longer
+ones back from JSON); arrays declared in an uncompressed archive may total at most the file's size,
+in a deflated one (a checkpoint recompressed by a zip tool) at most ``_MAX_RATIO`` times it. A file
+object is read from its current position; an unseekable stream is read into memory first.
+Saving to a directory, or to a file object not open for writing, raises before anything is
+written; ``PermissionError`` and other ``OSError``s of the path itself pass through unchanged.
+
 Atomicity of ``save`` to a path: it writes a temporary file ``.<name>.<host>-<pid>.<random>.tmp``
 in the target's directory, flushes and fsyncs it and then ``os.replace``s it over the target, so
 a crash, an exception or Ctrl-C mid-write leaves the previous checkpoint untouched. On any
@@ -55,6 +62,7 @@ import re
 import secrets
 import socket
 import stat
+import sys
 import zipfile
 import zlib
 
@@ -151,7 +159,8 @@ class _Flattener:
         if isinstance(obj, Tensor):
             self.version = 2
             node = {"t": "tensor", "k": self._add_array(obj.data, path), "rg": obj.requires_grad}
-            if type(obj).__name__ == "Parameter":
+            nn_module = sys.modules.get(__package__ + ".nn.module")    # no nn loaded: no Parameter
+            if nn_module is not None and isinstance(obj, nn_module.Parameter):
                 node["param"] = True
             return node
         if isinstance(obj, (dict, list, tuple)):
@@ -324,8 +333,9 @@ def _shape_text(dtype, shape):
 class _Reader:
     """One checkpoint being loaded: every check runs before the bytes it protects are read."""
 
-    def __init__(self, z, name, size):
+    def __init__(self, z, name, size, end):
         self.z, self.name, self.size = z, name, size     # size: the archive's real byte count
+        self.end = end                                    # its end as an offset in the stream
 
     def fail(self, why):
         raise CheckpointError(f"{self.name}: {why}")
@@ -349,7 +359,7 @@ class _Reader:
         else:
             self.fail(f"member '{member}' uses zip compression method {info.compress_type}; only "
                       "stored and deflated members are read")
-        if info.header_offset + info.compress_size > self.size:
+        if info.header_offset + info.compress_size > self.end:
             self.fail(f"member '{member}' claims {info.compress_size} bytes at offset "
                       f"{info.header_offset}, beyond the end of the {self.size}-byte file (truncated?)")
         if nbytes is not None and not 10 <= info.file_size - nbytes <= _NPY_HEADER_MAX:
@@ -535,7 +545,7 @@ def _load_stream(fh, name, size=None):
     fh.seek(start)
     try:
         with zipfile.ZipFile(fh) as z:
-            return _Reader(z, name, size).load()
+            return _Reader(z, name, size, start + size).load()
     except CheckpointError:
         raise
     except zipfile.BadZipFile as e:

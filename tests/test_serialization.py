@@ -297,6 +297,9 @@ def test_file_objects(tmp_path):
             b[:n], self.data = self.data[:n], self.data[n:]
             return n
     assert mg.load(io.BufferedReader(Unseekable(buf.getvalue())))["epoch"] == 4
+    prefixed = io.BytesIO(b"header" + buf.getvalue())      # read from the current position
+    prefixed.seek(6)
+    assert mg.load(prefixed)["t"] == (1, 2)
     with pytest.raises(mg.CheckpointError, match="BytesIO.*truncated"):
         mg.load(io.BytesIO(buf.getvalue()[:200]))
     with open(path, "w") as f, pytest.raises(TypeError, match=r"binary file object.*'wb'"):
