@@ -657,8 +657,31 @@ def test_bad_input(worker, case):
     assert v == "clear", why
 
 
+# every size argument of every module constructor, and every optimizer hyperparameter, times a set of
+# bad values: a full grid (small and finite, so enumerated rather than sampled)
+SIZE_ARGS = ["nn.Linear({v}, 3)", "nn.Linear(3, {v})", "nn.Embedding({v}, 2)", "nn.Embedding(5, {v})",
+             "nn.RNN({v}, 4)", "nn.LSTM(3, {v})", "nn.GRU(3, 4, num_layers={v})", "nn.GRUCell({v}, 4)",
+             "nn.LSTMCell(3, {v})", "nn.Attention({v}, 4)", "nn.Seq2Seq({v}, 6)", "nn.Seq2Seq(5, {v})"]
+BAD_SIZES = {"-1": "-1", "-7": "-7", "2.5": "2.5", "'3'": ("'3'", "str"), "None": ("None", "NoneType"),
+             "float('nan')": "nan", "10**30": "1000000000000000000000000000000"}
+HYPER = {"SGD": ["lr", "momentum", "weight_decay"], "Adam": ["lr", "eps", "weight_decay"],
+         "AdamW": ["lr", "eps", "weight_decay"], "RMSprop": ["lr", "alpha", "eps", "momentum"],
+         "Adagrad": ["lr", "eps"]}
+BAD_HYPER = {"-1.0": "-1", "float('nan')": "nan", "'0.1'": ("'0.1'", "str"), "None": ("None", "NoneType")}
+GRID = [C("size-" + m.format(v=v), m.format(v=v), (TE, VE), frag) for m in SIZE_ARGS for v, frag in BAD_SIZES.items()]
+GRID += [C(f"hyper-{cls}-{arg}={v}", f"optim.{cls}([P(3)]{'' if arg == 'lr' else ', lr=0.1'}, {arg}={v})",
+           (TE, VE), frag) for cls, args in HYPER.items() for arg in args for v, frag in BAD_HYPER.items()]
+
+
+@pytest.mark.parametrize("case", GRID, ids=[c.id for c in GRID])
+def test_bad_argument_grid(worker, case):
+    v, why = judge(case.id, case.raises, case.frags, worker.run(case.code))
+    assert v == "clear", why
+
+
 def test_case_ids_are_unique():
-    assert len({c.id for c in CASES}) == len(CASES)
+    ids = [c.id for c in CASES + GRID]
+    assert len(set(ids)) == len(ids)
 
 
 # ------------------------------------------------------------------ hypothesis: random bad inputs
@@ -758,7 +781,7 @@ if __name__ == "__main__":
     # The battery's figures and every case that is not clear (for notes and reports).
     os.environ.setdefault("BATTERY_TMP", __import__("tempfile").mkdtemp())
     with Worker(PRELUDE, RESET, timeout=CASE_TIMEOUT) as w:
-        for case in CASES:
+        for case in CASES + GRID:
             judge(case.id, case.raises, case.frags, w.run(case.code))
     for id, v, got in NOT_CLEAR:
         print(f"{v:8s} {id:32s} {got}")
