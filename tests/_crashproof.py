@@ -80,7 +80,7 @@ class Outcome:
 class Worker:
     """A restartable worker process; see the module docstring."""
 
-    def __init__(self, prelude="", reset="", timeout=20.0, memory_limit=4 << 30):
+    def __init__(self, prelude="", reset="", timeout=20.0, memory_limit=8 << 30):
         self.prelude, self.reset, self.timeout = prelude, reset, timeout
         self.memory_limit = memory_limit
         self.proc = None
@@ -90,7 +90,8 @@ class Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _IS_EXPR + _LOOP, str(self.memory_limit), self.prelude, self.reset],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            env=dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2")))
+            # few threads and malloc arenas: each arena reserves 64 MiB of the capped address space
+            env=dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"), MALLOC_ARENA_MAX="2"))
         line = self._readline(max(self.timeout, 60.0))
         if line != "ready":
             self.close()

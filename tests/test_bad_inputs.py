@@ -386,8 +386,6 @@ MISC = [
     C("save-idx-object", "datasets.save_idx(path('o.idx'), np.array([None], dtype=object))", TE, "object"),
     C("gradcheck-returns-none", "mg.gradcheck(lambda x: None, [T(2, dtype=f64, rg=True)])", (TE, VE), "None"),
     C("gradcheck-eps-zero", "mg.gradcheck(lambda x: x * 2, [T(2, dtype=f64, rg=True)], eps=0)", VE, "eps"),
-    C("gradcheck-eps-negative", "mg.gradcheck(lambda x: x * 2, [T(2, dtype=f64, rg=True)], eps=-1e-6)",
-      VE, "eps"),
     C("gradcheck-atol-negative", "mg.gradcheck(lambda x: x * 2, [T(2, dtype=f64, rg=True)], atol=-1)",
       VE, "atol"),
     C("gradcheck-no-input", "mg.gradcheck(lambda x: x * 2, [T(2, dtype=f64)])", VE, "requires_grad"),
@@ -544,7 +542,6 @@ MORE = [
 p = with_grad(3); p.grad[0] = np.nan
 clip_grad_norm_([p], 1.0, error_if_nonfinite=True)""", RE, ("non-finite", "nan")),
     C("clip-value-nan", "clip_grad_value_([with_grad(3)], float('nan'))", VE, "nan"),
-    C("pad-dtype-complex", "D.pad_sequences([np.ones(2), np.ones(3)], dtype=np.complex64)", TE, "complex64"),
     C("save-idx-float16", "datasets.save_idx(path('h.idx'), np.ones(3, np.float16))", (TE, VE), "float16"),
     C("load-idx-directory", "datasets.load_idx(TMP)", ("IDXError", OSError), "directory"),
     C("load-mnist-missing", "datasets.load_mnist(path('nowhere'))", (FileNotFoundError, "IDXError"), "nowhere"),
