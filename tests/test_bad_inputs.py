@@ -20,14 +20,12 @@ import base64
 import collections
 import io
 import os
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-from _crashproof import Worker  # noqa: E402
+from _crashproof import Worker
 
 try:
     from hypothesis import Phase, given, settings, strategies as st
