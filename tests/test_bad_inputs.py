@@ -593,6 +593,23 @@ m = nn.RNN(3, 4); sd = dict(m.state_dict()); sd['weight_hh_l0'] = np.ones((4, 5)
 m.load_state_dict(sd)""", (VE, RE), "(4, 5)", "(4, 4)"),
     C("composed-nonlinearity", "nn.composed.rnn_cell(T(2, 3), T(2, 4), T(4, 3), T(4, 4), nonlinearity='x')",
       VE, "'x'"),
+    C("function-backward-shape", """
+class Bad(mg.Function):
+    def forward(self, x):
+        return x * 2
+    def backward(self, g):
+        return np.ones(5, g.dtype)
+Bad.apply(T(2, rg=True)).sum().backward()""", (VE, RE), "(5,)", "(2,)"),
+    C("function-backward-count", """
+class Bad(mg.Function):
+    def forward(self, x):
+        return x * 2
+    def backward(self, g):
+        return g, g
+Bad.apply(T(2, rg=True)).sum().backward()""", (VE, RE, TE), "2", "1"),
+    C("tensor-requires-grad-str", "mg.Tensor(np.ones(3), requires_grad='yes')", TE, ("str", "'yes'")),
+    C("draw-tape-directory", "mg.draw_tape((T(2, rg=True) * 2).sum(), path=TMP)", OSError, "directory"),
+    C("lm-batches-1d", "D.lm_batches(np.ones(5), 2)", VE, "(5,)"),
     C("composed-cell-step-not-cell", "nn.composed.cell_step('notacell', T(2, 3))", TE, "str"),
 ]
 
