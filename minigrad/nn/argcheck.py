@@ -95,7 +95,7 @@ def const_array(x, fname, name, dtype, shape=None):
         raise TypeError(f"{fname}: {name} must be numeric, got dtype {arr.dtype}")
     if shape is not None and arr.shape != tuple(shape):
         raise ValueError(f"{fname}: {name} must have shape {tuple(shape)}, got {arr.shape}")
-    return arr.astype(dtype, copy=False)
+    return arr if dtype is None else arr.astype(dtype, copy=False)
 
 
 def same_shape(x, y, fname):

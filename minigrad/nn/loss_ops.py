@@ -227,7 +227,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         q = float_tensor(target, fname, "target")
         if q.shape != input.shape:
             raise TypeError(f"{fname}: target must hold integers (class indices), or be class probabilities "
-                            f"of the input's shape {input.shape}; got dtype {q.dtype} and shape {q.shape}")
+                            f"of the input's shape {input.shape}; got dtype {tdt} and shape {q.shape}")
         if input.ndim == 0:
             raise ValueError(f"{fname}: input must have a class axis, got a 0-d tensor")
         return SoftCrossEntropy.apply(input, q, weight=w, reduction=reduction, label_smoothing=eps)
