@@ -23,7 +23,7 @@ def _index(i, n, what):
 
 def _check_module(m, what, where):
     if not isinstance(m, Module):
-        raise TypeError(f"{what} holds Modules; {where} is a {type(m).__name__}")
+        raise TypeError(f"{what} expects Modules, {where} is {type(m).__name__}")
     return m
 
 
