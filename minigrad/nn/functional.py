@@ -97,11 +97,13 @@ def log_softmax(input, dim=None, axis=None):
 # ====================================================================== GELU
 _SQRT_HALF = math.sqrt(0.5)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_erf = np.frompyfunc(math.erf, 1, 1)    # NumPy has no erf: libm's, element by element (~0.1 us each)
+# NumPy has no erf: libm's erfc, element by element (~0.1 us each). Phi(x) = erfc(-x / sqrt 2) / 2
+# has no cancellation for negative x, unlike (1 + erf(x / sqrt 2)) / 2.
+_erfc = np.frompyfunc(math.erfc, 1, 1)
 
 
 class Gelu(Function):
-    """Exact:  y = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2;  dy/dx = Phi(x) + x phi(x).
+    """Exact:  y = x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2;  dy/dx = Phi(x) + x phi(x).
     'tanh':   y = x (1 + tanh(u)) / 2, u = sqrt(2/pi) (x + 0.044715 x^3);
               dy/dx = (1 + tanh u) / 2 + x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2) / 2.
     Saved: the input x (and Phi(x) or tanh(u))."""
@@ -109,7 +111,7 @@ class Gelu(Function):
     def forward(self, x, approximate):
         self.approximate = approximate
         if approximate == "none":
-            s = (_erf(x * _SQRT_HALF).astype(x.dtype) + 1) * 0.5       # Phi(x)
+            s = _erfc(x * -_SQRT_HALF).astype(x.dtype) * x.dtype.type(0.5)   # Phi(x)
         else:
             s = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
         self.save(x, s)
