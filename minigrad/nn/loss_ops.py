@@ -333,11 +333,16 @@ def _check_broadcasts(arr, shape, fname, name):
 def _elementwise(fname, input, target, reduction, rule, param=None, weight=None):
     input = float_tensor(input, fname, "input")
     check_reduction(reduction, fname)
-    same_shape(input, target, fname)
-    if isinstance(target, Tensor):           # a float64 target of a float32 input raises in apply
+    if isinstance(target, Tensor):
         target = float_tensor(target, fname, "target")
+        if target.dtype != input.dtype:
+            raise TypeError(f"{fname}: input is {input.dtype} but target is {target.dtype}; convert one of them "
+                            "(minigrad does not promote silently)")
     else:
+        if target is None or isinstance(target, (str, bytes)):
+            raise TypeError(f"{fname}: target must be a tensor or an array, got {type(target).__name__}")
         target = Tensor(const_array(target, fname, "target", input.dtype), dtype=input.dtype)
+    same_shape(input, target, fname)
     if weight is not None:
         weight = const_array(weight, fname, "weight", input.dtype)
         _check_broadcasts(weight, input.shape, fname, "weight")

@@ -279,6 +279,8 @@ class LBFGS(Optimizer):
 def _as_float(loss):
     """The closure's loss as a Python float (a one-element tensor or a number)."""
     if isinstance(loss, Tensor):
+        if loss.data.size != 1:
+            raise TypeError(f"LBFGS: the closure must return a one-element loss, got a tensor of shape {loss.shape}")
         return float(loss.item())
     try:
         return float(loss)

@@ -201,7 +201,8 @@ def _real(name, value, lo=None, hi=None, lo_open=False, hi_open=False):
     v = float(value)
     if v != v or (lo is not None and (v <= lo if lo_open else v < lo)) or \
             (hi is not None and (v >= hi if hi_open else v > hi)):
-        raise ValueError(f"{name} must be in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}, "
+        lo_s, hi_s = ("-inf" if lo is None else lo), ("inf" if hi is None else hi)
+        raise ValueError(f"{name} must be in {'(' if lo_open else '['}{lo_s}, {hi_s}{')' if hi_open else ']'}, "
                          f"got {value!r}")
     return v
 
@@ -265,7 +266,7 @@ class OneCycleLR(LRScheduler):
         groups = getattr(optimizer, "param_groups", None)
         if not isinstance(groups, list):
             raise TypeError(f"{type(optimizer).__name__} is not an optimizer: expected a 'param_groups' list")
-        max_lrs = _per_group("max_lr", optimizer, max_lr)
+        max_lrs = [_real("max_lr", m, lo=0.0) for m in _per_group("max_lr", optimizer, max_lr)]
         if last_epoch == -1:
             for group, m in zip(groups, max_lrs):
                 group["initial_lr"] = m / div_factor
@@ -357,6 +358,8 @@ class ReduceLROnPlateau(LRScheduler):
         """Record one epoch's ``metrics`` (a number or one-element tensor) and reduce the lrs if due."""
         if isinstance(metrics, bool) or not (isinstance(metrics, numbers.Real) or hasattr(metrics, "item")):
             raise TypeError(f"ReduceLROnPlateau.step expects the metric as a number, got {metrics!r}")
+        if hasattr(metrics, "item") and getattr(metrics, "size", 1) != 1:
+            raise TypeError(f"ReduceLROnPlateau.step expects one metric value, got an array of shape {metrics.shape}")
         current = float(metrics.item() if hasattr(metrics, "item") else metrics)
         self._step_count += 1
         self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)

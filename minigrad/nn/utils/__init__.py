@@ -35,6 +35,8 @@ def _grads(parameters):
     """The non-None gradients of a single tensor or an iterable of tensors, as a list."""
     if hasattr(parameters, "grad"):          # a single tensor / parameter
         parameters = [parameters]
+    elif not hasattr(parameters, "__iter__"):
+        raise TypeError(f"parameters must be a tensor or an iterable of tensors, got {type(parameters).__name__}")
     grads = []
     for p in parameters:
         g = p.grad
