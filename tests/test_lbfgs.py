@@ -92,6 +92,35 @@ def test_converges_on_a_quadratic(line_search_fn):
     assert opt.state[w]["n_iter"] > 1 and opt.state[w]["func_evals"] > 1
 
 
+def test_state_dict_round_trip_resumes_identically():
+    weights = {k: v.copy() for k, v in Net().state_dict().items()}
+    _, full = run_minigrad(weights, 2, lr=0.5, history_size=3)
+
+    net = Net()
+    net.load_state_dict(weights)
+    opt = optim.LBFGS(net.parameters(), lr=0.5, history_size=3)
+    x = mg.tensor(X, dtype=np.float64)
+    losses = []
+
+    def closure(model, o):
+        o.zero_grad()
+        loss = F.mse_loss(model(x), Y)
+        loss.backward()
+        losses.append(loss.item())
+        return loss
+    opt.step(lambda: closure(net, opt))
+    net2 = Net()
+    net2.load_state_dict({k: v.copy() for k, v in net.state_dict().items()})
+    opt2 = optim.LBFGS(net2.parameters(), lr=0.5, history_size=3)
+    opt2.load_state_dict(opt.state_dict())
+    opt2.step(lambda: closure(net2, opt2))
+    assert losses == full                                   # bit-identical continuation
+    bad = opt.state_dict()
+    bad["state"][0]["d"] = np.zeros(3)
+    with pytest.raises(ValueError, match=r"state 'd' must hold flat arrays of 41 elements.*\(3,\)"):
+        opt2.load_state_dict(bad)
+
+
 def test_cubic_interpolate():
     # f(x) = (x - 1)^2 at 0 and 3: the cubic is the parabola itself, minimum at 1
     assert _cubic_interpolate(0.0, 1.0, -2.0, 3.0, 4.0, 4.0) == pytest.approx(1.0, rel=1e-15)

@@ -141,6 +141,8 @@ def test_plain_list_of_modules_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         nn.Module().sizes = [1, 2, 3]                           # lists of other things stay silent
+        s = nn.Sequential(nn.Linear(2, 2))
+        s.refs = [s[0], s[0].weight]                            # already registered: no warning
 
 
 def test_sequential_tuple_output_names_the_fix():

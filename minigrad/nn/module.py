@@ -49,14 +49,25 @@ def _as_buffer(value, name):
 
 
 def _warn_if_unregistered(owner, name, value):
-    """Warn when modules/parameters hide in a plain container, where nothing registers them."""
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-    if isinstance(value, (dict, list, tuple)) and any(isinstance(v, (Module, Parameter)) for v in items):
-        kind = "ModuleDict" if isinstance(value, dict) else "ModuleList"
-        warnings.warn(f"{type(owner).__name__}.{name} is a plain {type(value).__name__} holding modules or "
-                      f"parameters: they are NOT registered (not in parameters(), state_dict(), train()/eval() "
-                      f"or to()); use nn.{kind} (or nn.ParameterList / nn.ParameterDict for parameters)",
-                      UserWarning, stacklevel=3)
+    """Warn when modules/parameters hide in a plain container, where nothing registers them.
+
+    Items already registered elsewhere in ``owner``'s tree (``self.all = [self.w1, self.w2]``)
+    are fine: only those that would be invisible to parameters()/state_dict() trigger the warning.
+    """
+    if not isinstance(value, (dict, list, tuple)):
+        return
+    items = value.values() if isinstance(value, dict) else value
+    hidden = [v for v in items if isinstance(v, (Module, Parameter))]
+    if not hidden:
+        return
+    known = {id(m) for m in owner.modules()} | {id(p) for p in owner.parameters()}
+    if all(id(v) in known for v in hidden):
+        return
+    kind = "ModuleDict" if isinstance(value, dict) else "ModuleList"
+    warnings.warn(f"{type(owner).__name__}.{name} is a plain {type(value).__name__} holding modules or "
+                  f"parameters: they are NOT registered (not in parameters(), state_dict(), train()/eval() "
+                  f"or to()); use nn.{kind} (or nn.ParameterList / nn.ParameterDict for parameters)",
+                  UserWarning, stacklevel=3)
 
 
 class Module:

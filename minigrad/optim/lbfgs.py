@@ -26,12 +26,16 @@ in float64 the sequence of losses agrees with PyTorch's to rounding. Only one pa
 is supported (as PyTorch). The state (history, direction, counters) lives in
 ``state[first parameter]`` as in PyTorch.
 """
+import copy
 import numbers
 
 import numpy as np
 
 from ..tensor import Tensor
 from .optimizer import Optimizer, check_nonneg
+
+
+_FLAT_KEYS = ("d", "prev_flat_grad", "old_dirs", "old_stps")
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -157,6 +161,27 @@ class LBFGS(Optimizer):
             _positive_int(group, key)
         if group["line_search_fn"] not in (None, "strong_wolfe"):
             raise ValueError(f"LBFGS: line_search_fn must be None or 'strong_wolfe', got {group['line_search_fn']!r}")
+
+    def load_state_dict(self, state_dict):
+        """As the base class, except that L-BFGS's state holds flat vectors of all parameters
+        (``d``, ``prev_flat_grad``, the history lists): each must have n elements."""
+        n = sum(p.data.size for p in self._params)
+        flat, rest = {}, copy.deepcopy(state_dict)
+        for idx, st in rest.get("state", {}).items():
+            for key in _FLAT_KEYS:
+                if key not in st:
+                    continue
+                value = st.pop(key)
+                vectors = value if isinstance(value, list) else [value]
+                for v in vectors:
+                    if not isinstance(v, np.ndarray) or v.shape != (n,):
+                        raise ValueError(f"LBFGS.load_state_dict: state {key!r} must hold flat arrays of {n} "
+                                         f"elements (all parameters), got {getattr(v, 'shape', type(v).__name__)}")
+                cast = [np.array(v, dtype=self._dtype) for v in vectors]
+                flat.setdefault(idx, {})[key] = cast if isinstance(value, list) else cast[0]
+        super().load_state_dict(rest)
+        for idx, entries in flat.items():
+            self.state[self._params[idx]].update(entries)
 
     # ------------------------------------------------------------------ the flat view
     def _gather_flat_grad(self):
