@@ -198,3 +198,11 @@ def test_gelu_values_gradcheck_and_torch(approximate):
     atol = 16 * 9 * np.finfo(np.float64).eps
     np.testing.assert_allclose(F.gelu(x, approximate).data, yt.detach().numpy(), rtol=1e-13, atol=atol)
     np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-13, atol=atol)
+
+
+def test_functional_linear_is_nn_linear():
+    lin = nn.Linear(3, 2, dtype=np.float64)
+    x = rng.standard_normal((4, 3))
+    np.testing.assert_array_equal(F.linear(x, lin.weight, lin.bias).data, lin(x).data)
+    import minigrad.functional as alias
+    assert alias is F and alias.linear is F.linear          # one module under both names

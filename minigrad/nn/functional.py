@@ -33,10 +33,16 @@ from .loss_ops import (binary_cross_entropy, binary_cross_entropy_with_logits, c
                        l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding",
-           "gelu", "huber_loss", "l1_loss", "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid",
+           "gelu", "huber_loss", "l1_loss", "linear", "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid",
            "smooth_l1_loss", "softmax", "tanh"]
 
 relu, sigmoid, tanh = ops.relu, ops.sigmoid, ops.tanh      # one implementation each, in minigrad.ops
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight^T + bias`` as one tape node (the implementation lives with ``nn.Linear``)."""
+    from .layers import linear as _linear      # imported here: nn/layers.py itself imports this module
+    return _linear(input, weight, bias)
 
 # ====================================================================== softmax family
 def _shifted(x, axis):
