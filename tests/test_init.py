@@ -117,6 +117,6 @@ def test_init_argument_errors():
         init.calculate_gain("gelu")
     with pytest.raises(ValueError, match=r"2 or more dimensions are supported, got shape \(3,\)"):
         init.orthogonal_(param((3,)))
-    with pytest.raises(TypeError, match="generator must be a numpy.random.Generator, got int"):
+    with pytest.raises(TypeError, match="generator must be a numpy.random.Generator or None, got int"):
         init.normal_(p, generator=3)
     assert init.kaiming_uniform_(param((0, 3))).shape == (0, 3)     # empty: a no-op, as PyTorch

@@ -261,7 +261,7 @@ def test_new_scheduler_argument_errors():
         ReduceLROnPlateau(opt, factor=1.0)
     with pytest.raises(ValueError, match="mode must be 'min' or 'max', got 'avg'"):
         ReduceLROnPlateau(opt, mode="avg")
-    with pytest.raises(ValueError, match="patience must be a non-negative integer, got -1"):
+    with pytest.raises(ValueError, match="patience must be an int >= 0, got -1"):
         ReduceLROnPlateau(opt, patience=-1)
     with pytest.raises(TypeError, match="expects the metric as a number, got 'low'"):
         ReduceLROnPlateau(opt).step("low")

@@ -133,7 +133,7 @@ def test_packed_argument_errors():
         pack_padded_sequence(x, [6, 3, 2])
     with pytest.raises(ValueError, match="got 2 lengths for a batch of 3"):
         pack_padded_sequence(x, [3, 2])
-    with pytest.raises(TypeError, match="lengths must be a 1-D sequence of integers, got dtype float64"):
+    with pytest.raises(TypeError, match="lengths must hold integers, got dtype float64"):
         pack_padded_sequence(x, [3.0, 2.0, 1.0])
     p = pack_padded_sequence(x, [3, 2, 1])
     with pytest.raises(ValueError, match="total_length must be an int >= the longest length 3, got 2"):

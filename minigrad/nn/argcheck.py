@@ -8,6 +8,7 @@ import numbers
 
 import numpy as np
 
+from ..random import default_generator
 from ..tensor import _FLOAT_DTYPES, Tensor, as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -34,28 +35,50 @@ def int_array(idx, fname, name):
     """
     arr = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
     if arr.dtype.kind not in "iu":
-        raise TypeError(f"{fname}: {name} must hold integers (class indices), got dtype {arr.dtype}")
+        raise TypeError(f"{fname}: {name} must hold integers, got dtype {arr.dtype}")
     if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and arr.size and arr.max() > _INT64_MAX:
         raise ValueError(f"{fname}: {name} holds the value {int(arr.max())}, which does not fit in int64 "
                          "(a class index must be small and non-negative)")
     return arr.astype(np.int64, copy=False)
 
 
-def check_int(value, fname, name):
-    """A Python/NumPy integer (not a bool), returned as int."""
+def check_int(value, fname, name, lo=None):
+    """A Python/NumPy integer (not a bool), at least ``lo`` when given, returned as int."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{fname}: {name} must be an int, got {value!r} ({type(value).__name__})")
+    if lo is not None and value < lo:
+        raise ValueError(f"{fname}: {name} must be an int >= {lo}, got {value!r}")
     return int(value)
 
 
-def check_real(value, fname, name, lo=None, hi=None, lo_open=False):
-    """A real number (not a bool or a string) within [lo, hi] (``lo_open``: (lo, hi]), as float."""
+def positive_int(value, name, fname=None):
+    """A positive integer, else ValueError for any other value (PyTorch's choice for sizes and counts)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{fname + ': ' if fname else ''}{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_generator(generator, fname):
+    """``generator`` (a ``numpy.random.Generator``), or minigrad's default generator for None."""
+    if generator is None:
+        return default_generator()
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(f"{fname}: generator must be a numpy.random.Generator or None, got "
+                        f"{type(generator).__name__}")
+    return generator
+
+
+def check_real(value, fname, name, lo=None, hi=None, lo_open=False, hi_open=False):
+    """A real number (not a bool or a string) within [lo, hi] (``lo_open`` / ``hi_open`` exclude an
+    end; None is unbounded), as float. NaN is always rejected."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{fname}: {name} must be a number, got {value!r} ({type(value).__name__})")
     v = float(value)
     too_low = lo is not None and (v <= lo if lo_open else v < lo)
-    if too_low or (hi is not None and v > hi) or v != v:
-        rng = f"{'(' if lo_open else '['}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
+    too_high = hi is not None and (v >= hi if hi_open else v > hi)
+    if too_low or too_high or v != v:
+        rng = (f"{'(' if lo_open else '['}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}"
+               f"{')' if hi_open else ']'}")
         raise ValueError(f"{fname}: {name} must be in {rng}, got {value!r}")
     return v
 

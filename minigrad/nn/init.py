@@ -18,8 +18,8 @@ import numbers
 
 import numpy as np
 
-from ..random import default_generator
 from ..tensor import Tensor
+from .argcheck import check_generator
 
 __all__ = ["calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
            "orthogonal_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_"]
@@ -41,15 +41,6 @@ def _number(value, fname, name, positive=False):
     return float(value)
 
 
-def _gen(generator, fname):
-    if generator is None:
-        return default_generator()
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(f"nn.init.{fname}: generator must be a numpy.random.Generator, got "
-                        f"{type(generator).__name__}")
-    return generator
-
-
 def _fill(tensor, values):
     tensor.data[...] = values               # in place, cast to the tensor's dtype
     return tensor
@@ -62,14 +53,14 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
     a, b = _number(a, "uniform_", "a"), _number(b, "uniform_", "b")
     if a > b:
         raise ValueError(f"nn.init.uniform_: a must be <= b, got a={a}, b={b}")
-    return _fill(t, _gen(generator, "uniform_").uniform(a, b, size=t.data.shape))
+    return _fill(t, check_generator(generator, "nn.init.uniform_").uniform(a, b, size=t.data.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with N(mean, std^2)."""
     t = _target(tensor, "normal_")
     mean, std = _number(mean, "normal_", "mean"), _number(std, "normal_", "std", positive=True)
-    return _fill(t, _gen(generator, "normal_").normal(mean, std, size=t.data.shape))
+    return _fill(t, check_generator(generator, "nn.init.normal_").normal(mean, std, size=t.data.shape))
 
 
 def constant_(tensor, val):
@@ -140,7 +131,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(t, "xavier_uniform_")
     std = _number(gain, "xavier_uniform_", "gain") * math.sqrt(2.0 / float(max(fan_in + fan_out, 1)))
     a = math.sqrt(3.0) * std
-    return _fill(t, _gen(generator, "xavier_uniform_").uniform(-a, a, size=t.data.shape))
+    return _fill(t, check_generator(generator, "nn.init.xavier_uniform_").uniform(-a, a, size=t.data.shape))
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
@@ -148,7 +139,7 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
     t = _target(tensor, "xavier_normal_")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(t, "xavier_normal_")
     std = _number(gain, "xavier_normal_", "gain") * math.sqrt(2.0 / float(max(fan_in + fan_out, 1)))
-    return _fill(t, _gen(generator, "xavier_normal_").normal(0.0, std, size=t.data.shape))
+    return _fill(t, check_generator(generator, "nn.init.xavier_normal_").normal(0.0, std, size=t.data.shape))
 
 
 def _kaiming_std(t, a, mode, nonlinearity, fname):
@@ -160,14 +151,14 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     """He: U(-b, b) with b = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a)."""
     t = _target(tensor, "kaiming_uniform_")
     bound = math.sqrt(3.0) * _kaiming_std(t, a, mode, nonlinearity, "kaiming_uniform_")
-    return _fill(t, _gen(generator, "kaiming_uniform_").uniform(-bound, bound, size=t.data.shape))
+    return _fill(t, check_generator(generator, "nn.init.kaiming_uniform_").uniform(-bound, bound, size=t.data.shape))
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """He: N(0, std^2) with std = gain / sqrt(fan)."""
     t = _target(tensor, "kaiming_normal_")
     std = _kaiming_std(t, a, mode, nonlinearity, "kaiming_normal_")
-    return _fill(t, _gen(generator, "kaiming_normal_").normal(0.0, std, size=t.data.shape))
+    return _fill(t, check_generator(generator, "nn.init.kaiming_normal_").normal(0.0, std, size=t.data.shape))
 
 
 def orthogonal_(tensor, gain=1.0, generator=None):
@@ -182,7 +173,7 @@ def orthogonal_(tensor, gain=1.0, generator=None):
         return t
     rows = t.data.shape[0]
     cols = t.data.size // rows
-    flat = _gen(generator, "orthogonal_").standard_normal((rows, cols))
+    flat = check_generator(generator, "nn.init.orthogonal_").standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)

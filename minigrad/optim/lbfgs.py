@@ -31,6 +31,7 @@ import numbers
 
 import numpy as np
 
+from ..nn.argcheck import positive_int
 from ..tensor import Tensor
 from .optimizer import Optimizer, check_nonneg
 
@@ -127,12 +128,6 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
     return bracket_f[low], bracket_g[low], bracket[low], evals
 
 
-def _positive_int(group, key):
-    v = group[key]
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-        raise ValueError(f"LBFGS: {key} must be a positive integer, got {v!r}")
-
-
 class LBFGS(Optimizer):
     """``LBFGS(params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
     history_size=100, line_search_fn=None)``; ``max_eval`` defaults to ``max_iter * 5 // 4``.
@@ -152,13 +147,14 @@ class LBFGS(Optimizer):
         self._params = self.param_groups[0]["params"]
         dtypes = {p.data.dtype for p in self._params}
         if len(dtypes) != 1:
-            raise TypeError(f"LBFGS: all parameters must share one dtype (they form one vector), got {sorted(map(str, dtypes))}")
+            raise TypeError("LBFGS: all parameters must share one dtype (they form one vector), got "
+                            f"{sorted(map(str, dtypes))}")
         self._dtype = dtypes.pop()
 
     def _check_group(self, group):
         check_nonneg(group, "lr", "tolerance_grad", "tolerance_change")
         for key in ("max_iter", "max_eval", "history_size"):
-            _positive_int(group, key)
+            positive_int(group[key], key, "LBFGS")
         if group["line_search_fn"] not in (None, "strong_wolfe"):
             raise ValueError(f"LBFGS: line_search_fn must be None or 'strong_wolfe', got {group['line_search_fn']!r}")
 

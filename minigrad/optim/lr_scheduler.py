@@ -27,6 +27,8 @@ without improvement. ``OneCycleLR`` also sets the optimizer's momentum (or Adam'
 import math
 import numbers
 
+from ..nn.argcheck import check_int, check_real, positive_int
+
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "LinearWarmup",
            "OneCycleLR", "ReduceLROnPlateau", "StepLR"]
 
@@ -91,19 +93,13 @@ class LRScheduler:
                 setattr(self, key, list(value) if key in ("base_lrs", "_last_lr") else value)
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 class StepLR(LRScheduler):
     """lr = base_lr * gamma ** (epoch // step_size): decay by ``gamma`` every ``step_size`` epochs."""
 
     _hyper = ("step_size", "gamma")
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        self.step_size = _positive_int("step_size", step_size)
+        self.step_size = positive_int(step_size, "step_size")
         self.gamma = float(gamma)
         super().__init__(optimizer, last_epoch)
 
@@ -121,7 +117,7 @@ class CosineAnnealingLR(LRScheduler):
     _hyper = ("T_max", "eta_min")
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        self.T_max = _positive_int("T_max", T_max)
+        self.T_max = positive_int(T_max, "T_max")
         self.eta_min = float(eta_min)
         super().__init__(optimizer, last_epoch)
 
@@ -143,7 +139,7 @@ class LinearLR(LRScheduler):
             raise ValueError(f"end_factor must be in [0, 1], got {end_factor}")
         self.start_factor = float(start_factor)
         self.end_factor = float(end_factor)
-        self.total_iters = _positive_int("total_iters", total_iters)
+        self.total_iters = positive_int(total_iters, "total_iters")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -186,25 +182,12 @@ class LinearWarmup(LRScheduler):
     _hyper = ("warmup_steps",)
 
     def __init__(self, optimizer, warmup_steps, last_epoch=-1):
-        self.warmup_steps = _positive_int("warmup_steps", warmup_steps)
+        self.warmup_steps = positive_int(warmup_steps, "warmup_steps")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
         f = min(1.0, (self.last_epoch + 1) / self.warmup_steps)
         return [base * f for base in self.base_lrs]
-
-
-def _real(name, value, lo=None, hi=None, lo_open=False, hi_open=False):
-    """A real number (not a bool or string) inside the given bounds, as float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    v = float(value)
-    if v != v or (lo is not None and (v <= lo if lo_open else v < lo)) or \
-            (hi is not None and (v >= hi if hi_open else v > hi)):
-        lo_s, hi_s = ("-inf" if lo is None else lo), ("inf" if hi is None else hi)
-        raise ValueError(f"{name} must be in {'(' if lo_open else '['}{lo_s}, {hi_s}{')' if hi_open else ']'}, "
-                         f"got {value!r}")
-    return v
 
 
 class ExponentialLR(LRScheduler):
@@ -213,7 +196,7 @@ class ExponentialLR(LRScheduler):
     _hyper = ("gamma",)
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
-        self.gamma = _real("gamma", gamma, lo=0.0)
+        self.gamma = check_real(gamma, "ExponentialLR", "gamma", lo=0.0)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -244,17 +227,18 @@ class OneCycleLR(LRScheduler):
                  anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95,
                  div_factor=25.0, final_div_factor=1e4, three_phase=False, last_epoch=-1):
         if total_steps is not None:
-            self.total_steps = _positive_int("total_steps", total_steps)
+            self.total_steps = positive_int(total_steps, "total_steps")
         elif epochs is not None and steps_per_epoch is not None:
-            self.total_steps = _positive_int("epochs", epochs) * _positive_int("steps_per_epoch", steps_per_epoch)
+            self.total_steps = positive_int(epochs, "epochs") * positive_int(steps_per_epoch, "steps_per_epoch")
         else:
             raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
-        pct_start = _real("pct_start", pct_start, 0.0, 1.0)
+        pct_start = check_real(pct_start, "OneCycleLR", "pct_start", 0.0, 1.0)
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy!r}")
         self.anneal_strategy = anneal_strategy
-        div_factor = _real("div_factor", div_factor, lo=0.0, lo_open=True)
-        final_div_factor = _real("final_div_factor", final_div_factor, lo=0.0, lo_open=True)
+        div_factor = check_real(div_factor, "OneCycleLR", "div_factor", lo=0.0, lo_open=True)
+        final_div_factor = check_real(final_div_factor, "OneCycleLR", "final_div_factor", lo=0.0,
+                                      lo_open=True)
         T = self.total_steps
         if three_phase:
             self._phases = [(float(pct_start * T) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
@@ -266,7 +250,7 @@ class OneCycleLR(LRScheduler):
         groups = getattr(optimizer, "param_groups", None)
         if not isinstance(groups, list):
             raise TypeError(f"{type(optimizer).__name__} is not an optimizer: expected a 'param_groups' list")
-        max_lrs = [_real("max_lr", m, lo=0.0) for m in _per_group("max_lr", optimizer, max_lr)]
+        max_lrs = [check_real(m, "OneCycleLR", "max_lr", lo=0.0) for m in _per_group("max_lr", optimizer, max_lr)]
         if last_epoch == -1:
             for group, m in zip(groups, max_lrs):
                 group["initial_lr"] = m / div_factor
@@ -332,17 +316,18 @@ class ReduceLROnPlateau(LRScheduler):
         if not isinstance(groups, list) or not all(isinstance(g, dict) and "lr" in g for g in groups):
             raise TypeError(f"{type(optimizer).__name__} is not an optimizer: expected a 'param_groups' list of "
                             "dicts with an 'lr' entry")
-        self.factor = _real("factor", factor, 0.0, 1.0, hi_open=True)
+        self.factor = check_real(factor, "ReduceLROnPlateau", "factor", 0.0, 1.0, hi_open=True)
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
         self.optimizer, self.mode, self.threshold_mode = optimizer, mode, threshold_mode
-        self.threshold = _real("threshold", threshold, lo=0.0)
-        self.patience = _nonneg_int("patience", patience)
-        self.cooldown = _nonneg_int("cooldown", cooldown)
-        self.eps = _real("eps", eps, lo=0.0)
-        self.min_lrs = [_real("min_lr", m, lo=0.0) for m in _per_group("min_lr", optimizer, min_lr)]
+        self.threshold = check_real(threshold, "ReduceLROnPlateau", "threshold", lo=0.0)
+        self.patience = check_int(patience, "ReduceLROnPlateau", "patience", lo=0)
+        self.cooldown = check_int(cooldown, "ReduceLROnPlateau", "cooldown", lo=0)
+        self.eps = check_real(eps, "ReduceLROnPlateau", "eps", lo=0.0)
+        self.min_lrs = [check_real(m, "ReduceLROnPlateau", "min_lr", lo=0.0)
+                        for m in _per_group("min_lr", optimizer, min_lr)]
         self.mode_worse = math.inf if mode == "min" else -math.inf
         self.last_epoch = 0
         self._step_count = 0
@@ -391,8 +376,3 @@ class ReduceLROnPlateau(LRScheduler):
             if k in state_dict:
                 setattr(self, k, list(state_dict[k]) if isinstance(state_dict[k], list) else state_dict[k])
 
-
-def _nonneg_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)

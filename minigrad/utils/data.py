@@ -24,26 +24,11 @@ import warnings
 import numpy as np
 
 from .. import ops
-from ..random import default_generator
+from ..nn.argcheck import check_generator, positive_int
 from ..tensor import Tensor
 
 __all__ = ["BatchSampler", "DataLoader", "Dataset", "RandomSampler", "Sampler", "SequentialSampler",
            "TensorDataset", "default_collate", "default_convert"]
-
-
-def _positive_int(value, name, owner):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _generator(generator, owner):
-    if generator is None:
-        return default_generator()
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(f"{owner}: generator must be a numpy.random.Generator or None, got "
-                        f"{type(generator).__name__}")
-    return generator
 
 
 # ====================================================================== datasets
@@ -100,17 +85,17 @@ class RandomSampler(Sampler):
 
     def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
         self.data_source, self.replacement = data_source, bool(replacement)
-        self._num_samples = None if num_samples is None else _positive_int(num_samples, "num_samples",
-                                                                             "RandomSampler")
+        self._num_samples = None if num_samples is None else positive_int(num_samples, "num_samples",
+                                                                            "RandomSampler")
         self.generator = generator
-        _generator(generator, "RandomSampler")
+        check_generator(generator, "RandomSampler")
 
     @property
     def num_samples(self):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self):
-        n, g = len(self.data_source), _generator(self.generator, "RandomSampler")
+        n, g = len(self.data_source), check_generator(self.generator, "RandomSampler")
         if self.replacement:
             return iter(g.integers(0, n, size=self.num_samples).tolist())
         reps = -(-self.num_samples // n) if n else 0           # num_samples may exceed n: whole permutations
@@ -126,7 +111,7 @@ class BatchSampler(Sampler):
 
     def __init__(self, sampler, batch_size, drop_last):
         self.sampler = sampler
-        self.batch_size = _positive_int(batch_size, "batch_size", "BatchSampler")
+        self.batch_size = positive_int(batch_size, "batch_size", "BatchSampler")
         if not isinstance(drop_last, bool):
             raise ValueError(f"BatchSampler: drop_last must be a bool, got {drop_last!r}")
         self.drop_last = drop_last
@@ -251,7 +236,7 @@ class DataLoader:
                 raise ValueError("DataLoader: batch_size=None option disables auto-batching and is mutually "
                                  "exclusive with drop_last")
         else:
-            batch_size = _positive_int(batch_size, "batch_size", "DataLoader")
+            batch_size = positive_int(batch_size, "batch_size", "DataLoader")
         if sampler is None:
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
         if batch_size is not None and batch_sampler is None:

@@ -24,6 +24,7 @@ import numpy as np
 
 from ...data import pad_sequences
 from ...tensor import Function, Tensor, as_tensor
+from ..argcheck import int_array
 
 __all__ = ["PackedSequence", "pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence"]
 
@@ -78,11 +79,11 @@ class PadScatter(Function):
 
 
 def _int_vector(x, name, fname):
-    arr = np.asarray(x.data if isinstance(x, Tensor) else x)
-    if arr.dtype.kind not in "iu" or arr.ndim != 1:
-        raise TypeError(f"{fname}: {name} must be a 1-D sequence of integers, got dtype {arr.dtype} and "
-                        f"shape {arr.shape}")
-    return arr.astype(np.int64)
+    """A 1-D int64 array (list, array or integer tensor) for lengths and index vectors."""
+    arr = int_array(x, fname, name)
+    if arr.ndim != 1:
+        raise TypeError(f"{fname}: {name} must be 1-D, got shape {arr.shape}")
+    return arr
 
 
 def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
