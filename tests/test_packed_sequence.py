@@ -6,7 +6,7 @@ import pytest
 import minigrad as mg
 import minigrad.nn as nn
 from minigrad.nn.utils.rnn import (PackedSequence, pack_padded_sequence, pack_sequence, pad_packed_sequence,
-                                   pad_sequence)
+                                   pad_sequence, unpack_sequence, unpad_sequence)
 
 rng = np.random.default_rng(11)
 
@@ -64,6 +64,12 @@ def test_pad_sequence_and_pack_sequence():
     assert mg.gradcheck(lambda a, b, c: pad_sequence([a, b, c]), seqs)
     p = pack_sequence(seqs, enforce_sorted=False)
     assert p.batch_sizes.data.tolist() == [3, 2, 1, 1]
+    for back in (unpack_sequence(p), unpad_sequence(out, [2, 4, 1], batch_first=True)):
+        assert [b.shape[0] for b in back] == [2, 4, 1]
+        for a, b in zip(seqs, back):
+            np.testing.assert_array_equal(a.data, b.data)
+    with pytest.raises(ValueError, match=r"lengths \[2, 9, 1\] do not fit a padded batch of shape \(3, 4, 3\)"):
+        unpad_sequence(out, [2, 9, 1], batch_first=True)
 
 
 def test_packed_helpers_match_torch():

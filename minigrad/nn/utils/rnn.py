@@ -26,7 +26,8 @@ from ...data import pad_sequences
 from ...tensor import Function, Tensor, as_tensor
 from ..argcheck import int_array
 
-__all__ = ["PackedSequence", "pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence"]
+__all__ = ["PackedSequence", "pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence",
+           "unpack_sequence", "unpad_sequence"]
 
 
 class PackedSequence(NamedTuple):
@@ -189,6 +190,25 @@ def pack_sequence(sequences, enforce_sorted=True):
     """Pack a list of tensors (L_i, *) directly (``pad_sequence`` then ``pack_padded_sequence``)."""
     lengths = [len(as_tensor(s)) if as_tensor(s).ndim else 0 for s in sequences]
     return pack_padded_sequence(pad_sequence(sequences), lengths, enforce_sorted=enforce_sorted)
+
+
+def unpad_sequence(padded_sequences, lengths, batch_first=False):
+    """Inverse of :func:`pad_sequence`: the list of tensors (L_i, *) cut out of a padded batch."""
+    x = as_tensor(padded_sequences)
+    lengths = _int_vector(lengths, "lengths", "unpad_sequence")
+    if x.ndim < 2:
+        raise ValueError(f"unpad_sequence: expected a padded batch (T, B, *) or (B, T, *), got shape {x.shape}")
+    T, B = (x.shape[1], x.shape[0]) if batch_first else (x.shape[0], x.shape[1])
+    if lengths.size != B or (B and (lengths.min() < 0 or lengths.max() > T)):
+        raise ValueError(f"unpad_sequence: lengths {lengths.tolist()} do not fit a padded batch of shape {x.shape} "
+                         f"(batch_first={batch_first})")
+    return [x[b, :n] if batch_first else x[:n, b] for b, n in enumerate(lengths.tolist())]
+
+
+def unpack_sequence(packed_sequences):
+    """Inverse of :func:`pack_sequence`: the list of tensors (L_i, *) in the original order."""
+    padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
+    return unpad_sequence(padded, lengths, batch_first=True)
 
 
 def forward_packed(layer, packed, hx, lengths):
