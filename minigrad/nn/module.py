@@ -111,10 +111,13 @@ class Module:
         self.__dict__.pop(name, None)
 
     def __getattr__(self, name):
-        d = self.__dict__
-        for table in ("_parameters", "_modules", "_buffers"):
-            if name in d.get(table, ()):
-                return d[table][name]
+        d = self.__dict__                 # runs for every parameter access in forward: kept flat
+        if name in d.get("_parameters", ()):
+            return d["_parameters"][name]
+        if name in d.get("_modules", ()):
+            return d["_modules"][name]
+        if name in d.get("_buffers", ()):
+            return d["_buffers"][name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __delattr__(self, name):
