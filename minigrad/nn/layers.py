@@ -1,4 +1,4 @@
-"""The basic layers: Linear, Embedding, Dropout, Sequential.
+"""The basic layers: Linear, Embedding, Dropout.
 
 ``Linear`` is one fused tape node, ``y = x @ W^T + b`` over all leading dimensions at once: the
 forward is a single GEMM with ``trans_b`` (no transposed copy of W), and backward forms
@@ -12,6 +12,7 @@ from .. import kernels as K
 from .. import functional as F
 from ..random import default_generator
 from ..tensor import Function
+from .container import Sequential  # noqa: F401  (its home is nn/container.py; kept importable here)
 from .module import Module, Parameter
 
 
@@ -109,29 +110,3 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}"
-
-
-class Sequential(Module):
-    """Modules applied one after another; ``Sequential(a, b)(x) == b(a(x))``."""
-
-    def __init__(self, *modules):
-        super().__init__()
-        for i, m in enumerate(modules):
-            if not isinstance(m, Module):
-                raise TypeError(f"Sequential expects Modules, argument {i} is {type(m).__name__}")
-            setattr(self, str(i), m)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __getitem__(self, i):
-        mods = list(self._modules.values())
-        return Sequential(*mods[i]) if isinstance(i, slice) else mods[i]
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x

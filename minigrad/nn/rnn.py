@@ -40,6 +40,7 @@ from .. import ops
 from ..tensor import Tensor, as_tensor
 from .layers import uniform_
 from .module import Module, Parameter
+from .utils.rnn import PackedSequence, forward_packed
 from .recurrent_ops import KINDS, InputProjection, RecurrentSequence, RecurrentStep, StackSteps, Workspace
 
 
@@ -152,6 +153,8 @@ class RNNBase(Module):
         return batched, T, B, states, lengths
 
     def forward(self, x, hx=None, lengths=None):
+        if isinstance(x, PackedSequence):       # unpack, run the lengths= path, re-pack (nn/utils/rnn.py)
+            return forward_packed(self, x, hx, lengths)
         x = as_tensor(x, like=self.weight_ih_l0)
         batched, T, B, states, lengths = self._check_input(x, hx, lengths)
         if not batched:
