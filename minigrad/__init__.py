@@ -24,6 +24,8 @@ from .dtypes import (bool, device, double, float, float32, float64, int, int8, i
 # torch.max(x, 1) / torch.sum(x) ...: attributes only, left out of __all__ so that a star import
 # does not shadow the builtins max, min, sum and abs
 from .ops import abs, clamp, max, mean, min, permute, reshape, sum, transpose
+# `import minigrad` loads the whole library, as `import torch` does (torch.nn, torch.optim ...)
+from . import functional, nn, optim, utils
 
 __version__ = "0.1.0"
 __all__ = ["CheckpointError", "Function", "GradcheckError", "Tensor", "default_generator", "get_num_threads",
@@ -35,5 +37,6 @@ __all__ = ["CheckpointError", "Function", "GradcheckError", "Tensor", "default_g
            "arange", "empty", "empty_like", "from_numpy", "full", "full_like", "linspace", "ones",
            "ones_like", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "zeros",
            "zeros_like",
-           "bool", "device", "double", "float", "float32", "float64", "int", "int8", "int16", "int32",
-           "int64", "long", "short", "uint8"]
+           "device", "double", "float32", "float64", "int8", "int16", "int32", "int64", "long", "short",
+           "uint8", "functional", "nn", "optim", "utils"]
+# mg.bool, mg.float and mg.int are attributes only: in __all__ a star import would shadow builtins
