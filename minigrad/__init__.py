@@ -25,7 +25,8 @@ from .dtypes import (bool, device, double, float, float32, float64, int, int8, i
 # does not shadow the builtins max, min, sum and abs
 from .ops import abs, clamp, max, mean, min, permute, reshape, sum, transpose
 # `import minigrad` loads the whole library, as `import torch` does (torch.nn, torch.optim ...)
-from . import functional, nn, optim, utils
+from . import nn, optim, utils   # nn first: minigrad.functional is an alias of nn.functional
+from . import functional
 
 __version__ = "0.1.0"
 __all__ = ["CheckpointError", "Function", "GradcheckError", "Tensor", "default_generator", "get_num_threads",

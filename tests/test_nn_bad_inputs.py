@@ -92,7 +92,7 @@ CASES = [
     (lambda: R.pad_packed_sequence(R.pack_padded_sequence(np.zeros((3, 2, 1)), [2, 1]), total_length="5"),
      ValueError, "total_length must be an int >= the longest length 2, got '5'"),
     (lambda: R.pad_sequence([np.zeros((2, 3)), np.zeros((2, 4))]), ValueError, r"sequence 1 has shape \(2, 4\)"),
-    (lambda: R.pad_sequence("abc"), ValueError, "sequence 0 is 0-d"),
+    (lambda: R.pad_sequence("abc"), TypeError, "string data"),
     (lambda: nn.LSTM(2, 3)(R.pack_padded_sequence(mg.tensor(np.zeros((3, 2, 5), np.float32)), [2, 1])), ValueError,
      r"expected input of shape \(T, B, 2\).*got \(2, 2, 5\)"),
     (lambda: DataLoader([1, 2], batch_size=1.5), ValueError, "batch_size must be a positive integer, got 1.5"),

@@ -27,7 +27,10 @@ without improvement. ``OneCycleLR`` also sets the optimizer's momentum (or Adam'
 import math
 import numbers
 
+import numpy as np
+
 from ..nn.argcheck import check_int, check_real, positive_int
+from ..tensor import Tensor
 
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "LinearWarmup",
            "OneCycleLR", "ReduceLROnPlateau", "StepLR"]
@@ -343,7 +346,8 @@ class ReduceLROnPlateau(LRScheduler):
         """Record one epoch's ``metrics`` (a number or one-element tensor) and reduce the lrs if due."""
         if isinstance(metrics, bool) or not (isinstance(metrics, numbers.Real) or hasattr(metrics, "item")):
             raise TypeError(f"ReduceLROnPlateau.step expects the metric as a number, got {metrics!r}")
-        if hasattr(metrics, "item") and getattr(metrics, "size", 1) != 1:
+        n = np.size(metrics.data if isinstance(metrics, Tensor) else metrics)   # Tensor.size() is a method
+        if hasattr(metrics, "item") and n != 1:
             raise TypeError(f"ReduceLROnPlateau.step expects one metric value, got an array of shape {metrics.shape}")
         current = float(metrics.item() if hasattr(metrics, "item") else metrics)
         self._step_count += 1
