@@ -17,7 +17,9 @@ Dtype policy: float32 is the default; float64 on request. Python numbers and Num
 operands take the dtype of the tensor they meet (like PyTorch's scalars). Two tensors of different
 float dtypes in one op raise ``TypeError``: silent promotion would hide a doubled memory bill.
 """
+import functools
 import itertools
+import threading
 import weakref
 
 import numpy as np
@@ -25,31 +27,116 @@ import numpy as np
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-class _GradMode:
-    enabled = True
+class _ThreadState(threading.local):
+    """Per-thread tape state, as PyTorch keeps grad mode per thread.
+
+    The class attributes are the defaults every thread starts from (grad mode on, no backward
+    running); an assignment creates the thread's own value. Two threads training independent
+    models therefore never see each other's ``no_grad`` or each other's backward pass. Read in
+    ``Function.apply`` as one attribute lookup (``_state.grad_enabled``).
+    """
+
+    grad_enabled = True
+    engine = None          # the _Engine of the backward pass running in this thread, if any
 
 
-class no_grad:
-    """Context manager (and decorator) under which no operation is recorded on the tape."""
+_state = _ThreadState()
+
+
+def _check_mode(mode, where):
+    if not isinstance(mode, (bool, np.bool_)):
+        raise TypeError(f"{where}: mode must be a bool, got {type(mode).__name__} {mode!r}")
+    return bool(mode)
+
+
+class _GradModeContext:
+    """Sets this thread's grad mode to ``mode`` inside a ``with`` block (or each call of a
+    decorated function) and restores the previous mode on exit: the base of ``no_grad`` and
+    ``enable_grad``.
+
+    Re-entrant and shareable between threads: the modes to restore are kept per thread, on a
+    stack, so one instance may be entered again while already active (nesting, recursion) or
+    from several threads at once.
+    """
+
+    def __init__(self, mode):
+        self._mode = mode
+        self._prev = {}        # thread id -> stack of modes to restore on __exit__
 
     def __enter__(self):
-        self._prev, _GradMode.enabled = _GradMode.enabled, False
+        self._prev.setdefault(threading.get_ident(), []).append(_state.grad_enabled)
+        _state.grad_enabled = self._mode
         return self
 
     def __exit__(self, *exc):
-        _GradMode.enabled = self._prev
+        tid = threading.get_ident()
+        stack = self._prev[tid]
+        _state.grad_enabled = stack.pop()
+        if not stack:
+            del self._prev[tid]
         return False
 
     def __call__(self, fn):
+        """Decorator: every call of ``fn`` runs under this mode."""
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}() used as a decorator needs a callable, "
+                            f"got {type(fn).__name__} {fn!r}")
+        scope = _GradModeContext(self._mode)
+
+        @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with no_grad():
+            with scope:
                 return fn(*args, **kwargs)
-        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
         return wrapper
 
 
+class no_grad(_GradModeContext):
+    """Context manager (and decorator) under which no operation is recorded on the tape.
+
+    As ``torch.no_grad``: the mode is per thread (another thread keeps recording), nesting
+    restores the enclosing mode, and ``enable_grad()`` inside switches recording back on.
+    """
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(_GradModeContext):
+    """Context manager (and decorator) that switches recording on, e.g. inside ``no_grad``;
+    per thread, like ``torch.enable_grad``."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+class set_grad_enabled(_GradModeContext):
+    """``set_grad_enabled(mode)``: switch recording on or off in this thread, as PyTorch.
+
+    Called as a function it takes effect at once (``mg.set_grad_enabled(False)``); used as a
+    context manager (``with mg.set_grad_enabled(is_train):``) or decorator, the previous mode is
+    restored on exit. ``mode`` must be a bool.
+    """
+
+    def __init__(self, mode):
+        super().__init__(_check_mode(mode, "set_grad_enabled"))
+        self._set_prev = _state.grad_enabled
+        _state.grad_enabled = self._mode      # immediate, as torch.set_grad_enabled(False)
+
+    def __enter__(self):
+        return self                           # the mode was already set by __init__
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self._set_prev
+        return False
+
+    def __call__(self, fn):
+        _state.grad_enabled = self._set_prev  # as a decorator it must not change the mode now
+        return super().__call__(fn)
+
+
 def is_grad_enabled():
-    return _GradMode.enabled
+    """Whether operations are recorded in this thread (see ``no_grad``, ``set_grad_enabled``)."""
+    return _state.grad_enabled
 
 
 def _as_array(data, dtype):
@@ -151,6 +238,8 @@ class Tensor:
 
         Returns a handle with ``remove()``.
         """
+        if not callable(fn):
+            raise TypeError(f"register_hook needs a callable fn(grad), got {type(fn).__name__} {_short(fn)}")
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
         hooks = self._node._hooks_for(self._index) if self._node is not None else self._leaf_hooks()
@@ -203,6 +292,10 @@ def as_tensor(x, like=None):
 
 
 # ====================================================================== recorded operations
+# Shared by all threads, and that is safe: next() on itertools.count is one C call that holds the
+# GIL, so two threads never get the same number; and a node always takes its number after the
+# nodes of its inputs already have theirs (even when the input came from another thread), which is
+# all the reverse walk's ordering needs. Every other piece of engine state is per thread (_state).
 _seq = itertools.count()
 
 
@@ -247,7 +340,7 @@ class Function:
                     _check_dtypes(cls, inputs)
                 if t.requires_grad:
                     record = True
-            record = record and _GradMode.enabled
+            record = record and _state.grad_enabled
         fn = cls()
         fn.saved, fn.saved_nbytes = (), 0
         if record:
@@ -299,7 +392,7 @@ class Function:
 
     def grad_buffer(self, i):
         """The zero-initialised, owned gradient buffer of input ``i`` (only during backward)."""
-        return _Engine.current.buffer_for(self.inputs[i])
+        return _state.engine.buffer_for(self.inputs[i])
 
     def __repr__(self):
         return f"<{type(self).__name__} #{getattr(self, 'seq', '?')}>"
@@ -347,8 +440,6 @@ class _Engine:
     never modified in place. The first time a second gradient arrives, the sum goes into a fresh
     *owned* array, which later contributions then update in place.
     """
-
-    current = None
 
     def __init__(self):
         self.node_grads = {}    # id(node) -> list of (gradient, owned) per output
@@ -401,11 +492,35 @@ class _Engine:
         return cur[0]
 
 
+def _real_array(value, what):
+    """``value`` (array-like or Tensor) as a NumPy array of real numbers, or a TypeError naming
+    ``what`` and the offending dtype: complex, object (e.g. ``None``), string and bool arrays are
+    never cast silently."""
+    if isinstance(value, Tensor):
+        value = value.data
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as e:            # ragged nested lists
+        raise TypeError(f"{what} must be an array of real numbers, got {type(value).__name__}: {e}") from None
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"{what} must be an array of real numbers, got dtype {arr.dtype} "
+                        f"({type(value).__name__} {_short(value)})")
+    return arr
+
+
+def _short(value):
+    r = repr(value)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
 def _run_hooks(hooks, g):
     for h in list(hooks):
         r = h(g)
         if r is not None:
-            r = np.asarray(r, dtype=g.dtype)
+            r = _real_array(r, f"the gradient returned by hook {_short(h)}")
+            if r.dtype != g.dtype:     # as PyTorch: a hook may not change the gradient's dtype
+                raise TypeError(f"hook {_short(h)} returned a gradient of dtype {r.dtype}, expected "
+                                f"{g.dtype} (a hook must not change the gradient's dtype)")
             if r.shape != g.shape:
                 raise ValueError(f"a hook returned a gradient of shape {r.shape}, expected {g.shape}")
             g = r
@@ -428,6 +543,9 @@ def _observe(node, grads):
 
 def backward(root, grad=None, retain_graph=False):
     """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (see :meth:`Tensor.backward`)."""
+    if not isinstance(retain_graph, (bool, np.bool_)):
+        raise TypeError(f"backward(retain_graph=...) must be a bool, got {type(retain_graph).__name__} "
+                        f"{_short(retain_graph)}")
     if not root.requires_grad:
         raise RuntimeError("backward() on a tensor that does not require grad "
                            "(no input had requires_grad=True, or it was computed under no_grad)")
@@ -437,11 +555,12 @@ def backward(root, grad=None, retain_graph=False):
                                f"{root.shape}; pass grad= (an array of that shape)")
         g = np.ones(root.data.shape, root.data.dtype)
     else:
-        g = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=root.data.dtype)
+        # any real dtype is cast to the root's (as PyTorch); complex/object/bool/str raise
+        g = np.array(_real_array(grad, "backward(grad)"), dtype=root.data.dtype)
         if g.shape != root.data.shape:
             raise ValueError(f"backward(grad): grad has shape {g.shape} but the tensor has shape {root.shape}")
-    engine, prev = _Engine(), _Engine.current
-    _Engine.current = engine
+    engine, prev = _Engine(), _state.engine      # prev: a backward run from inside a hook
+    _state.engine = engine
     try:
         engine.add(root, g, owned=True)
         node_grads, add = engine.node_grads, engine.add
@@ -475,4 +594,4 @@ def backward(root, grad=None, retain_graph=False):
             else:
                 leaf.grad += g
     finally:
-        _Engine.current = prev
+        _state.engine = prev

@@ -109,6 +109,54 @@ def test_no_grad_records_nothing():
     assert (x * 3).requires_grad
 
 
+def test_grad_mode_contexts_nest_and_restore():
+    x = leaf([1.0, 2.0])
+    ng = mg.no_grad()
+    with ng:
+        with ng:                                   # the same object entered twice
+            assert not mg.is_grad_enabled()
+        assert not mg.is_grad_enabled()            # the inner exit restores the outer no_grad
+        with mg.enable_grad():
+            assert (x * 2).requires_grad
+        assert not (x * 2).requires_grad
+    assert mg.is_grad_enabled()
+
+
+def test_set_grad_enabled_as_function_context_and_decorator():
+    x = leaf([1.0])
+    try:
+        assert mg.set_grad_enabled(False) is not None and not mg.is_grad_enabled()
+        assert not (x * 2).requires_grad
+    finally:
+        mg.set_grad_enabled(True)
+    assert mg.is_grad_enabled()
+    with mg.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+        with mg.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+        assert not mg.is_grad_enabled()
+    assert mg.is_grad_enabled()
+
+    @mg.set_grad_enabled(False)
+    def f():
+        return mg.is_grad_enabled()
+    assert mg.is_grad_enabled()                    # decorating does not switch the mode now
+    assert f() is False and mg.is_grad_enabled()
+    assert f.__name__ == "f"
+
+
+@pytest.mark.parametrize("mode", [1, "no", None, 0.0])
+def test_set_grad_enabled_needs_a_bool(mode):
+    with pytest.raises(TypeError, match=f"mode must be a bool, got {type(mode).__name__} {mode!r}"):
+        mg.set_grad_enabled(mode)
+    assert mg.is_grad_enabled()
+
+
+def test_grad_mode_decorator_needs_a_callable():
+    with pytest.raises(TypeError, match="needs a callable, got int 3"):
+        mg.no_grad()(3)
+
+
 def test_detach_shares_data_and_cuts_the_tape():
     x = leaf([1.0, 2.0])
     y = x * 2
@@ -169,6 +217,62 @@ def test_hook_returning_wrong_shape_errors():
 def test_hook_on_tensor_without_grad_errors():
     with pytest.raises(RuntimeError, match="does not require grad"):
         mg.tensor([1.0]).register_hook(lambda g: g)
+
+
+@pytest.mark.parametrize("grad, match", [
+    (np.array([1j, 2.0]), "dtype complex128"),
+    (np.array([None, 1.0]), "dtype object"),
+    (np.array([True, False]), "dtype bool"),
+    ("ab", "dtype <U2"),
+    ([[1.0], [2.0, 3.0]], "got list"),
+])
+def test_backward_grad_must_be_real_numbers(grad, match):
+    x = leaf([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"backward\(grad\) must be an array of real numbers.*" + match):
+        (x * 2).backward(grad)
+    assert x.grad is None
+
+
+def test_backward_grad_of_another_real_dtype_is_cast():
+    x = leaf([1.0, 2.0])
+    (x * 2).backward(np.array([1, 3]))                       # ints, as PyTorch casts
+    (x * 2).backward(mg.tensor([1.0, 1.0]))                  # a float32 tensor
+    assert x.grad.dtype == F64 and np.array_equal(x.grad, [4.0, 8.0])
+
+
+def test_backward_retain_graph_must_be_a_bool():
+    with pytest.raises(TypeError, match="retain_graph.*got str 'no'"):
+        (leaf([1.0]) * 2).sum().backward(retain_graph="no")
+
+
+def test_register_hook_needs_a_callable():
+    with pytest.raises(TypeError, match="callable fn\\(grad\\), got int 3"):
+        leaf([1.0]).register_hook(3)
+
+
+@pytest.mark.parametrize("ret, match", [
+    (lambda g: g.astype(np.float32), "dtype float32, expected float64"),
+    (lambda g: g.astype(np.int64), "dtype int64, expected float64"),
+    (lambda g: g.astype(np.complex128), "dtype complex128"),
+    (lambda g: np.array([None, 1.0]), "dtype object"),
+    (lambda g: "abc", "dtype <U3"),
+])
+def test_hook_result_must_be_real_and_keep_the_gradient_dtype(ret, match):
+    x = leaf([1.0, 2.0])
+    x.register_hook(ret)                         # a leaf hook
+    y = leaf([1.0, 2.0])
+    h = y * 1
+    h.register_hook(ret)                         # a non-leaf hook
+    for out in (x * 1, h):
+        with pytest.raises(TypeError, match=match):
+            out.sum().backward()
+
+
+def test_hook_may_return_a_tensor():
+    x = leaf([1.0, 2.0])
+    x.register_hook(lambda g: mg.tensor(g, dtype=F64) * 2)
+    (x * 1).sum().backward()
+    assert np.array_equal(x.grad, [2.0, 2.0])
 
 
 def test_user_gradient_is_not_aliased():
