@@ -1,4 +1,6 @@
-"""The engine: Tensor construction, the tape, the reverse walk, hooks, retain_grad, no_grad."""
+"""The engine: Tensor construction, the tape, the reverse walk, hooks, retain_grad, grad modes, gradcheck."""
+import re
+
 import numpy as np
 import pytest
 
@@ -307,3 +309,75 @@ def test_deep_chain_backward_is_iterative():
         y = y * 1.0
     y.backward()
     assert x.grad[0] == 1.0
+
+
+# ---------------------------------------------------------------------- gradcheck
+class WrongSquare(mg.Function):
+    """x^2 with a deliberately wrong backward (3x instead of 2x): gradcheck must catch it."""
+
+    def forward(self, x):
+        self.save(x)
+        return x * x
+
+    def backward(self, g):
+        (x,) = self.saved
+        return g * 3 * x
+
+
+def test_gradcheck_catches_a_wrong_backward_and_names_the_element():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(mg.GradcheckError, match=r"input 0 \(shape \(2,\)\) at element \(1,\)"):
+        mg.gradcheck(WrongSquare.apply, [x])
+
+
+@pytest.mark.parametrize("ret, match", [
+    (lambda x: None, "got NoneType"),
+    (lambda x: 3.0, "got float"),
+    (lambda x: (None, 1), r"got tuple of \['NoneType', 'int'\]"),
+])
+def test_gradcheck_needs_a_tensor_output(ret, match):
+    with pytest.raises(TypeError, match="fn must return a Tensor.*" + match):
+        mg.gradcheck(ret, [leaf([1.0, 2.0])])
+
+
+def test_gradcheck_without_any_output_that_requires_grad_is_an_error():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(ValueError, match="no output of fn requires grad"):
+        mg.gradcheck(lambda x: mg.tensor([1.0, 5.0], dtype=F64), [x])      # a constant
+    # an output computed outside the tape but depending on x: its numerical gradient is not zero
+    with pytest.raises(mg.GradcheckError, match=r"output\(s\) \[0\] do not require grad"):
+        mg.gradcheck(lambda x: mg.tensor(x.data * 2, dtype=F64), [x])
+    with pytest.raises(mg.GradcheckError, match=r"output\(s\) \[1\] do not require grad"):
+        mg.gradcheck(lambda x: (x * 2, x.detach() * 3), [x])
+
+
+@pytest.mark.parametrize("name, value, exc", [
+    ("eps", 0, ValueError), ("eps", -1e-6, ValueError), ("eps", float("nan"), ValueError),
+    ("eps", float("inf"), ValueError), ("atol", -1.0, ValueError), ("rtol", float("inf"), ValueError),
+    ("atol", float("nan"), ValueError), ("eps", "1e-6", TypeError), ("rtol", None, TypeError),
+    ("eps", True, TypeError),
+])
+def test_gradcheck_validates_eps_and_tolerances(name, value, exc):
+    with pytest.raises(exc, match=f"{name} must be .*got .*{re.escape(repr(value))}"):
+        mg.gradcheck(lambda x: x * 2, [leaf([1.0])], **{name: value})
+
+
+def test_gradcheck_nan_gradient_is_a_mismatch():
+    with pytest.raises(mg.GradcheckError, match="tape gives nan"):
+        mg.gradcheck(lambda x: x * float("nan"), [leaf([1.0])])
+
+
+def test_gradcheck_rejects_a_read_only_input():
+    a = np.array([1.0, 2.0])
+    a.flags.writeable = False
+    x = mg.tensor(a, requires_grad=True, dtype=F64)
+    with pytest.raises(ValueError, match=r"input 0 \(shape \(2,\)\) is read-only"):
+        mg.gradcheck(lambda x: x * 2, [x])
+
+
+def test_gradcheck_tolerance_includes_the_rounding_of_the_central_difference():
+    """y = x^2 + 1e10: a loss evaluation is a multiple of ulp(1e10) = 2e-6, so the central
+    difference with eps = 1e-6 moves in steps of about 1 although the tape's 2x is exact: far
+    outside atol + rtol |num|. The rounding bound ROUNDINGS * u * S / eps (S >= 1e10 |w|) covers it."""
+    x = leaf([0.3, -0.7, 1.1])
+    assert mg.gradcheck(lambda x: x * x + 1e10, [x])
