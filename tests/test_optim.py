@@ -282,6 +282,82 @@ def test_load_state_dict_errors(mutate, match):
             np.testing.assert_array_equal(after["state"][i][k], v)
 
 
+def _load_into_fresh(name, mutate, **kw):
+    """Step an optimizer once, mutate its state_dict, load it into a second one; returns
+    (second optimizer, its state_dict before the load)."""
+    def make():
+        params = [P(np.ones((2, 3))), P(np.ones(4))]
+        opt = getattr(optim, name)(params, **dict(dict(lr=0.1), **kw))
+        for p in params:
+            p.grad = np.full_like(p.data, 0.5)
+        opt.step()
+        return opt
+    sd = make().state_dict()
+    mutate(sd)
+    dst = make()
+    return dst, sd
+
+
+def _set(key, value, index=0):
+    return lambda sd: sd["state"][index].__setitem__(key, value)
+
+
+@pytest.mark.parametrize("name, kw, mutate, exc, match", [
+    ("Adam", {}, lambda sd: sd["state"][0].pop("exp_avg"), ValueError, "index 0 lacks 'exp_avg'"),
+    ("Adam", {}, lambda sd: sd["state"][1].pop("step"), ValueError, "index 1 lacks 'step'"),
+    ("RMSprop", {}, lambda sd: sd["state"][0].pop("square_avg"), ValueError, "lacks 'square_avg'"),
+    ("Adagrad", {}, lambda sd: sd["state"][0].pop("sum"), ValueError, "lacks 'sum'"),
+    ("Adam", {}, _set("step", "3"), TypeError, "'step' must be a non-negative integer, got str '3'"),
+    ("Adam", {}, _set("step", -1), ValueError, "'step' must be a non-negative integer, got -1"),
+    ("Adagrad", {}, _set("step", 2.5), ValueError, "got 2.5"),
+    ("RMSprop", {}, _set("step", True), TypeError, "got bool True"),
+    ("Adam", {}, _set("exp_avg", np.ones((2, 3), complex)), TypeError, "'exp_avg' has dtype complex128"),
+    ("Adam", {}, _set("exp_avg_sq", np.array([[None] * 3] * 2)), TypeError, "'exp_avg_sq' has dtype object"),
+    ("Adagrad", {}, _set("sum", np.ones((2, 3), bool)), TypeError, "'sum' has dtype bool"),
+    ("Adam", {}, _set("exp_avg", [[0.0] * 3] * 2), TypeError, "'exp_avg' must be a NumPy array, got list"),
+    ("SGD", dict(momentum=0.9), _set("momentum_buffer", np.ones(4)), ValueError,
+     r"'momentum_buffer' has shape \(4,\), but the parameter has shape \(2, 3\)"),
+    ("Adam", {}, _set("foo", 1), ValueError, "unknown key\\(s\\) 'foo' for Adam"),
+    ("Adam", {}, lambda sd: sd["state"].__setitem__(0, 3), TypeError, "index 0 must be a dict, got int"),
+    ("Adam", {}, lambda sd: sd["param_groups"][0].__setitem__("params", ["0", 1]), TypeError,
+     "parameter index '0' of type str"),
+    ("Adam", {}, lambda sd: sd["param_groups"][0].__setitem__("params", [1, 1]), ValueError,
+     "parameter index 1 more than once"),
+    ("Adam", {}, lambda sd: sd["param_groups"][0].__setitem__("maximize", True), ValueError, "maximize=True"),
+    ("Adam", {}, lambda sd: sd["param_groups"][0].__setitem__("betas", (0.9, "x")), TypeError,
+     "index 1 must be a real number, got str 'x'"),
+    ("Adam", {}, lambda sd: sd["param_groups"][0].__setitem__("amsgrad", "yes"), TypeError,
+     "amsgrad must be a bool, got str 'yes'"),
+    ("Adam", {}, lambda sd: sd.__setitem__("param_groups", 3), TypeError, "list of dicts, got int"),
+    ("Adam", {}, lambda sd: sd["param_groups"].__setitem__(0, 3), TypeError, "group 0 must be a dict"),
+    ("Adam", {}, lambda sd: sd.__setitem__("state", []), TypeError, r"state_dict\['state'\] must be a dict"),
+])
+def test_load_state_dict_validates_everything_before_changing_anything(name, kw, mutate, exc, match):
+    dst, sd = _load_into_fresh(name, mutate, **kw)
+    before = dst.state_dict()
+    with pytest.raises(exc, match=match):
+        dst.load_state_dict(sd)
+    after = dst.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+    for i, st in before["state"].items():
+        for k, v in st.items():
+            np.testing.assert_array_equal(after["state"][i][k], v)
+
+
+def test_load_state_dict_accepts_pytorch_forms():
+    """PyTorch keeps 'step' as a 0-d float tensor and SGD's momentum_buffer as None when unused;
+    an empty state (a parameter not stepped yet) loads as no state."""
+    dst, sd = _load_into_fresh("Adam", _set("step", np.array(1.0, np.float32)))
+    dst.load_state_dict(sd)
+    assert type(dst.state_dict()["state"][0]["step"]) is int
+    dst, sd = _load_into_fresh("SGD", _set("momentum_buffer", None))
+    dst.load_state_dict(sd)
+    assert 0 not in dst.state_dict()["state"] or dst.state_dict()["state"][0] == {}
+    dst, sd = _load_into_fresh("Adagrad", _set("sum", np.ones((2, 3), np.int64)))   # cast
+    dst.load_state_dict(sd)
+    assert dst.state_dict()["state"][0]["sum"].dtype == np.float64
+
+
 # ---------------------------------------------------------------- lr, zero_grad, closure
 def test_lr_change_takes_effect_next_step():
     w0, g = np.array([1.0, 2.0]), np.array([0.5, -1.0])
@@ -336,6 +412,23 @@ def _p(shape=(2,), dtype=np.float64):
     (lambda: optim.Adam([_p(), {"params": [_p()]}]), TypeError, "not a mix"),
     (lambda: optim.Adam([P(np.zeros(2, np.int64))]), TypeError, "float32/float64.*int64"),
     (lambda: optim.Adam([P([1.0, 2.0])]), TypeError, "NumPy array"),
+    (lambda: optim.Adam([_p()], lr=float("inf")), ValueError, "Invalid learning rate: inf"),
+    (lambda: optim.SGD([_p()], lr=None), TypeError, "lr must be a real number, got NoneType None"),
+    (lambda: optim.Adam([_p()], betas=0.9), TypeError, r"betas must be a pair .*got float 0.9"),
+    (lambda: optim.Adam([_p()], betas=(0.9, 0.99, 0.5)), TypeError, r"got tuple \(0.9, 0.99, 0.5\)"),
+    (lambda: optim.Adam([_p()], betas=("0.9", 0.99)), TypeError, "index 0 must be a real number, got str '0.9'"),
+    (lambda: optim.Adam([_p()], betas=(0.9, float("nan"))), ValueError, "beta parameter at index 1: nan"),
+    (lambda: optim.Adam([_p()], amsgrad="yes"), TypeError, "amsgrad must be a bool, got str 'yes'"),
+    (lambda: optim.SGD([_p()], lr=0.1, momentum=0.9, nesterov=1), TypeError, "nesterov must be a bool, got int 1"),
+    (lambda: optim.RMSprop([_p()], centered="no"), TypeError, "centered must be a bool, got str 'no'"),
+    (lambda: optim.RMSprop([_p()], momentum=float("inf")), ValueError, "Invalid momentum value: inf"),
+    (lambda: optim.Adagrad([_p()], initial_accumulator_value=-1), ValueError,
+     "Invalid initial_accumulator_value value: -1"),
+    (lambda: optim.SGD([_p()], lr=0.1).add_param_group({"params": [_p()], "lr": "x"}), TypeError,
+     "lr must be a real number, got str 'x'"),
+    (lambda: optim.SGD([_p()], lr=0.1).step(closure=3), TypeError, "closure must be callable or None, got int 3"),
+    (lambda: optim.SGD([_p()], lr=0.1).zero_grad(set_to_none="no"), TypeError,
+     "set_to_none must be a bool, got str 'no'"),
 ])
 def test_validation_errors(make, exc, match):
     with pytest.raises(exc, match=match):
