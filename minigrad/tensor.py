@@ -418,6 +418,8 @@ def _check_dtypes(cls, inputs):
 # ====================================================================== the reverse walk
 def tape_nodes(root):
     """The nodes reachable from ``root`` (a Tensor or Function), oldest first (forward order)."""
+    if not isinstance(root, (Tensor, Function)):
+        raise TypeError(f"expected a Tensor (or a tape node), got {type(root).__name__} {_short(root)}")
     start = root._node if isinstance(root, Tensor) else root
     if start is None:
         return []

@@ -381,3 +381,21 @@ def test_gradcheck_tolerance_includes_the_rounding_of_the_central_difference():
     outside atol + rtol |num|. The rounding bound ROUNDINGS * u * S / eps (S >= 1e10 |w|) covers it."""
     x = leaf([0.3, -0.7, 1.1])
     assert mg.gradcheck(lambda x: x * x + 1e10, [x])
+
+
+# ---------------------------------------------------------------------- tape_summary, manual_seed
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda y: mg.tape_summary(np.ones(3)), TypeError, r"expected a Tensor .*got ndarray array\(\[1., 1., 1.\]\)"),
+    (lambda y: mg.tape_summary(None), TypeError, "expected a Tensor .*got NoneType None"),
+    (lambda y: mg.tape_summary(y, max_rows=-1), ValueError, "max_rows must be >= 0, got -1"),
+    (lambda y: mg.tape_summary(y, max_rows="3"), TypeError, "max_rows must be an int, got str '3'"),
+    (lambda y: mg.tape_summary(y, collapse_after=None), TypeError, "collapse_after must be an int, got NoneType"),
+    (lambda y: mg.tape_summary(y, file="out.txt"), TypeError, "file must be a text stream .*got str 'out.txt'"),
+    (lambda y: mg.manual_seed(1.0), TypeError, "seed must be an integer, got float 1.0"),
+    (lambda y: mg.manual_seed("1"), TypeError, "got str '1'"),
+    (lambda y: mg.manual_seed(-1), ValueError, "non-negative, got -1"),
+])
+def test_tape_summary_and_manual_seed_arguments_are_checked(call, exc, match):
+    y = leaf([1.0]) * 2
+    with pytest.raises(exc, match=match):
+        call(y)
