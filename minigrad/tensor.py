@@ -434,6 +434,10 @@ def tape_nodes(root):
     return sorted(seen.values(), key=lambda n: n.seq)
 
 
+class _BadGradient(RuntimeError):
+    """A backward returned a gradient that does not fit its input (reported with the op's name)."""
+
+
 class _Engine:
     """Holds the gradients in flight during one backward pass.
 
@@ -461,9 +465,13 @@ class _Engine:
     def add(self, t, g, owned=False):
         """Accumulate gradient ``g`` into the slot of tensor ``t``."""
         data = t.data
+        if type(g) is not np.ndarray:                  # a number or NumPy scalar from a backward
+            g = _real_array(g, "the gradient")
         if g.shape != data.shape:
-            raise RuntimeError(f"internal error: gradient of shape {g.shape} for a tensor of shape {data.shape}")
+            raise _BadGradient(f"returned a gradient of shape {g.shape} for an input of shape {data.shape}")
         if g.dtype is not data.dtype and g.dtype != data.dtype:
+            if g.dtype.kind not in "fiu":              # complex, object, bool: never cast silently
+                raise _BadGradient(f"returned a gradient of dtype {g.dtype} for an input of dtype {data.dtype}")
             g, owned = g.astype(data.dtype), True
         node = t._node
         if node is not None and node.n_outputs == 1:   # the common case, without _slot
@@ -529,6 +537,24 @@ def _run_hooks(hooks, g):
     return g
 
 
+def _extra_nones(grads, n):
+    """True when ``grads`` has more than ``n`` entries and all the extra ones are None (an op with
+    an optional input, e.g. a bias, may return a fixed-length tuple)."""
+    return len(grads) > n and all(g is None for g in grads[n:])
+
+
+def _check_grad_attr(leaf):
+    """``leaf.grad`` must be None or an array ``+=`` can accumulate into (a user may have set it)."""
+    cur = leaf.grad
+    if cur is None or (type(cur) is np.ndarray and cur.shape == leaf.data.shape
+                       and cur.dtype == leaf.data.dtype and cur.flags.writeable):
+        return
+    what = (f"an array of shape {cur.shape} and dtype {cur.dtype}" + ("" if cur.flags.writeable else " (read-only)")
+            if isinstance(cur, np.ndarray) else f"a {type(cur).__name__}")
+    raise RuntimeError(f"cannot accumulate the gradient of a leaf of shape {leaf.data.shape} and dtype "
+                        f"{leaf.data.dtype}: its .grad holds {what}; set .grad to None first")
+
+
 def _observe(node, grads):
     """Run the output hooks of ``node`` (which may replace entries of ``grads``) and fill in
     ``.grad`` of its outputs that asked for ``retain_grad()``."""
@@ -580,17 +606,28 @@ def backward(root, grad=None, retain_graph=False):
             in_grads = node.backward(grads[0]) if node.n_outputs == 1 else node.backward(*grads)
             if type(in_grads) is not tuple and not isinstance(in_grads, (tuple, list)):
                 in_grads = (in_grads,)
-            for t, need, gi in zip(node.inputs, node.needs, in_grads):
-                if need and gi is not None:
-                    add(t, gi)
+            if len(in_grads) != len(node.inputs) and not _extra_nones(in_grads, len(node.inputs)):
+                # zip would silently drop inputs' gradients (or gradients for inputs that do not exist)
+                raise RuntimeError(f"{type(node).__name__}.backward returned {len(in_grads)} gradient(s) "
+                                   f"for {len(node.inputs)} input(s)")
+            try:
+                for t, need, gi in zip(node.inputs, node.needs, in_grads):
+                    if need and gi is not None:
+                        add(t, gi)
+            except (_BadGradient, TypeError) as e:
+                raise RuntimeError(f"{type(node).__name__}.backward: {e}") from None
             if not retain_graph:
                 node.saved, node._freed = None, True
+        final = []                              # hooks and checks first: all leaves or none
         for leaf, entry in engine.leaf_grads.values():
             if entry is None:
                 continue
             g, owned = entry
             if leaf._hooks:
                 g, owned = _run_hooks(leaf._hooks, g), False
+            _check_grad_attr(leaf)
+            final.append((leaf, g, owned))
+        for leaf, g, owned in final:
             if leaf.grad is None:
                 leaf.grad = g if owned else g.copy()
             else:

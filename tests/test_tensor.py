@@ -277,6 +277,51 @@ def test_hook_may_return_a_tensor():
     assert np.array_equal(x.grad, [2.0, 2.0])
 
 
+def _product_with_backward(bw):
+    """A two-input op whose backward is ``bw(g)``; returns the inputs after backward."""
+    class Product(mg.Function):
+        def forward(self, a, b):
+            return a * b
+
+        def backward(self, g):
+            return bw(g)
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    Product.apply(a, b).sum().backward()
+    return a, b
+
+
+@pytest.mark.parametrize("bw, match", [
+    (lambda g: (g,), r"Product.backward returned 1 gradient\(s\) for 2 input\(s\)"),
+    (lambda g: (g, g, g), r"returned 3 gradient\(s\) for 2"),
+    (lambda g: (g, np.ones(3)), r"gradient of shape \(3,\) for an input of shape \(2,\)"),
+    (lambda g: (g, g.astype(complex)), "gradient of dtype complex128 for an input of dtype float64"),
+    (lambda g: (g, np.array([None, 1.0])), "gradient of dtype object"),
+    (lambda g: (g, "a"), "must be an array of real numbers, got dtype <U1"),
+])
+def test_custom_function_with_a_bad_backward_is_named(bw, match):
+    with pytest.raises(RuntimeError, match=match):
+        _product_with_backward(bw)
+
+
+def test_custom_function_extra_none_gradients_and_other_float_dtypes_are_fine():
+    a, b = _product_with_backward(lambda g: (g, g.astype(np.float32), None))
+    assert b.grad.dtype == F64 and np.array_equal(b.grad, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("value, match", [
+    (np.zeros(5), r"holds an array of shape \(5,\) and dtype float64"),
+    (np.zeros(2, np.float32), "dtype float32"),
+    ([0.0, 0.0], "holds a list"),
+    (np.broadcast_to(np.zeros(1), (2,)), "read-only"),
+])
+def test_backward_into_a_bad_user_set_grad_errors_and_changes_nothing(value, match):
+    x, y = leaf([1.0, 2.0]), leaf([1.0, 1.0])
+    x.grad = value
+    with pytest.raises(RuntimeError, match="cannot accumulate .*" + match):
+        (x * y).sum().backward()
+    assert y.grad is None                        # no leaf received anything
+
+
 def test_user_gradient_is_not_aliased():
     x = leaf([1.0, 2.0])
     g = np.array([1.0, 1.0])
