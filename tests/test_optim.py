@@ -358,6 +358,37 @@ def test_load_state_dict_accepts_pytorch_forms():
     assert dst.state_dict()["state"][0]["sum"].dtype == np.float64
 
 
+@pytest.mark.parametrize("name, kw", [("SGD", dict(momentum=0.9)), ("Adam", {}),
+                                      ("RMSprop", dict(centered=True)), ("Adagrad", {})])
+@pytest.mark.parametrize("new_data, match", [
+    (np.ones(1), r"is float64\[3\] but the parameter is now float64\[1\]"),
+    (np.ones(3, np.float32), r"is float64\[3\] but the parameter is now float32\[3\]"),
+])
+def test_step_rejects_state_that_no_longer_fits_a_replaced_parameter(name, kw, new_data, match):
+    p, q = P(np.ones(3), np.ones(3)), P(np.ones(2), np.ones(2))
+    opt = getattr(optim, name)([q, p], **dict(dict(lr=0.1), **kw))
+    opt.step()
+    q_before = q.data.copy()
+    p.data, p.grad = new_data, np.ones_like(new_data)
+    with pytest.raises(ValueError, match="param group 0, parameter 1: optimizer state .*" + match):
+        opt.step()
+    np.testing.assert_array_equal(q.data, q_before)           # nothing was updated
+
+
+@pytest.mark.parametrize("key, value, exc, match", [
+    ("lr", float("nan"), ValueError, "param group 0: Invalid learning rate: nan"),
+    ("lr", "0.1", TypeError, "param group 0: lr must be a real number, got str '0.1'"),
+    ("weight_decay", -1.0, ValueError, "Invalid weight_decay value: -1.0"),
+])
+def test_step_rechecks_hyperparameters_written_into_param_groups(key, value, exc, match):
+    p = P(np.ones(3), np.ones(3))
+    opt = optim.Adam([p], lr=0.1)
+    opt.param_groups[0][key] = value
+    with pytest.raises(exc, match=match):
+        opt.step()
+    np.testing.assert_array_equal(p.data, np.ones(3))
+
+
 # ---------------------------------------------------------------- lr, zero_grad, closure
 def test_lr_change_takes_effect_next_step():
     w0, g = np.array([1.0, 2.0]), np.array([0.5, -1.0])

@@ -147,9 +147,16 @@ class Optimizer:
 
     def _gather(self):
         """[(group, [(p, p.data, p.grad), ...])] for parameters with a gradient; validates all of them
-        before anything is updated, so a bad gradient leaves every parameter untouched."""
+        before anything is updated, so a bad gradient leaves every parameter untouched. The groups'
+        hyperparameters are checked again (a scheduler or the user may have written a NaN lr into
+        ``param_groups``), and so is each parameter's state against its current array (a parameter
+        replaced by one of another shape or dtype after the first step)."""
         work = []
         for gi, group in enumerate(self.param_groups):
+            try:
+                self._check_group(group)
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"param group {gi}: {e}") from None
             items = []
             for i, p in enumerate(group["params"]):
                 g = p.grad
@@ -166,6 +173,11 @@ class Optimizer:
                 if g.dtype != w.dtype:
                     raise TypeError(f"{where}: gradient dtype {g.dtype} does not match parameter "
                                     f"dtype {w.dtype}")
+                for k, v in (self.state.get(p) or {}).items():
+                    if isinstance(v, np.ndarray) and (v.shape != w.shape or v.dtype != w.dtype):
+                        raise ValueError(f"{where}: optimizer state {k!r} is {v.dtype}{list(v.shape)} but the "
+                                         f"parameter is now {w.dtype}{list(w.shape)} (it was replaced after "
+                                         "the first step); build a new optimizer or load a matching state")
                 items.append((p, w, g))
             work.append((group, items))
         return work
