@@ -18,6 +18,7 @@ operands take the dtype of the tensor they meet (like PyTorch's scalars). Two te
 float dtypes in one op raise ``TypeError``: silent promotion would hide a doubled memory bill.
 """
 import functools
+import inspect
 import itertools
 import threading
 import weakref
@@ -82,12 +83,41 @@ class _GradModeContext:
             raise TypeError(f"{type(self).__name__}() used as a decorator needs a callable, "
                             f"got {type(fn).__name__} {fn!r}")
         scope = _GradModeContext(self._mode)
+        if inspect.isgeneratorfunction(fn):
+            return _generator_in_mode(fn, scope)
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with scope:
                 return fn(*args, **kwargs)
         return wrapper
+
+
+def _generator_in_mode(fn, scope):
+    """Decorated generator function: the mode holds while the generator's own code runs (each
+    resumption), not while the caller runs between two ``next`` calls -- as PyTorch does."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        try:
+            with scope:
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with scope:
+                        gen.close()
+                    raise
+                except BaseException as e:
+                    with scope:
+                        response = gen.throw(e)
+                else:
+                    with scope:
+                        response = gen.send(request)
+        except StopIteration as stop:
+            return stop.value
+    return wrapper
 
 
 class no_grad(_GradModeContext):
@@ -228,6 +258,9 @@ class Tensor:
     # ------------------------------------------------------------------ gradient observation
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward (e.g. every h_t of a sequence)."""
+        if not self.requires_grad:
+            raise RuntimeError(f"retain_grad() on a tensor of shape {self.shape} that does not require grad "
+                               "(no input required grad, or it was computed under no_grad)")
         if self._node is None:
             return  # leaves always keep their gradient
         self._retain = True

@@ -147,6 +147,38 @@ def test_set_grad_enabled_as_function_context_and_decorator():
     assert f.__name__ == "f"
 
 
+def test_grad_mode_decorator_on_a_generator_holds_only_inside_it():
+    x = leaf([1.0])
+
+    @mg.no_grad()
+    def steps(n):
+        for i in range(n):
+            received = yield (x * i).requires_grad
+            assert received in (None, "ping") and not mg.is_grad_enabled()
+        return "done"
+
+    g = steps(2)
+    assert next(g) is False
+    assert mg.is_grad_enabled() and (x * 2).requires_grad      # the caller still records
+    assert g.send("ping") is False
+    with pytest.raises(StopIteration) as stop:
+        next(g)
+    assert stop.value.value == "done" and mg.is_grad_enabled()
+    g = steps(5)
+    next(g)
+    g.close()
+    assert mg.is_grad_enabled()
+
+
+def test_retain_grad_on_a_tensor_without_grad_errors():
+    with pytest.raises(RuntimeError, match=r"retain_grad\(\) on a tensor of shape \(2,\) that does not require grad"):
+        mg.tensor([1.0, 2.0]).retain_grad()
+    with mg.no_grad():
+        y = leaf([1.0]) * 2
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.retain_grad()
+
+
 @pytest.mark.parametrize("mode", [1, "no", None, 0.0])
 def test_set_grad_enabled_needs_a_bool(mode):
     with pytest.raises(TypeError, match=f"mode must be a bool, got {type(mode).__name__} {mode!r}"):
