@@ -8,6 +8,11 @@ the generator is seeded from operating-system entropy (NumPy's default).
 
 Functions that draw random numbers also accept an explicit ``generator=`` so a caller can keep a
 private, independent stream.
+
+Threads: the default generator is shared by all threads. NumPy serialises its draws with a lock,
+so concurrent use is safe, but which thread gets which numbers depends on how the threads
+interleave; threads that must reproduce a run exactly (e.g. dropout in concurrent training) pass
+each its own ``generator=``.
 """
 import numbers
 
