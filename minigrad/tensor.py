@@ -432,8 +432,9 @@ class Function:
 
 
 def _wrap(arr):
-    if not isinstance(arr, np.ndarray):
-        arr = np.asarray(arr)
+    """A new tensor around a forward's output (no copy unless it is not C-contiguous)."""
+    if not isinstance(arr, np.ndarray):          # a NumPy scalar from a reduction, or a custom op's value
+        arr = _real_array(arr, "a Function.forward output") if not isinstance(arr, np.generic) else np.asarray(arr)
     t = Tensor.__new__(Tensor)
     t.data = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
     t.grad, t.requires_grad, t._node, t._index, t._hooks, t._retain, t.name = None, False, None, 0, None, False, None

@@ -476,3 +476,11 @@ def test_tape_summary_and_manual_seed_arguments_are_checked(call, exc, match):
     y = leaf([1.0]) * 2
     with pytest.raises(exc, match=match):
         call(y)
+
+
+def test_custom_function_forward_must_return_numbers():
+    class ReturnsNone(mg.Function):
+        def forward(self, a):
+            return None
+    with pytest.raises(TypeError, match="Function.forward output must be an array of real numbers, got dtype object"):
+        ReturnsNone.apply(leaf([1.0]))
