@@ -425,7 +425,11 @@ class Function:
 
     def grad_buffer(self, i):
         """The zero-initialised, owned gradient buffer of input ``i`` (only during backward)."""
-        return _state.engine.buffer_for(self.inputs[i])
+        engine = _state.engine                 # this thread's running backward pass
+        if engine is None:
+            raise RuntimeError(f"{type(self).__name__}.grad_buffer({i}) called outside backward(): the "
+                               "buffer exists only while this thread runs a backward pass")
+        return engine.buffer_for(self.inputs[i])
 
     def __repr__(self):
         return f"<{type(self).__name__} #{getattr(self, 'seq', '?')}>"

@@ -484,3 +484,9 @@ def test_custom_function_forward_must_return_numbers():
             return None
     with pytest.raises(TypeError, match="Function.forward output must be an array of real numbers, got dtype object"):
         ReturnsNone.apply(leaf([1.0]))
+
+
+def test_grad_buffer_outside_backward_errors():
+    y = leaf([1.0, 2.0]) * 2
+    with pytest.raises(RuntimeError, match=r"Mul.grad_buffer\(0\) called outside backward"):
+        y.grad_fn.grad_buffer(0)
