@@ -60,7 +60,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
     tensors (other values are passed through). An element passes when
     ``|tape - numerical| <= atol + rtol * |numerical| + ROUNDINGS * u * S / eps`` (see the module
     docstring for the rounding term). ``eps`` must be finite and > 0, ``atol`` and ``rtol`` finite
-    and >= 0. ``fn`` must return at least one float tensor; outputs that do not require grad
+    and >= 0; when the rounding term exceeds the largest gradient a warning says the check is weak.
+    ``fn`` must return at least one float tensor; outputs that do not require grad
     (computed under ``no_grad``, or outside the tape) must have a zero numerical gradient, and if
     no output requires grad at all there is nothing to check and a ValueError is raised.
     """
@@ -121,6 +122,12 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
             flat[j] = orig
             num[j] = (fp - fm) / (2 * eps)
     rounding = ROUNDINGS * u * scale[0] / eps
+    largest = max(max(float(np.max(np.abs(numerical[i]), initial=0.0)),
+                      float(np.max(np.abs(analytic[i]), initial=0.0))) for i in checked)
+    if rounding > largest > 0:
+        warnings.warn(f"gradcheck: the rounding bound of the finite differences ({rounding:.3g}) exceeds "
+                      f"the largest gradient ({largest:.3g}), so only errors larger than that can be "
+                      "detected; use float64 inputs, a larger eps, or a loss of smaller scale", stacklevel=2)
 
     worst = None
     for i in checked:
