@@ -418,6 +418,13 @@ def _p(shape=(2,), dtype=np.float64):
     return P(np.zeros(shape, dtype))
 
 
+class _Module:
+    """Anything with .parameters(): a module passed where its parameters were meant."""
+
+    def parameters(self):
+        return iter([_p()])
+
+
 @pytest.mark.parametrize("make, exc, match", [
     (lambda: optim.SGD([_p()], lr=-0.1), ValueError, "Invalid learning rate"),
     (lambda: optim.SGD([_p()], lr=float("nan")), ValueError, "Invalid learning rate"),
@@ -443,6 +450,11 @@ def _p(shape=(2,), dtype=np.float64):
     (lambda: optim.Adam([_p(), {"params": [_p()]}]), TypeError, "not a mix"),
     (lambda: optim.Adam([P(np.zeros(2, np.int64))]), TypeError, "float32/float64.*int64"),
     (lambda: optim.Adam([P([1.0, 2.0])]), TypeError, "NumPy array"),
+    (lambda: optim.Adam(None), TypeError, "iterable of parameters or dicts, but got NoneType None"),
+    (lambda: optim.Adam(3), TypeError, "but got int 3"),
+    (lambda: optim.Adam("abc"), TypeError, "but got str 'abc'"),
+    (lambda: optim.Adam(_Module()), TypeError, r"but got _Module .*pass model.parameters\(\)"),
+    (lambda: optim.Adam([_Module()]), TypeError, r"parameter 0: .*got _Module.*pass model.parameters\(\)"),
     (lambda: optim.Adam([_p()], lr=float("inf")), ValueError, "Invalid learning rate: inf"),
     (lambda: optim.SGD([_p()], lr=None), TypeError, "lr must be a real number, got NoneType None"),
     (lambda: optim.Adam([_p()], betas=0.9), TypeError, r"betas must be a pair .*got float 0.9"),

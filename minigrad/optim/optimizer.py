@@ -28,7 +28,7 @@ an array shaped like the parameter) and ``optional_state_keys`` (buffers created
 import copy
 import math
 import numbers
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 
 import numpy as np
 
@@ -60,6 +60,9 @@ class _IdentityMap(MutableMapping):
         return f"_IdentityMap({len(self)} entries)"
 
 
+_MODULE_HINT = " (to optimize a module's parameters pass model.parameters())"
+
+
 def _is_param(obj):
     return hasattr(obj, "data") and hasattr(obj, "grad")
 
@@ -68,7 +71,8 @@ def _check_param(p, where):
     data = getattr(p, "data", None)
     if not isinstance(data, np.ndarray):
         raise TypeError(f"{where}: optimizer can only optimize parameters whose .data is a NumPy "
-                        f"array, got {type(p).__name__} with .data of type {type(data).__name__}")
+                        f"array, got {type(p).__name__} with .data of type {type(data).__name__}"
+                        + _MODULE_HINT * hasattr(p, "parameters"))
     if data.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{where}: optimizer can only optimize float32/float64 parameters, "
                         f"got dtype {data.dtype} (shape {data.shape})")
@@ -82,9 +86,11 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state = _IdentityMap()
         self.param_groups = []
-        if _is_param(params) or isinstance(params, np.ndarray):
+        if (_is_param(params) or isinstance(params, (np.ndarray, str, bytes))
+                or not isinstance(params, Iterable) or hasattr(params, "parameters")):
             raise TypeError("params argument given to the optimizer should be an iterable of "
-                            f"parameters or dicts, but got a single {type(params).__name__}")
+                            f"parameters or dicts, but got {type(params).__name__} {_short(params)}"
+                            + _MODULE_HINT * hasattr(params, "parameters"))
         if isinstance(params, (set, frozenset, dict)):
             raise TypeError("params argument given to the optimizer should be an ordered iterable "
                             f"(list, tuple, generator) of parameters or dicts, got {type(params).__name__}")
