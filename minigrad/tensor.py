@@ -472,6 +472,12 @@ def tape_nodes(root):
     return sorted(seen.values(), key=lambda n: n.seq)
 
 
+# Held while a backward pass adds into leaves' .grad. NumPy releases the GIL inside `+=` on large
+# arrays, and `if leaf.grad is None: leaf.grad = g` is two steps, so two threads accumulating into
+# the same parameter at once would lose one of the gradients. One acquisition per backward pass.
+_ACCUMULATE = threading.Lock()
+
+
 class _BadGradient(RuntimeError):
     """A backward returned a gradient that does not fit its input (reported with the op's name)."""
 
@@ -665,10 +671,11 @@ def backward(root, grad=None, retain_graph=False):
                 g, owned = _run_hooks(leaf._hooks, g), False
             _check_grad_attr(leaf)
             final.append((leaf, g, owned))
-        for leaf, g, owned in final:
-            if leaf.grad is None:
-                leaf.grad = g if owned else g.copy()
-            else:
-                leaf.grad += g
+        with _ACCUMULATE:      # threads whose graphs share leaves (one model, two batches)
+            for leaf, g, owned in final:
+                if leaf.grad is None:
+                    leaf.grad = g if owned else g.copy()
+                else:
+                    leaf.grad += g
     finally:
         _state.engine = prev

@@ -2,7 +2,8 @@
 
 Python threads training independent models at the same time must get bitwise the results of the
 same runs done one after another, and ``no_grad`` in one thread must not stop recording in
-another (PyTorch keeps grad mode per thread). The overlaps are forced with barriers and events
+another (PyTorch keeps grad mode per thread); threads whose graphs share parameters lose none of
+the gradients they accumulate into them. The overlaps are forced with barriers and events
 (never sleeps); a very short GIL switch interval makes the threads interleave inside every op.
 """
 import sys
@@ -211,3 +212,22 @@ def test_one_no_grad_object_shared_by_threads_and_nested():
 
     assert run_threads([body, body]) == [(False, True), (False, True)]
     assert mg.is_grad_enabled()
+
+
+def test_concurrent_backward_passes_into_shared_parameters_lose_nothing(fast_switching):
+    """Four threads, four graphs, one shared leaf (one model, two batches), as PyTorch supports:
+    every gradient arrives. NumPy releases the GIL inside `+=` on large arrays, so without the
+    engine's accumulation lock updates were lost."""
+    n, steps = 1 << 18, 60
+    w = mg.tensor(np.zeros(n), requires_grad=True, dtype=np.float64)
+    scales = [1.0, 2.0, 3.0, 4.0]
+    start = threading.Barrier(len(scales))
+
+    def body(scale):
+        x = np.full(n, scale)
+        start.wait(WAIT)
+        for _ in range(steps):
+            (w * x).sum().backward()
+
+    run_threads([lambda s=s: body(s) for s in scales])
+    assert np.array_equal(w.grad, np.full(n, sum(scales) * steps))
