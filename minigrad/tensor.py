@@ -120,23 +120,35 @@ def _generator_in_mode(fn, scope):
     return wrapper
 
 
-class no_grad(_GradModeContext):
+class _NoParamGradMode(_GradModeContext):
+    """``@no_grad()`` and, as PyTorch 2 allows, the bare ``@no_grad`` both decorate."""
+
+    _fixed_mode = False
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)                # used as @no_grad without parentheses
+
+    def __init__(self, orig_func=None):
+        super().__init__(self._fixed_mode)
+
+
+class no_grad(_NoParamGradMode):
     """Context manager (and decorator) under which no operation is recorded on the tape.
 
     As ``torch.no_grad``: the mode is per thread (another thread keeps recording), nesting
     restores the enclosing mode, and ``enable_grad()`` inside switches recording back on.
     """
 
-    def __init__(self):
-        super().__init__(False)
+    _fixed_mode = False
 
 
-class enable_grad(_GradModeContext):
+class enable_grad(_NoParamGradMode):
     """Context manager (and decorator) that switches recording on, e.g. inside ``no_grad``;
     per thread, like ``torch.enable_grad``."""
 
-    def __init__(self):
-        super().__init__(True)
+    _fixed_mode = True
 
 
 class set_grad_enabled(_GradModeContext):

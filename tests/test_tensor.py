@@ -190,6 +190,24 @@ def test_set_grad_enabled_needs_a_bool(mode):
 def test_grad_mode_decorator_needs_a_callable():
     with pytest.raises(TypeError, match="needs a callable, got int 3"):
         mg.no_grad()(3)
+    with pytest.raises(TypeError, match="needs a callable, got str 'f'"):
+        mg.enable_grad("f")
+
+
+def test_bare_grad_mode_decorators_as_pytorch_2():
+    x = leaf([1.0])
+
+    @mg.no_grad
+    def off():
+        return (x * 2).requires_grad
+
+    @mg.enable_grad
+    def on():
+        return (x * 2).requires_grad
+
+    assert off() is False and off.__name__ == "off" and mg.is_grad_enabled()
+    with mg.no_grad():
+        assert on() is True and not mg.is_grad_enabled()
 
 
 def test_detach_shares_data_and_cuts_the_tape():
