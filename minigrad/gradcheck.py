@@ -65,6 +65,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
     (computed under ``no_grad``, or outside the tape) must have a zero numerical gradient, and if
     no output requires grad at all there is nothing to check and a ValueError is raised.
     """
+    if not callable(fn):
+        raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__} {fn!r}")
     eps = _check_tolerance("eps", eps, positive=True)
     atol = _check_tolerance("atol", atol, positive=False)
     rtol = _check_tolerance("rtol", rtol, positive=False)

@@ -436,6 +436,11 @@ def test_gradcheck_needs_a_tensor_output(ret, match):
         mg.gradcheck(ret, [leaf([1.0, 2.0])])
 
 
+def test_gradcheck_needs_a_callable():
+    with pytest.raises(TypeError, match="fn must be callable, got list"):
+        mg.gradcheck([leaf([1.0])], [leaf([1.0])])
+
+
 def test_gradcheck_without_any_output_that_requires_grad_is_an_error():
     x = leaf([1.0, 2.0])
     with pytest.raises(ValueError, match="no output of fn requires grad"):
