@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from .tensor import _FLOAT_DTYPES, Tensor, no_grad
+from .tensor import _FLOAT_DTYPES, Tensor, describe, no_grad
 
 ROUNDINGS = 64     # roundings accumulated per loss evaluation: generous for sums of a few hundred
                    # products, and still far below a real gradient bug (of the order of the gradient)
@@ -32,7 +32,7 @@ class GradcheckError(AssertionError):
 
 def _check_tolerance(name, value, positive):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"gradcheck: {name} must be a real number, got {type(value).__name__} {value!r}")
+        raise TypeError(f"gradcheck: {name} must be a real number, got {describe(value)}")
     v = float(value)
     if not math.isfinite(v) or v < 0 or (positive and v == 0):
         need = "a finite number > 0" if positive else "a finite number >= 0"
@@ -66,7 +66,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
     no output requires grad at all there is nothing to check and a ValueError is raised.
     """
     if not callable(fn):
-        raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__} {fn!r}")
+        raise TypeError(f"gradcheck: fn must be callable, got {describe(fn)}")
     eps = _check_tolerance("eps", eps, positive=True)
     atol = _check_tolerance("atol", atol, positive=False)
     rtol = _check_tolerance("rtol", rtol, positive=False)

@@ -18,13 +18,15 @@ import numbers
 
 import numpy as np
 
+from .tensor import describe
+
 _generator = np.random.Generator(np.random.PCG64())
 
 
 def manual_seed(seed):
     """Re-seed minigrad's default generator with the non-negative integer ``seed``; returns it."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"manual_seed: seed must be an integer, got {type(seed).__name__} {seed!r}")
+        raise TypeError(f"manual_seed: seed must be an integer, got {describe(seed)}")
     if seed < 0:
         raise ValueError(f"manual_seed: seed must be non-negative, got {seed}")
     # Replace the bit generator's state rather than the Generator object: references handed out

@@ -99,18 +99,18 @@ def tape_summary(tensor, file=None, max_rows=None, collapse_after=60):
     ``max_rows`` limits the table rows shown (the total line still counts everything);
     tapes longer than ``collapse_after`` nodes have repeated ops folded into "xN" rows.
     """
-    from .tensor import tape_nodes
+    from .tensor import describe, tape_nodes
 
     for name, v in (("max_rows", max_rows), ("collapse_after", collapse_after)):
         if v is None and name == "max_rows":
             continue
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise TypeError(f"tape_summary: {name} must be an int, got {type(v).__name__} {v!r}")
+            raise TypeError(f"tape_summary: {name} must be an int, got {describe(v)}")
         if v < 0:
             raise ValueError(f"tape_summary: {name} must be >= 0, got {v!r}")
     if file is not None and not callable(getattr(file, "write", None)):
         raise TypeError(f"tape_summary: file must be a text stream with .write() (e.g. sys.stdout) or None, "
-                        f"got {type(file).__name__} {file!r}")
+                        f"got {describe(file)}")
     nodes = tape_nodes(tensor)
     total = sum(nd.saved_nbytes for nd in nodes)
     rows = _rows(nodes, collapse=len(nodes) > collapse_after)

@@ -44,10 +44,17 @@ class _ThreadState(threading.local):
 _state = _ThreadState()
 
 
-def _check_mode(mode, where):
-    if not isinstance(mode, (bool, np.bool_)):
-        raise TypeError(f"{where}: mode must be a bool, got {type(mode).__name__} {mode!r}")
-    return bool(mode)
+def describe(value):
+    """``"<type> <repr>"`` for error messages, the repr cut to 80 characters (used package-wide)."""
+    r = repr(value)
+    return f"{type(value).__name__} {r if len(r) <= 80 else r[:77] + '...'}"
+
+
+def check_bool(value, what):
+    """``value`` as a bool, or a TypeError naming ``what`` and the value (``'no'`` would be truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be a bool, got {describe(value)}")
+    return bool(value)
 
 
 class _GradModeContext:
@@ -80,8 +87,7 @@ class _GradModeContext:
     def __call__(self, fn):
         """Decorator: every call of ``fn`` runs under this mode."""
         if not callable(fn):
-            raise TypeError(f"{type(self).__name__}() used as a decorator needs a callable, "
-                            f"got {type(fn).__name__} {fn!r}")
+            raise TypeError(f"{type(self).__name__}() used as a decorator needs a callable, got {describe(fn)}")
         scope = _GradModeContext(self._mode)
         if inspect.isgeneratorfunction(fn):
             return _generator_in_mode(fn, scope)
@@ -160,7 +166,7 @@ class set_grad_enabled(_GradModeContext):
     """
 
     def __init__(self, mode):
-        super().__init__(_check_mode(mode, "set_grad_enabled"))
+        super().__init__(check_bool(mode, "set_grad_enabled: mode"))
         self._set_prev = _state.grad_enabled
         _state.grad_enabled = self._mode      # immediate, as torch.set_grad_enabled(False)
 
@@ -284,7 +290,7 @@ class Tensor:
         Returns a handle with ``remove()``.
         """
         if not callable(fn):
-            raise TypeError(f"register_hook needs a callable fn(grad), got {type(fn).__name__} {_short(fn)}")
+            raise TypeError(f"register_hook needs a callable fn(grad), got {describe(fn)}")
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
         hooks = self._node._hooks_for(self._index) if self._node is not None else self._leaf_hooks()
@@ -469,7 +475,7 @@ def _check_dtypes(cls, inputs):
 def tape_nodes(root):
     """The nodes reachable from ``root`` (a Tensor or Function), oldest first (forward order)."""
     if not isinstance(root, (Tensor, Function)):
-        raise TypeError(f"expected a Tensor (or a tape node), got {type(root).__name__} {_short(root)}")
+        raise TypeError(f"expected a Tensor (or a tape node), got {describe(root)}")
     start = root._node if isinstance(root, Tensor) else root
     if start is None:
         return []
@@ -570,22 +576,17 @@ def _real_array(value, what):
         raise TypeError(f"{what} must be an array of real numbers, got {type(value).__name__}: {e}") from None
     if arr.dtype.kind not in "fiu":
         raise TypeError(f"{what} must be an array of real numbers, got dtype {arr.dtype} "
-                        f"({type(value).__name__} {_short(value)})")
+                        f"({describe(value)})")
     return arr
-
-
-def _short(value):
-    r = repr(value)
-    return r if len(r) <= 60 else r[:57] + "..."
 
 
 def _run_hooks(hooks, g):
     for h in list(hooks):
         r = h(g)
         if r is not None:
-            r = _real_array(r, f"the gradient returned by hook {_short(h)}")
+            r = _real_array(r, f"the gradient returned by hook {describe(h)}")
             if r.dtype != g.dtype:     # as PyTorch: a hook may not change the gradient's dtype
-                raise TypeError(f"hook {_short(h)} returned a gradient of dtype {r.dtype}, expected "
+                raise TypeError(f"hook {describe(h)} returned a gradient of dtype {r.dtype}, expected "
                                 f"{g.dtype} (a hook must not change the gradient's dtype)")
             if r.shape != g.shape:
                 raise ValueError(f"a hook returned a gradient of shape {r.shape}, expected {g.shape}")
@@ -627,9 +628,7 @@ def _observe(node, grads):
 
 def backward(root, grad=None, retain_graph=False):
     """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (see :meth:`Tensor.backward`)."""
-    if not isinstance(retain_graph, (bool, np.bool_)):
-        raise TypeError(f"backward(retain_graph=...) must be a bool, got {type(retain_graph).__name__} "
-                        f"{_short(retain_graph)}")
+    check_bool(retain_graph, "backward(retain_graph=...)")
     if not root.requires_grad:
         raise RuntimeError("backward() on a tensor that does not require grad "
                            "(no input had requires_grad=True, or it was computed under no_grad)")

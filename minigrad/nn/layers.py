@@ -12,7 +12,7 @@ import numpy as np
 from .. import kernels as K
 from .. import functional as F
 from ..random import default_generator
-from ..tensor import Function
+from ..tensor import Function, check_bool, describe
 from .module import Module, Parameter
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -22,17 +22,10 @@ def check_size(owner, name, value, minimum=0):
     """``value`` as an int >= ``minimum``, or a TypeError / ValueError naming ``owner``, the argument
     and the value (instead of NumPy's "negative dimensions are not allowed" much later)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{owner}: {name} must be an int, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{owner}: {name} must be an int, got {describe(value)}")
     if value < minimum:
         raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value!r}")
     return int(value)
-
-
-def check_flag(owner, name, value):
-    """``value`` as a bool, or a TypeError naming it (``bias='no'`` would be truthy)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{owner}: {name} must be a bool, got {type(value).__name__} {value!r}")
-    return bool(value)
 
 
 def check_dtype(owner, dtype):
@@ -100,7 +93,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features = check_size("Linear", "in_features", in_features)
         self.out_features = out_features = check_size("Linear", "out_features", out_features)
-        bias = check_flag("Linear", "bias", bias)
+        bias = check_bool(bias, "Linear: bias")
         dtype = check_dtype("Linear", dtype)
         bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
         self.weight = uniform_(Parameter(np.empty((out_features, in_features), dtype)), bound)
@@ -127,7 +120,7 @@ class Embedding(Module):
         if padding_idx is not None:
             if isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral):
                 raise TypeError(f"Embedding: padding_idx must be an int or None, got "
-                                f"{type(padding_idx).__name__} {padding_idx!r}")
+                                f"{describe(padding_idx)}")
             padding_idx = int(padding_idx)
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"padding_idx {padding_idx} out of range for {num_embeddings} embeddings")
@@ -152,7 +145,7 @@ class Dropout(Module):
     def __init__(self, p=0.5):
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, numbers.Real):
-            raise TypeError(f"Dropout: p must be a real number in [0, 1], got {type(p).__name__} {p!r}")
+            raise TypeError(f"Dropout: p must be a real number in [0, 1], got {describe(p)}")
         if not 0.0 <= p <= 1.0:                       # NaN fails too
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
         self.p = float(p)
@@ -182,7 +175,7 @@ class Sequential(Module):
         if isinstance(i, slice):
             return Sequential(*mods[i])
         if isinstance(i, bool) or not isinstance(i, numbers.Integral):
-            raise TypeError(f"Sequential indices must be integers or slices, got {type(i).__name__} {i!r}")
+            raise TypeError(f"Sequential indices must be integers or slices, got {describe(i)}")
         if not -len(mods) <= i < len(mods):
             raise IndexError(f"index {i} is out of range for a Sequential of {len(mods)} modules")
         return mods[i]

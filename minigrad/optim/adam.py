@@ -2,7 +2,8 @@
 import numpy as np
 
 from .. import kernels as K
-from .optimizer import Optimizer, _short, check_bool, check_nonneg, with_weight_decay
+from ..tensor import describe
+from .optimizer import Optimizer, check_flags, check_nonneg, with_weight_decay
 
 
 class Adam(Optimizer):
@@ -31,14 +32,14 @@ class Adam(Optimizer):
 
     def _check_group(self, group):
         check_nonneg(group, "lr", "eps", "weight_decay")
-        check_bool(group, "amsgrad")
+        check_flags(group, "amsgrad")
         betas = group["betas"]
         if not isinstance(betas, (list, tuple)) or len(betas) != 2:
-            raise TypeError(f"betas must be a pair (beta1, beta2), got {type(betas).__name__} {_short(betas)}")
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {describe(betas)}")
         for i, b in enumerate(betas):
             if isinstance(b, bool) or not isinstance(b, (int, float, np.integer, np.floating)):
                 raise TypeError(f"beta parameter at index {i} must be a real number, got "
-                                f"{type(b).__name__} {_short(b)}")
+                                f"{describe(b)}")
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {b} (must be in [0, 1))")
 

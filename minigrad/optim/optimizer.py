@@ -32,6 +32,8 @@ from collections.abc import Iterable, MutableMapping
 
 import numpy as np
 
+from ..tensor import check_bool, describe
+
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -89,7 +91,7 @@ class Optimizer:
         if (_is_param(params) or isinstance(params, (np.ndarray, str, bytes))
                 or not isinstance(params, Iterable) or hasattr(params, "parameters")):
             raise TypeError("params argument given to the optimizer should be an iterable of "
-                            f"parameters or dicts, but got {type(params).__name__} {_short(params)}"
+                            f"parameters or dicts, but got {describe(params)}"
                             + _MODULE_HINT * hasattr(params, "parameters"))
         if isinstance(params, (set, frozenset, dict)):
             raise TypeError("params argument given to the optimizer should be an ordered iterable "
@@ -143,7 +145,7 @@ class Optimizer:
     # ------------------------------------------------------------------ stepping
     def zero_grad(self, set_to_none=True):
         """Reset gradients: ``p.grad = None`` (default) or fill the existing array with zeros."""
-        check_bool({"set_to_none": set_to_none}, "set_to_none")
+        check_bool(set_to_none, "set_to_none")
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:
@@ -191,8 +193,7 @@ class Optimizer:
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         if closure is not None and not callable(closure):
-            raise TypeError(f"step(closure): closure must be callable or None, got {type(closure).__name__} "
-                            f"{_short(closure)}")
+            raise TypeError(f"step(closure): closure must be callable or None, got {describe(closure)}")
         loss = closure() if closure is not None else None
         for group, items in self._gather():
             for p, w, g in items:
@@ -247,7 +248,7 @@ class Optimizer:
             indices = saved.get("params") if isinstance(saved, dict) else None
             if not isinstance(indices, (list, tuple)):
                 raise TypeError(f"loaded state dict's parameter group {gi} must be a dict with a 'params' "
-                                f"list of indices, got {_short(saved)}")
+                                f"list of indices, got {describe(saved)}")
             if len(indices) != len(group["params"]):
                 raise ValueError(f"loaded state dict's parameter group {gi} has {len(indices)} "
                                  f"parameters, but the optimizer's group {gi} has {len(group['params'])}")
@@ -330,18 +331,13 @@ def ema_square_(buf, g, decay, scratch):
     buf += scratch
 
 
-def _short(value):
-    r = repr(value)
-    return r if len(r) <= 80 else r[:77] + "..."
-
-
 def _load_step(v, where):
     """A loaded ``'step'`` as an int: an integer >= 0 (PyTorch keeps it as a 0-d float tensor,
     so a 0-d real array or an integral float is accepted too)."""
     if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "fiu":
         v = v.item()
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{where}: 'step' must be a non-negative integer, got {type(v).__name__} {_short(v)}")
+        raise TypeError(f"{where}: 'step' must be a non-negative integer, got {describe(v)}")
     if not (math.isfinite(v) and v >= 0 and v == int(v)):
         raise ValueError(f"{where}: 'step' must be a non-negative integer, got {v!r}")
     return int(v)
@@ -351,7 +347,7 @@ def _load_buffer(v, key, w, where):
     """A loaded state buffer as a fresh C-contiguous array of ``w``'s dtype, after checking it is a
     real NumPy array of ``w``'s shape."""
     if not isinstance(v, np.ndarray):
-        raise TypeError(f"{where}: {key!r} must be a NumPy array, got {type(v).__name__} {_short(v)}")
+        raise TypeError(f"{where}: {key!r} must be a NumPy array, got {describe(v)}")
     if v.dtype.kind not in "fiu":
         raise TypeError(f"{where}: {key!r} has dtype {v.dtype}; expected real numbers (it is cast to "
                         f"the parameter's {w.dtype}, which {v.dtype} values cannot be without loss)")
@@ -366,17 +362,15 @@ def check_nonneg(group, *keys):
     for k in keys:
         v = group[k]
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{k} must be a real number, got {type(v).__name__} {_short(v)}")
+            raise TypeError(f"{k} must be a real number, got {describe(v)}")
         if not (0.0 <= v and math.isfinite(v)):
             raise ValueError(f"Invalid {_NAMES.get(k, k)}: {v}")
 
 
-def check_bool(group, *keys):
+def check_flags(group, *keys):
     """Raise TypeError unless every ``group[key]`` is a bool (``nesterov='no'`` would be truthy)."""
     for k in keys:
-        v = group[k]
-        if not isinstance(v, (bool, np.bool_)):
-            raise TypeError(f"{k} must be a bool, got {type(v).__name__} {_short(v)}")
+        check_bool(group[k], k)
 
 
 _NAMES = {"lr": "learning rate", "eps": "epsilon value", "weight_decay": "weight_decay value",

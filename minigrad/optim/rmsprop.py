@@ -1,7 +1,7 @@
 """RMSprop (optionally centered, with momentum), as ``torch.optim.RMSprop``."""
 import numpy as np
 
-from .optimizer import Optimizer, check_bool, check_nonneg, ema_square_, lerp_, with_weight_decay
+from .optimizer import Optimizer, check_flags, check_nonneg, ema_square_, lerp_, with_weight_decay
 
 
 class RMSprop(Optimizer):
@@ -27,7 +27,7 @@ class RMSprop(Optimizer):
 
     def _check_group(self, group):
         check_nonneg(group, "lr", "eps", "momentum", "weight_decay", "alpha")
-        check_bool(group, "centered")
+        check_flags(group, "centered")
 
     def _update(self, w, g, state, group):
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])

@@ -1,7 +1,7 @@
 """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``."""
 import numpy as np
 
-from .optimizer import Optimizer, check_bool, check_nonneg, with_weight_decay
+from .optimizer import Optimizer, check_flags, check_nonneg, with_weight_decay
 
 
 class SGD(Optimizer):
@@ -24,7 +24,7 @@ class SGD(Optimizer):
 
     def _check_group(self, group):
         check_nonneg(group, "lr", "momentum", "dampening", "weight_decay")
-        check_bool(group, "nesterov")
+        check_flags(group, "nesterov")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
