@@ -285,7 +285,8 @@ class Tensor:
         self._node._watch(self._index, self)
 
     def register_hook(self, fn):
-        """Call ``fn(grad)`` when this tensor's gradient is computed; a returned array replaces it.
+        """Call ``fn(grad)`` when this tensor's gradient is computed; a returned array (or tensor) of
+        the same shape and dtype replaces it (as PyTorch, a hook may not change the dtype).
 
         Returns a handle with ``remove()``.
         """
@@ -307,8 +308,10 @@ class Tensor:
         """Reverse pass over the tape that produced this tensor.
 
         ``grad`` (the gradient of some scalar with respect to this tensor) may be omitted only when
-        the tensor has one element. With ``retain_graph=False`` the saved buffers are freed as the
-        walk goes; a second backward through them raises.
+        the tensor has one element; it may have any real dtype (it is cast to this tensor's), but
+        complex, object, bool or string values raise. With ``retain_graph=False`` the saved buffers
+        are freed as the walk goes; a second backward through them raises. The pass runs in the
+        calling thread; other threads may run their own backward passes at the same time.
         """
         backward(self, grad, retain_graph)
 
