@@ -589,3 +589,50 @@ def test_adam_updates_non_contiguous_parameters_in_place(name):
             opt.step()
     assert strided.data is view                                   # updated in place
     np.testing.assert_array_equal(strided.data, plain.data)
+
+
+# ---------------------------------------------------------------- load_state_dict under random damage
+_FUZZ_CONFIGS = {"SGD": dict(lr=0.1, momentum=0.9), "Adam": dict(lr=0.1, amsgrad=True),
+                 "RMSprop": dict(lr=0.1, momentum=0.5, centered=True), "Adagrad": dict(lr=0.1)}
+_STATE_KEYS = ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "square_avg", "momentum_buffer",
+               "grad_avg", "sum", "foo"]
+_GROUP_KEYS = ["lr", "eps", "betas", "weight_decay", "momentum", "alpha", "params", "amsgrad", "nesterov",
+               "centered", "dampening", "lr_decay", "maximize"]
+
+
+def test_load_state_dict_with_any_damaged_entry_loads_cleanly_or_raises_and_changes_nothing():
+    """One entry of a valid state dict replaced by an arbitrary value (numbers of every kind,
+    strings, None, lists, arrays of every dtype and of wrong shapes): the load either succeeds and
+    the next step() runs, or raises TypeError/ValueError and leaves the optimizer as it was."""
+    hyp = pytest.importorskip("hypothesis")
+    st = hyp.strategies
+    arrays = st.builds(lambda shape, dt: np.zeros(shape, dt),
+                       st.sampled_from([(), (2, 3), (3, 2), (4,), (0,)]),
+                       st.sampled_from(["f4", "f8", "i8", "u1", "c16", "O", "?", "U1"]))
+    values = st.one_of(st.none(), st.booleans(), st.integers(-3, 10 ** 20), st.floats(), st.text(max_size=3),
+                       st.lists(st.floats(), max_size=3), st.tuples(st.floats(), st.floats()), arrays)
+
+    @hyp.settings(max_examples=200, deadline=None, database=None)
+    @hyp.given(name=st.sampled_from(sorted(_FUZZ_CONFIGS)), in_state=st.booleans(),
+               key=st.sampled_from(_STATE_KEYS + _GROUP_KEYS), value=values)
+    def check(name, in_state, key, value):
+        dst, sd = _load_into_fresh(name, lambda sd: None, **_FUZZ_CONFIGS[name])
+        (sd["state"][0] if in_state else sd["param_groups"][0])[key] = value
+        before = dst.state_dict()
+        try:
+            dst.load_state_dict(sd)
+        except (TypeError, ValueError):
+            after = dst.state_dict()
+            assert after["param_groups"] == before["param_groups"]
+            for i, s in before["state"].items():
+                assert after["state"][i].keys() == s.keys()
+                for k, v in s.items():
+                    np.testing.assert_array_equal(after["state"][i][k], v)
+            return
+        for group in dst.param_groups:
+            for p in group["params"]:
+                p.grad = np.full_like(p.data, 0.5)
+        with np.errstate(all="ignore"):          # huge accepted hyperparameters may overflow
+            dst.step()
+
+    check()
