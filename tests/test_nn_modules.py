@@ -525,3 +525,36 @@ def test_sequential_indexing_len_iteration_forward():
     assert len(nn.Sequential()) == 0 and nn.Sequential()(x) is x
     with pytest.raises(TypeError, match="argument 1 is int"):
         nn.Sequential(a, 3)
+
+
+def test_layer_constructors_with_arbitrary_arguments_build_or_raise_clearly():
+    """Any value for any argument of Linear/Embedding/Dropout: a layer with exactly the sizes asked
+    for, or a TypeError/ValueError naming the value -- never a NumPy error from deep inside."""
+    hyp = pytest.importorskip("hypothesis")
+    st = hyp.strategies
+    values = st.one_of(st.none(), st.booleans(), st.integers(-5, 40), st.floats(), st.text(max_size=2),
+                       st.integers(-5, 40).map(np.int64), st.sampled_from([np.float32, np.float64, np.int32, "f8"]))
+    layers = {"Linear": (nn.Linear, ["in_features", "out_features", "bias", "dtype"]),
+              "Embedding": (nn.Embedding, ["num_embeddings", "embedding_dim", "padding_idx", "dtype"]),
+              "Dropout": (nn.Dropout, ["p"])}
+
+    @hyp.settings(max_examples=300, deadline=None, database=None)
+    @hyp.given(name=st.sampled_from(sorted(layers)), data=st.data())
+    def check(name, data):
+        cls, arg_names = layers[name]
+        kwargs = {k: data.draw(values, label=k) for k in arg_names if data.draw(st.booleans()) or k in
+                  ("in_features", "out_features", "num_embeddings", "embedding_dim")}
+        try:
+            layer = cls(**kwargs)
+        except (TypeError, ValueError) as e:
+            assert any(repr(v) in str(e) or type(v).__name__ in str(e) or str(v) in str(e)
+                       for v in kwargs.values()), f"{e} does not name any of {kwargs}"
+            return
+        if name == "Linear":
+            assert layer.weight.shape == (kwargs["out_features"], kwargs["in_features"])
+        elif name == "Embedding":
+            assert layer.weight.shape == (kwargs["num_embeddings"], kwargs["embedding_dim"])
+        else:
+            assert 0.0 <= layer.p <= 1.0
+
+    check()
