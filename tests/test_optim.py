@@ -464,6 +464,7 @@ class _Module:
     (lambda: optim.Adam([_p()], amsgrad="yes"), TypeError, "amsgrad must be a bool, got str 'yes'"),
     (lambda: optim.SGD([_p()], lr=0.1, momentum=0.9, nesterov=1), TypeError, "nesterov must be a bool, got int 1"),
     (lambda: optim.RMSprop([_p()], centered="no"), TypeError, "centered must be a bool, got str 'no'"),
+    (lambda: optim.RMSprop([_p()], alpha=1.5), ValueError, r"Invalid alpha value: 1.5 \(must be in \[0, 1\]"),
     (lambda: optim.RMSprop([_p()], momentum=float("inf")), ValueError, "Invalid momentum value: inf"),
     (lambda: optim.Adagrad([_p()], initial_accumulator_value=-1), ValueError,
      "Invalid initial_accumulator_value value: -1"),

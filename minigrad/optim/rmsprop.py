@@ -27,6 +27,9 @@ class RMSprop(Optimizer):
 
     def _check_group(self, group):
         check_nonneg(group, "lr", "eps", "momentum", "weight_decay", "alpha")
+        if group["alpha"] > 1:    # PyTorch only asks alpha >= 0, but above 1 s_t can turn negative: NaN
+            raise ValueError(f"Invalid alpha value: {group['alpha']} (must be in [0, 1]; above 1 the "
+                             "running average of g^2 can turn negative and sqrt gives NaN)")
         check_flags(group, "centered")
 
     def _update(self, w, g, state, group):
