@@ -4,7 +4,7 @@
     x = mg.tensor([[1.0, 2.0]], requires_grad=True)
 """
 from .kernels import get_num_threads, set_num_threads
-from .tensor import Function, Tensor, is_grad_enabled, no_grad, tensor
+from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, tensor
 from .gradcheck import GradcheckError, gradcheck
 from .random import default_generator, manual_seed
 from .tape_summary import tape_summary
@@ -30,7 +30,8 @@ from . import functional
 
 __version__ = "0.1.0"
 __all__ = ["CheckpointError", "Function", "GradcheckError", "Tensor", "default_generator", "get_num_threads",
-           "gradcheck", "is_grad_enabled", "load", "manual_seed", "no_grad", "save", "set_num_threads",
+           "enable_grad", "gradcheck", "is_grad_enabled", "load", "manual_seed", "no_grad", "save",
+           "set_grad_enabled", "set_num_threads",
            "tape_summary", "tensor", "draw_tape", "bptt", "datasets",
            "ops", "matmul", "concat", "stack", "split", "where", "exp", "log", "tanh", "sigmoid", "relu",
            "argmax", "argmin", "cat", "chunk", "clone", "cos", "flatten", "log1p", "masked_fill", "narrow",

@@ -19,7 +19,10 @@ take the dtype of the tensor they meet (like PyTorch's scalars). Two tensors of 
 dtypes in one op raise ``TypeError`` naming the fix (``.float()`` / ``.double()``): silent promotion
 would hide a doubled memory bill.
 """
+import functools
+import inspect
 import itertools
+import threading
 import weakref
 
 import numpy as np
@@ -27,31 +30,163 @@ import numpy as np
 from .dtypes import DEFAULT_FLOAT, FLOAT_DTYPES as _FLOAT_DTYPES, as_dtype
 
 
-class _GradMode:
-    enabled = True
+class _ThreadState(threading.local):
+    """Per-thread tape state, as PyTorch keeps grad mode per thread.
+
+    The class attributes are the defaults every thread starts from (grad mode on, no backward
+    running); an assignment creates the thread's own value. Two threads training independent
+    models therefore never see each other's ``no_grad`` or each other's backward pass. Read in
+    ``Function.apply`` as one attribute lookup (``_state.grad_enabled``).
+    """
+
+    grad_enabled = True
+    engine = None          # the _Engine of the backward pass running in this thread, if any
 
 
-class no_grad:
-    """Context manager (and decorator) under which no operation is recorded on the tape."""
+_state = _ThreadState()
+
+
+def describe(value):
+    """``"<type> <repr>"`` for error messages, the repr cut to 80 characters (used package-wide)."""
+    r = repr(value)
+    return f"{type(value).__name__} {r if len(r) <= 80 else r[:77] + '...'}"
+
+
+def check_bool(value, what):
+    """``value`` as a bool, or a TypeError naming ``what`` and the value (``'no'`` would be truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be a bool, got {describe(value)}")
+    return bool(value)
+
+
+class _GradModeContext:
+    """Sets this thread's grad mode to ``mode`` inside a ``with`` block (or each call of a
+    decorated function) and restores the previous mode on exit: the base of ``no_grad`` and
+    ``enable_grad``.
+
+    Re-entrant and shareable between threads: the modes to restore are kept per thread, on a
+    stack, so one instance may be entered again while already active (nesting, recursion) or
+    from several threads at once.
+    """
+
+    def __init__(self, mode):
+        self._mode = mode
+        self._prev = {}        # thread id -> stack of modes to restore on __exit__
 
     def __enter__(self):
-        self._prev, _GradMode.enabled = _GradMode.enabled, False
+        self._prev.setdefault(threading.get_ident(), []).append(_state.grad_enabled)
+        _state.grad_enabled = self._mode
         return self
 
     def __exit__(self, *exc):
-        _GradMode.enabled = self._prev
+        tid = threading.get_ident()
+        stack = self._prev[tid]
+        _state.grad_enabled = stack.pop()
+        if not stack:
+            del self._prev[tid]
         return False
 
     def __call__(self, fn):
+        """Decorator: every call of ``fn`` runs under this mode."""
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}() used as a decorator needs a callable, got {describe(fn)}")
+        scope = _GradModeContext(self._mode)
+        if inspect.isgeneratorfunction(fn):
+            return _generator_in_mode(fn, scope)
+
+        @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with no_grad():
+            with scope:
                 return fn(*args, **kwargs)
-        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
         return wrapper
 
 
+def _generator_in_mode(fn, scope):
+    """Decorated generator function: the mode holds while the generator's own code runs (each
+    resumption), not while the caller runs between two ``next`` calls -- as PyTorch does."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        try:
+            with scope:
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with scope:
+                        gen.close()
+                    raise
+                except BaseException as e:
+                    with scope:
+                        response = gen.throw(e)
+                else:
+                    with scope:
+                        response = gen.send(request)
+        except StopIteration as stop:
+            return stop.value
+    return wrapper
+
+
+class _NoParamGradMode(_GradModeContext):
+    """``@no_grad()`` and, as PyTorch 2 allows, the bare ``@no_grad`` both decorate."""
+
+    _fixed_mode = False
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)                # used as @no_grad without parentheses
+
+    def __init__(self, orig_func=None):
+        super().__init__(self._fixed_mode)
+
+
+class no_grad(_NoParamGradMode):
+    """Context manager (and decorator) under which no operation is recorded on the tape.
+
+    As ``torch.no_grad``: the mode is per thread (another thread keeps recording), nesting
+    restores the enclosing mode, and ``enable_grad()`` inside switches recording back on.
+    """
+
+    _fixed_mode = False
+
+
+class enable_grad(_NoParamGradMode):
+    """Context manager (and decorator) that switches recording on, e.g. inside ``no_grad``;
+    per thread, like ``torch.enable_grad``."""
+
+    _fixed_mode = True
+
+
+class set_grad_enabled(_GradModeContext):
+    """``set_grad_enabled(mode)``: switch recording on or off in this thread, as PyTorch.
+
+    Called as a function it takes effect at once (``mg.set_grad_enabled(False)``); used as a
+    context manager (``with mg.set_grad_enabled(is_train):``) or decorator, the previous mode is
+    restored on exit. ``mode`` must be a bool.
+    """
+
+    def __init__(self, mode):
+        super().__init__(check_bool(mode, "set_grad_enabled: mode"))
+        self._set_prev = _state.grad_enabled
+        _state.grad_enabled = self._mode      # immediate, as torch.set_grad_enabled(False)
+
+    def __enter__(self):
+        return self                           # the mode was already set by __init__
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self._set_prev
+        return False
+
+    def __call__(self, fn):
+        _state.grad_enabled = self._set_prev  # as a decorator it must not change the mode now
+        return super().__call__(fn)
+
+
 def is_grad_enabled():
-    return _GradMode.enabled
+    """Whether operations are recorded in this thread (see ``no_grad``, ``set_grad_enabled``)."""
+    return _state.grad_enabled
 
 
 def _as_array(data, dtype):
@@ -200,16 +335,22 @@ class Tensor:
     # ------------------------------------------------------------------ gradient observation
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward (e.g. every h_t of a sequence)."""
+        if not self.requires_grad:
+            raise RuntimeError(f"retain_grad() on a tensor of shape {self.shape} that does not require grad "
+                               "(no input required grad, or it was computed under no_grad)")
         if self._node is None:
             return  # leaves always keep their gradient
         self._retain = True
         self._node._watch(self._index, self)
 
     def register_hook(self, fn):
-        """Call ``fn(grad)`` when this tensor's gradient is computed; a returned array replaces it.
+        """Call ``fn(grad)`` when this tensor's gradient is computed; a returned array (or tensor) of
+        the same shape and dtype replaces it (as PyTorch, a hook may not change the dtype).
 
         Returns a handle with ``remove()``.
         """
+        if not callable(fn):
+            raise TypeError(f"register_hook needs a callable fn(grad), got {describe(fn)}")
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
         hooks = self._node._hooks_for(self._index) if self._node is not None else self._leaf_hooks()
@@ -226,8 +367,10 @@ class Tensor:
         """Reverse pass over the tape that produced this tensor.
 
         ``grad`` (the gradient of some scalar with respect to this tensor) may be omitted only when
-        the tensor has one element. With ``retain_graph=False`` the saved buffers are freed as the
-        walk goes; a second backward through them raises.
+        the tensor has one element; it may have any real dtype (it is cast to this tensor's), but
+        complex, object, bool or string values raise. With ``retain_graph=False`` the saved buffers
+        are freed as the walk goes; a second backward through them raises. The pass runs in the
+        calling thread; other threads may run their own backward passes at the same time.
         """
         backward(self, grad, retain_graph)
 
@@ -262,6 +405,10 @@ def as_tensor(x, like=None):
 
 
 # ====================================================================== recorded operations
+# Shared by all threads, and that is safe: next() on itertools.count is one C call that holds the
+# GIL, so two threads never get the same number; and a node always takes its number after the
+# nodes of its inputs already have theirs (even when the input came from another thread), which is
+# all the reverse walk's ordering needs. Every other piece of engine state is per thread (_state).
 _seq = itertools.count()
 
 
@@ -306,7 +453,7 @@ class Function:
                     _check_dtypes(cls, inputs)
                 if t.requires_grad:
                     record = True
-            record = record and _GradMode.enabled
+            record = record and _state.grad_enabled
         fn = cls()
         fn.saved, fn.saved_nbytes = (), 0
         if record:
@@ -358,15 +505,20 @@ class Function:
 
     def grad_buffer(self, i):
         """The zero-initialised, owned gradient buffer of input ``i`` (only during backward)."""
-        return _Engine.current.buffer_for(self.inputs[i])
+        engine = _state.engine                 # this thread's running backward pass
+        if engine is None:
+            raise RuntimeError(f"{type(self).__name__}.grad_buffer({i}) called outside backward(): the "
+                               "buffer exists only while this thread runs a backward pass")
+        return engine.buffer_for(self.inputs[i])
 
     def __repr__(self):
         return f"<{type(self).__name__} #{getattr(self, 'seq', '?')}>"
 
 
 def _wrap(arr):
-    if not isinstance(arr, np.ndarray):
-        arr = np.asarray(arr)
+    """A new tensor around a forward's output (no copy unless it is not C-contiguous)."""
+    if not isinstance(arr, np.ndarray):          # a NumPy scalar from a reduction, or a custom op's value
+        arr = _real_array(arr, "a Function.forward output") if not isinstance(arr, np.generic) else np.asarray(arr)
     t = Tensor.__new__(Tensor)
     t.data = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
     t.grad, t.requires_grad, t._node, t._index, t._hooks, t._retain, t.name = None, False, None, 0, None, False, None
@@ -385,6 +537,8 @@ def _check_dtypes(cls, inputs):
 # ====================================================================== the reverse walk
 def tape_nodes(root):
     """The nodes reachable from ``root`` (a Tensor or Function), oldest first (forward order)."""
+    if not isinstance(root, (Tensor, Function)):
+        raise TypeError(f"expected a Tensor (or a tape node), got {describe(root)}")
     start = root._node if isinstance(root, Tensor) else root
     if start is None:
         return []
@@ -399,6 +553,16 @@ def tape_nodes(root):
     return sorted(seen.values(), key=lambda n: n.seq)
 
 
+# Held while a backward pass adds into leaves' .grad. NumPy releases the GIL inside `+=` on large
+# arrays, and `if leaf.grad is None: leaf.grad = g` is two steps, so two threads accumulating into
+# the same parameter at once would lose one of the gradients. One acquisition per backward pass.
+_ACCUMULATE = threading.Lock()
+
+
+class _BadGradient(RuntimeError):
+    """A backward returned a gradient that does not fit its input (reported with the op's name)."""
+
+
 class _Engine:
     """Holds the gradients in flight during one backward pass.
 
@@ -407,8 +571,6 @@ class _Engine:
     never modified in place. The first time a second gradient arrives, the sum goes into a fresh
     *owned* array, which later contributions then update in place.
     """
-
-    current = None
 
     def __init__(self):
         self.node_grads = {}    # id(node) -> list of (gradient, owned) per output
@@ -428,9 +590,13 @@ class _Engine:
     def add(self, t, g, owned=False):
         """Accumulate gradient ``g`` into the slot of tensor ``t``."""
         data = t.data
+        if type(g) is not np.ndarray:                  # a number or NumPy scalar from a backward
+            g = _real_array(g, "the gradient")
         if g.shape != data.shape:
-            raise RuntimeError(f"internal error: gradient of shape {g.shape} for a tensor of shape {data.shape}")
+            raise _BadGradient(f"returned a gradient of shape {g.shape} for an input of shape {data.shape}")
         if g.dtype is not data.dtype and g.dtype != data.dtype:
+            if g.dtype.kind not in "fiu":              # complex, object, bool: never cast silently
+                raise _BadGradient(f"returned a gradient of dtype {g.dtype} for an input of dtype {data.dtype}")
             g, owned = g.astype(data.dtype), True
         node = t._node
         if node is not None and node.n_outputs == 1:   # the common case, without _slot
@@ -461,15 +627,52 @@ class _Engine:
         return cur[0]
 
 
+def _real_array(value, what):
+    """``value`` (array-like or Tensor) as a NumPy array of real numbers, or a TypeError naming
+    ``what`` and the offending dtype: complex, object (e.g. ``None``), string and bool arrays are
+    never cast silently."""
+    if isinstance(value, Tensor):
+        value = value.data
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as e:            # ragged nested lists
+        raise TypeError(f"{what} must be an array of real numbers, got {type(value).__name__}: {e}") from None
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"{what} must be an array of real numbers, got dtype {arr.dtype} "
+                        f"({describe(value)})")
+    return arr
+
+
 def _run_hooks(hooks, g):
     for h in list(hooks):
         r = h(g)
         if r is not None:
-            r = np.asarray(r, dtype=g.dtype)
+            r = _real_array(r, f"the gradient returned by hook {describe(h)}")
+            if r.dtype != g.dtype:     # as PyTorch: a hook may not change the gradient's dtype
+                raise TypeError(f"hook {describe(h)} returned a gradient of dtype {r.dtype}, expected "
+                                f"{g.dtype} (a hook must not change the gradient's dtype)")
             if r.shape != g.shape:
                 raise ValueError(f"a hook returned a gradient of shape {r.shape}, expected {g.shape}")
             g = r
     return g
+
+
+def _extra_nones(grads, n):
+    """True when ``grads`` has more than ``n`` entries and all the extra ones are None (an op with
+    an optional input, e.g. a bias, may return a fixed-length tuple)."""
+    return len(grads) > n and all(g is None for g in grads[n:])
+
+
+def _check_grad_attr(leaf):
+    """``leaf.grad`` must be None or an array ``+=`` can accumulate into (a user may have set it)."""
+    cur = leaf.grad
+    if cur is None or (type(cur) is np.ndarray and cur.shape == leaf.data.shape
+                       and cur.dtype == leaf.data.dtype and cur.flags.writeable):
+        return
+    what = (f"an array of shape {cur.shape} and dtype {cur.dtype}" + ("" if cur.flags.writeable else " (read-only)")
+            if isinstance(cur, np.ndarray) else f"a {type(cur).__name__}")
+    raise RuntimeError(f"cannot accumulate the gradient of a leaf of shape {leaf.data.shape} and dtype "
+                        f"{leaf.data.dtype}: its .grad holds {what}; set .grad to None first")
 
 
 def _observe(node, grads):
@@ -488,6 +691,7 @@ def _observe(node, grads):
 
 def backward(root, grad=None, retain_graph=False):
     """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (see :meth:`Tensor.backward`)."""
+    check_bool(retain_graph, "backward(retain_graph=...)")
     if not root.requires_grad:
         raise RuntimeError("backward() on a tensor that does not require grad "
                            "(no input had requires_grad=True, or it was computed under no_grad)")
@@ -497,11 +701,12 @@ def backward(root, grad=None, retain_graph=False):
                                f"{root.shape}; pass grad= (an array of that shape)")
         g = np.ones(root.data.shape, root.data.dtype)
     else:
-        g = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=root.data.dtype)
+        # any real dtype is cast to the root's (as PyTorch); complex/object/bool/str raise
+        g = np.array(_real_array(grad, "backward(grad)"), dtype=root.data.dtype)
         if g.shape != root.data.shape:
             raise ValueError(f"backward(grad): grad has shape {g.shape} but the tensor has shape {root.shape}")
-    engine, prev = _Engine(), _Engine.current
-    _Engine.current = engine
+    engine, prev = _Engine(), _state.engine      # prev: a backward run from inside a hook
+    _state.engine = engine
     try:
         engine.add(root, g, owned=True)
         node_grads, add = engine.node_grads, engine.add
@@ -519,20 +724,32 @@ def backward(root, grad=None, retain_graph=False):
             in_grads = node.backward(grads[0]) if node.n_outputs == 1 else node.backward(*grads)
             if type(in_grads) is not tuple and not isinstance(in_grads, (tuple, list)):
                 in_grads = (in_grads,)
-            for t, need, gi in zip(node.inputs, node.needs, in_grads):
-                if need and gi is not None:
-                    add(t, gi)
+            if len(in_grads) != len(node.inputs) and not _extra_nones(in_grads, len(node.inputs)):
+                # zip would silently drop inputs' gradients (or gradients for inputs that do not exist)
+                raise RuntimeError(f"{type(node).__name__}.backward returned {len(in_grads)} gradient(s) "
+                                   f"for {len(node.inputs)} input(s)")
+            try:
+                for t, need, gi in zip(node.inputs, node.needs, in_grads):
+                    if need and gi is not None:
+                        add(t, gi)
+            except (_BadGradient, TypeError) as e:
+                raise RuntimeError(f"{type(node).__name__}.backward: {e}") from None
             if not retain_graph:
                 node.saved, node._freed = None, True
+        final = []                              # hooks and checks first: all leaves or none
         for leaf, entry in engine.leaf_grads.values():
             if entry is None:
                 continue
             g, owned = entry
             if leaf._hooks:
                 g, owned = _run_hooks(leaf._hooks, g), False
-            if leaf.grad is None:
-                leaf.grad = g if owned else g.copy()
-            else:
-                leaf.grad += g
+            _check_grad_attr(leaf)
+            final.append((leaf, g, owned))
+        with _ACCUMULATE:      # threads whose graphs share leaves (one model, two batches)
+            for leaf, g, owned in final:
+                if leaf.grad is None:
+                    leaf.grad = g if owned else g.copy()
+                else:
+                    leaf.grad += g
     finally:
-        _Engine.current = prev
+        _state.engine = prev
