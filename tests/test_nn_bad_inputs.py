@@ -69,7 +69,7 @@ CASES = [
     (lambda: nn.GELU("fast"), ValueError, "got 'fast'"),
     (lambda: nn.CrossEntropyLoss(weight=np.ones(3)).load_state_dict({"weight": np.ones(4)}), ValueError,
      r"weight has shape \(3,\) in the model but \(4,\)"),
-    (lambda: nn.ModuleList([nn.Tanh()])["0"], TypeError, "indices must be integers or slices, not str"),
+    (lambda: nn.ModuleList([nn.Tanh()])["0"], TypeError, "indices must be integers or slices, got str '0'"),
     (lambda: nn.ModuleDict({1: nn.Tanh()}), TypeError, "module name must be a string, got int"),
     (lambda: nn.Module().register_buffer("b", [1, 2]), TypeError, "cannot assign list as buffer 'b'"),
     (lambda: nn.Sequential([nn.Tanh()]), TypeError, "argument 0 is list"),

@@ -400,7 +400,7 @@ def test_linear_bad_inputs_are_named():
     (lambda: nn.Dropout(float("nan")), ValueError, "but got nan"),
     (lambda: nn.Dropout("0.1"), TypeError, "p must be a real number in \\[0, 1\\], got str '0.1'"),
     (lambda: nn.Dropout(None), TypeError, "got NoneType None"),
-    (lambda: nn.Sequential(nn.Linear(2, 2))[5], IndexError, "index 5 is out of range for a Sequential of 1"),
+    (lambda: nn.Sequential(nn.Linear(2, 2))[5], IndexError, "index 5 is out of range for a Sequential of length 1"),
     (lambda: nn.Sequential(nn.Linear(2, 2))["a"], TypeError, "integers or slices, got str 'a'"),
 ])
 def test_layer_constructor_arguments_are_checked_and_named(make, exc, match):

@@ -14,7 +14,7 @@ from .module import Module, Parameter
 def _index(i, n, what):
     """An int index into a container of length n (negative allowed) -> 0..n-1."""
     if not hasattr(i, "__index__") or isinstance(i, bool):
-        raise TypeError(f"{what} indices must be integers or slices, not {type(i).__name__}")
+        raise TypeError(f"{what} indices must be integers or slices, got {type(i).__name__} {i!r}")
     i = i.__index__()
     if not -n <= i < n:
         raise IndexError(f"index {i} is out of range for a {what} of length {n}")

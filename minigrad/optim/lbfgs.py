@@ -31,12 +31,13 @@ import numbers
 
 import numpy as np
 
-from ..nn.argcheck import positive_int
+from ..nn.argcheck import check_int, positive_int
 from ..tensor import Tensor
 from .optimizer import Optimizer, check_nonneg
 
 
 _FLAT_KEYS = ("d", "prev_flat_grad", "old_dirs", "old_stps")
+_SCALAR_KEYS = ("func_evals", "n_iter", "t", "ro", "al", "H_diag", "prev_loss")
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -178,6 +179,21 @@ class LBFGS(Optimizer):
         super().load_state_dict(rest)
         for idx, entries in flat.items():
             self.state[self._params[idx]].update(entries)
+
+    def _load_param_state(self, idx, st, w):
+        """L-BFGS keeps its whole state on the first parameter (PyTorch's layout): two counters and
+        the scalars of the last iteration (the flat vectors were checked by load_state_dict)."""
+        where = f"LBFGS.load_state_dict: loaded state for parameter index {idx}"
+        if not isinstance(st, dict):
+            raise TypeError(f"{where} must be a dict, got {type(st).__name__}")
+        unknown = [k for k in st if k not in _SCALAR_KEYS]
+        if unknown:
+            raise ValueError(f"{where} has unknown key(s) {', '.join(map(repr, unknown))} "
+                             f"(expected {list(_SCALAR_KEYS + _FLAT_KEYS)})")
+        for k in ("func_evals", "n_iter"):
+            if k in st:
+                check_int(st[k], "LBFGS.load_state_dict", k, lo=0)
+        return dict(st)
 
     # ------------------------------------------------------------------ the flat view
     def _gather_flat_grad(self):
