@@ -12,7 +12,8 @@ import numpy as np
 from .. import kernels as K
 from .. import functional as F
 from ..random import default_generator
-from ..tensor import Function, check_bool, describe
+from ..grad_mode import check_bool, describe
+from ..tensor import Function
 from .module import Module, Parameter
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
