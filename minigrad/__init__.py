@@ -4,7 +4,8 @@
     x = mg.tensor([[1.0, 2.0]], requires_grad=True)
 """
 from .kernels import get_num_threads, set_num_threads
-from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, tensor
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import Function, Tensor, tensor
 from .gradcheck import GradcheckError, gradcheck
 from .random import default_generator, manual_seed
 from .tape_summary import tape_summary

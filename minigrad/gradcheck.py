@@ -20,7 +20,8 @@ import warnings
 
 import numpy as np
 
-from .tensor import _FLOAT_DTYPES, Tensor, describe, no_grad
+from .grad_mode import describe, no_grad
+from .tensor import _FLOAT_DTYPES, Tensor
 
 ROUNDINGS = 64     # roundings accumulated per loss evaluation: generous for sums of a few hundred
                    # products, and still far below a real gradient bug (of the order of the gradient)

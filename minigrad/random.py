@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from .tensor import describe
+from .grad_mode import describe
 
 _generator = np.random.Generator(np.random.PCG64())
 

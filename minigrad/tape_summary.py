@@ -99,7 +99,8 @@ def tape_summary(tensor, file=None, max_rows=None, collapse_after=60):
     ``max_rows`` limits the table rows shown (the total line still counts everything);
     tapes longer than ``collapse_after`` nodes have repeated ops folded into "xN" rows.
     """
-    from .tensor import describe, tape_nodes
+    from .grad_mode import describe
+    from .tensor import tape_nodes
 
     for name, v in (("max_rows", max_rows), ("collapse_after", collapse_after)):
         if v is None and name == "max_rows":

@@ -12,7 +12,8 @@ import numpy as np
 from .. import kernels as K
 from .. import functional as F
 from ..random import default_generator
-from ..tensor import Function, check_bool, describe
+from ..grad_mode import check_bool, describe
+from ..tensor import Function
 from .container import Sequential  # noqa: F401  (its home is nn/container.py; kept importable here)
 from .module import Module, Parameter
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import kernels as K
-from ..tensor import describe
+from ..grad_mode import describe
 from .optimizer import Optimizer, check_flags, check_nonneg, with_weight_decay
 
 

@@ -32,7 +32,7 @@ from collections.abc import Iterable, MutableMapping
 
 import numpy as np
 
-from ..tensor import check_bool, describe
+from ..grad_mode import check_bool, describe
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
