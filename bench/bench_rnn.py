@@ -24,6 +24,12 @@ Also measured:
     GEMMs), measured on those shapes in the same run, vs the measured minigrad step.
 
     python bench/bench_rnn.py [--quick] [--threads N] [--repeats N] [--no-memory]
+    python bench/bench_rnn.py --baseline /path/to/other/venv/bin/python   # before/after a change
+
+``--baseline PYTHON`` adds the column "mg baseline": the same minigrad step run by another
+interpreter (one with another build of minigrad installed, e.g. the last commit's), in its own
+worker process, interleaved step by step with the others (it implies --isolate), and reports
+mg/baseline (> 1: this build faster).
 """
 import argparse
 import os
@@ -436,12 +442,17 @@ def measure_memory(frameworks, threads):
 
 
 # ----------------------------------------------------------------------------- main
+BASELINE = "mg baseline"
+
+
 class Worker:
     """One framework in its own process (--isolate): no OpenMP runtime of another framework spins
     on the cores while this one runs, yet the frameworks still alternate step by step."""
 
-    def __init__(self, fw, threads):
-        self.p = subprocess.Popen([sys.executable, __file__, "--worker", fw, "--threads", str(threads)],
+    def __init__(self, fw, threads, python=None):
+        # "mg baseline" is the minigrad step run by another interpreter (another minigrad build)
+        role = "minigrad" if fw == BASELINE else fw
+        self.p = subprocess.Popen([python or sys.executable, __file__, "--worker", role, "--threads", str(threads)],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
     def ask(self, line):
@@ -499,6 +510,9 @@ def main():
     ap.add_argument("--isolate", action="store_true",
                     help="each framework in its own worker process, still alternating step by step (no "
                          "OpenMP runtime of one framework spinning while the other runs)")
+    ap.add_argument("--baseline", default=None, metavar="PYTHON",
+                    help="also time the minigrad step under this interpreter (another minigrad build); "
+                         "implies --isolate")
     ap.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -517,6 +531,12 @@ def main():
     sizes = [SIZES[int(i)] for i in args.sizes.split(",")] if args.sizes else (SIZES[:2] if args.quick else SIZES)
     repeats = 3 if args.quick else args.repeats
     frameworks = [f for f in args.frameworks.split(",") if f != "torch" or torch is not None]
+    if args.baseline:
+        frameworks.append(BASELINE)
+        args.isolate = True
+        base_ver = subprocess.run([args.baseline, "-c", "import minigrad; print(minigrad.__file__)"],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+        print(f"baseline: {args.baseline} (minigrad from {base_ver}); this build: {mg.__file__}")
     load = os.getloadavg()
     print(f"threads={args.threads}  float32  one layer, one training step (forward, MSE on all outputs, "
           f"backward, Adam)")
@@ -527,9 +547,12 @@ def main():
     head = f"{'cell':5} {'B':>3} {'T':>4} {'I':>4} {'H':>4} {'N':>3} " + " ".join(f"{c + ' tok/s':>22}" for c in cols)
     if "torch" in cols and "minigrad" in cols:
         head += f" {'mg/torch':>9} {'unroll/torch':>13}"
+    if BASELINE in cols:
+        head += f" {'mg/baseline':>12}"
     print(head)
-    workers = {fw: Worker(fw, args.threads) for fw in frameworks} if args.isolate else None
-    ratios, rows = [], []
+    workers = ({fw: Worker(fw, args.threads, args.baseline if fw == BASELINE else None) for fw in frameworks}
+               if args.isolate else None)
+    ratios, base_ratios, rows = [], [], []
     for si, size in enumerate(sizes):
         for kind in kinds:
             B, T, I, H = size
@@ -548,6 +571,9 @@ def main():
                 ru = best["torch"] / best["mg unroll"] if "mg unroll" in best else float("nan")
                 ratios.append(r)
                 line += f" {r:>9.2f} {ru:>13.2f}"
+            if BASELINE in best and "minigrad" in best:
+                base_ratios.append(best[BASELINE] / best["minigrad"])
+                line += f" {base_ratios[-1]:>12.2f}"
             print(line, flush=True)
             rows.append((kind, size, best))
     if workers is not None:
@@ -556,6 +582,10 @@ def main():
     if ratios:
         gm = float(np.exp(np.mean(np.log(ratios))))
         print(f"mg/torch geometric mean over {len(ratios)} cases: {gm:.2f}   min {min(ratios):.2f}")
+    if base_ratios:
+        gm = float(np.exp(np.mean(np.log(base_ratios))))
+        print(f"mg/baseline geometric mean over {len(base_ratios)} cases: {gm:.3f}   "
+              f"range {min(base_ratios):.2f}-{max(base_ratios):.2f}")
     print("step time (best, ms): " + "; ".join(
         f"{k} {s[0]}x{s[1]}x{s[2]}x{s[3]}: " + ", ".join(f"{c} {b[c] * 1e3:.1f}" for c in cols)
         for k, s, b in rows if k == "lstm"))

@@ -112,7 +112,7 @@ def draw_tape(tensor, path=None, grad_norms=False, names=None, title=None):
                 lid = leaf_id[id(t)] = f"l{len(leaf_id)}"
                 name = named.get(id(t)) or t.name or ("leaf" if t.requires_grad else "constant")
                 text = f"{name}\n{_shape(t.shape)}"
-                if not t.requires_grad and t.size == 1:
+                if not t.requires_grad and t.data.size == 1:
                     text += f" = {t.data.item():g}"          # a scalar constant shows its value
                 if grad_norms and t.grad is not None:
                     text += f"\n|grad| {_norm(t.grad)}"

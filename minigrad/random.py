@@ -8,10 +8,17 @@ the generator is seeded from operating-system entropy (NumPy's default).
 
 Functions that draw random numbers also accept an explicit ``generator=`` so a caller can keep a
 private, independent stream.
+
+Threads: the default generator is shared by all threads. NumPy serialises its draws with a lock,
+so concurrent use is safe, but which thread gets which numbers depends on how the threads
+interleave; threads that must reproduce a run exactly (e.g. dropout in concurrent training) pass
+each its own ``generator=``.
 """
 import numbers
 
 import numpy as np
+
+from .grad_mode import describe
 
 _generator = np.random.Generator(np.random.PCG64())
 
@@ -19,7 +26,7 @@ _generator = np.random.Generator(np.random.PCG64())
 def manual_seed(seed):
     """Re-seed minigrad's default generator with the non-negative integer ``seed``; returns it."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"manual_seed: seed must be an integer, got {type(seed).__name__}")
+        raise TypeError(f"manual_seed: seed must be an integer, got {describe(seed)}")
     if seed < 0:
         raise ValueError(f"manual_seed: seed must be non-negative, got {seed}")
     # Replace the bit generator's state rather than the Generator object: references handed out

@@ -18,6 +18,8 @@ screen: a run of identical consecutive nodes (same op, shapes and dtype) becomes
 MatMul, ...) becomes a header row "block of k ops x1000" followed by its k ops, each with the bytes
 summed over all repetitions. The total line always counts every node and every byte exactly.
 """
+import numbers
+
 _MAX_BLOCK = 8          # longest repeating block of ops that is folded
 
 
@@ -97,8 +99,19 @@ def tape_summary(tensor, file=None, max_rows=None, collapse_after=60):
     ``max_rows`` limits the table rows shown (the total line still counts everything);
     tapes longer than ``collapse_after`` nodes have repeated ops folded into "xN" rows.
     """
+    from .grad_mode import describe
     from .tensor import tape_nodes
 
+    for name, v in (("max_rows", max_rows), ("collapse_after", collapse_after)):
+        if v is None and name == "max_rows":
+            continue
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"tape_summary: {name} must be an int, got {describe(v)}")
+        if v < 0:
+            raise ValueError(f"tape_summary: {name} must be >= 0, got {v!r}")
+    if file is not None and not callable(getattr(file, "write", None)):
+        raise TypeError(f"tape_summary: file must be a text stream with .write() (e.g. sys.stdout) or None, "
+                        f"got {describe(file)}")
     nodes = tape_nodes(tensor)
     total = sum(nd.saved_nbytes for nd in nodes)
     rows = _rows(nodes, collapse=len(nodes) > collapse_after)

@@ -13,71 +13,110 @@ works. Walking that order, each node turns the gradients of its outputs into gra
 inputs, which are *accumulated* (a tensor used twice receives the sum). Leaf tensors (created by
 the user with ``requires_grad=True``) finally add their gradient into ``.grad``.
 
-Dtype policy: float32 is the default; float64 on request. Python numbers and NumPy arrays used as
-operands take the dtype of the tensor they meet (like PyTorch's scalars). Two tensors of different
-float dtypes in one op raise ``TypeError``: silent promotion would hide a doubled memory bill.
+Dtype policy: float32 is the default float dtype; a float64 NumPy array given to ``tensor`` stays
+float64 (``_as_array`` states the whole rule). Python numbers and NumPy arrays used as operands
+take the dtype of the tensor they meet (like PyTorch's scalars). Two tensors of different float
+dtypes in one op raise ``TypeError`` naming the fix (``.float()`` / ``.double()``): silent promotion
+would hide a doubled memory bill.
+
+Threads: grad mode and the running backward pass are per thread (grad_mode.py); the only state
+shared between threads is the sequence counter and the lock around leaf accumulation (below).
 """
 import itertools
+import threading
 import weakref
 
 import numpy as np
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-class _GradMode:
-    enabled = True
-
-
-class no_grad:
-    """Context manager (and decorator) under which no operation is recorded on the tape."""
-
-    def __enter__(self):
-        self._prev, _GradMode.enabled = _GradMode.enabled, False
-        return self
-
-    def __exit__(self, *exc):
-        _GradMode.enabled = self._prev
-        return False
-
-    def __call__(self, fn):
-        def wrapper(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
-        return wrapper
-
-
-def is_grad_enabled():
-    return _GradMode.enabled
+from .dtypes import DEFAULT_FLOAT, FLOAT_DTYPES as _FLOAT_DTYPES, as_dtype
+from .grad_mode import _state, check_bool, describe
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401 (re-exported)
 
 
 def _as_array(data, dtype):
-    """Array for a new tensor: float -> float32 unless ``dtype`` says otherwise; ints stay ints."""
+    """The array of a new tensor, by the dtype rule (README, "Dtypes"):
+
+    * ``dtype`` given: the data is converted to it (float32, float64, an integer type or bool);
+    * a Tensor, a NumPy array or a NumPy scalar keeps its dtype (a float64 array stays float64);
+    * Python data (numbers, nested lists/tuples): floats become float32 (the default float dtype),
+      ints int64, bools bool.
+
+    Nothing is converted silently into something else: complex values, ``None``, strings and other
+    non-numbers raise TypeError naming the value, and NaN/inf cannot become integers. The array is
+    copied only when a conversion (or a C-contiguous layout) is needed.
+    """
     if isinstance(data, Tensor):
         data = data.data
-    arr = np.asarray(data)
+    if type(data) is np.ndarray:            # fast path: a float array that needs no conversion
+        dt = data.dtype
+        if dt in _FLOAT_DTYPES and (dtype is None or dt == dtype) and data.flags.c_contiguous:
+            return data
+    typed = isinstance(data, (np.ndarray, np.generic))     # NumPy data carries its own dtype
+    try:
+        arr = np.asarray(data)
+    except ValueError as e:
+        raise ValueError(f"cannot make a tensor from this data: {e} (nested lists must be "
+                         "rectangular)") from None
+    if arr.dtype.kind == "O":
+        arr, typed = _from_objects(arr), False
+    elif not arr.dtype.isnative:            # big-endian data from a file: same values, native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise TypeError(f"complex values are not supported (got {arr.dtype}); take .real, .imag or "
+                        "abs() explicitly")
+    if kind not in "fiub":
+        what = "string" if kind in "US" else "date/time" if kind in "Mm" else "non-numeric"
+        raise TypeError(f"cannot make a tensor from {what} data (dtype {arr.dtype}); expected numbers")
     if dtype is not None:
-        dtype = np.dtype(dtype)
+        dtype = as_dtype(dtype)
         if dtype not in _FLOAT_DTYPES and dtype.kind not in "iub":
-            raise TypeError(f"unsupported tensor dtype {dtype}; use float32, float64 or an integer type")
-    elif arr.dtype.kind == "f" or arr.dtype.kind == "O" or arr.dtype.kind == "c":
-        if arr.dtype.kind == "c":
-            raise TypeError("complex tensors are not supported")
-        dtype = np.dtype(np.float32)
+            raise TypeError(f"unsupported tensor dtype {dtype}; use float32, float64, an integer type or bool")
+        if kind == "f" and dtype.kind != "f" and arr.size and not np.isfinite(arr).all():
+            raise ValueError(f"cannot convert NaN or infinity to {dtype}")
+    elif kind == "f" and (not typed or arr.dtype not in _FLOAT_DTYPES):
+        if typed:   # float16, longdouble: NumPy data of a float type minigrad does not compute in
+            raise TypeError(f"{arr.dtype} tensors are not supported; pass dtype=mg.float32 or "
+                            "dtype=mg.float64 to convert")
+        dtype = DEFAULT_FLOAT
     if dtype is not None and arr.dtype != dtype:
         arr = arr.astype(dtype)
     # not np.ascontiguousarray unconditionally: it turns a 0-d array into shape (1,)
     return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
 
 
+def _from_objects(arr):
+    """An object array (e.g. from ``[1.0, None]``) as a numeric array, element by element, so that
+    ``None``, complex numbers and other objects are refused by name instead of turning into NaN."""
+    values = []
+    for i, v in enumerate(arr.flat):
+        if isinstance(v, Tensor) and v.data.size == 1:
+            v = v.data.item()
+        elif isinstance(v, np.ndarray) and v.size == 1:
+            v = v.item()
+        if isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating)):
+            values.append(v)
+            continue
+        where = np.unravel_index(i, arr.shape) if arr.ndim else ()
+        what = ("None" if v is None else "a complex number" if isinstance(v, (complex, np.complexfloating))
+                else f"a {type(v).__name__}")
+        raise TypeError(f"cannot make a tensor from {what} (at index {tuple(int(k) for k in where)}); "
+                        "tensor data must be numbers")
+    out = np.array(values)
+    if out.dtype.kind == "O":
+        raise OverflowError(f"cannot make a tensor from integers outside the int64 range (such as "
+                            f"{max(values, key=lambda v: abs(int(v)))})")
+    return out.reshape(arr.shape)
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
 
     ``Tensor(data, requires_grad=False, dtype=None)``: ``data`` is anything NumPy can turn into an
-    array. Float data becomes float32 unless ``dtype`` (np.float32 / np.float64) says otherwise;
-    the array is copied only when a conversion is needed. Integer tensors hold indices and class
-    targets; they cannot require gradients.
+    array of numbers. Python floats become float32, NumPy arrays keep their dtype, and ``dtype``
+    (mg.float32, mg.float64, ... or a NumPy dtype) converts explicitly; the array is copied only
+    when a conversion is needed. Integer tensors hold indices and class targets; they cannot
+    require gradients.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "_index", "_hooks", "_retain", "name",
@@ -100,7 +139,6 @@ class Tensor:
     shape = property(lambda self: self.data.shape)
     dtype = property(lambda self: self.data.dtype)
     ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
     is_leaf = property(lambda self: self._node is None)
     grad_fn = property(lambda self: self._node)
 
@@ -141,16 +179,22 @@ class Tensor:
     # ------------------------------------------------------------------ gradient observation
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward (e.g. every h_t of a sequence)."""
+        if not self.requires_grad:
+            raise RuntimeError(f"retain_grad() on a tensor of shape {self.shape} that does not require grad "
+                               "(no input required grad, or it was computed under no_grad)")
         if self._node is None:
             return  # leaves always keep their gradient
         self._retain = True
         self._node._watch(self._index, self)
 
     def register_hook(self, fn):
-        """Call ``fn(grad)`` when this tensor's gradient is computed; a returned array replaces it.
+        """Call ``fn(grad)`` when this tensor's gradient is computed; a returned array (or tensor) of
+        the same shape and dtype replaces it (as PyTorch, a hook may not change the dtype).
 
         Returns a handle with ``remove()``.
         """
+        if not callable(fn):
+            raise TypeError(f"register_hook needs a callable fn(grad), got {describe(fn)}")
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
         hooks = self._node._hooks_for(self._index) if self._node is not None else self._leaf_hooks()
@@ -167,8 +211,10 @@ class Tensor:
         """Reverse pass over the tape that produced this tensor.
 
         ``grad`` (the gradient of some scalar with respect to this tensor) may be omitted only when
-        the tensor has one element. With ``retain_graph=False`` the saved buffers are freed as the
-        walk goes; a second backward through them raises.
+        the tensor has one element; it may have any real dtype (it is cast to this tensor's), but
+        complex, object, bool or string values raise. With ``retain_graph=False`` the saved buffers
+        are freed as the walk goes; a second backward through them raises. The pass runs in the
+        calling thread; other threads may run their own backward passes at the same time.
         """
         backward(self, grad, retain_graph)
 
@@ -203,6 +249,10 @@ def as_tensor(x, like=None):
 
 
 # ====================================================================== recorded operations
+# Shared by all threads, and that is safe: next() on itertools.count is one C call that holds the
+# GIL, so two threads never get the same number; and a node always takes its number after the
+# nodes of its inputs already have theirs (even when the input came from another thread), which is
+# all the reverse walk's ordering needs. Every other piece of engine state is per thread (_state).
 _seq = itertools.count()
 
 
@@ -247,7 +297,7 @@ class Function:
                     _check_dtypes(cls, inputs)
                 if t.requires_grad:
                     record = True
-            record = record and _GradMode.enabled
+            record = record and _state.grad_enabled
         fn = cls()
         fn.saved, fn.saved_nbytes = (), 0
         if record:
@@ -299,15 +349,20 @@ class Function:
 
     def grad_buffer(self, i):
         """The zero-initialised, owned gradient buffer of input ``i`` (only during backward)."""
-        return _Engine.current.buffer_for(self.inputs[i])
+        engine = _state.engine                 # this thread's running backward pass
+        if engine is None:
+            raise RuntimeError(f"{type(self).__name__}.grad_buffer({i}) called outside backward(): the "
+                               "buffer exists only while this thread runs a backward pass")
+        return engine.buffer_for(self.inputs[i])
 
     def __repr__(self):
         return f"<{type(self).__name__} #{getattr(self, 'seq', '?')}>"
 
 
 def _wrap(arr):
-    if not isinstance(arr, np.ndarray):
-        arr = np.asarray(arr)
+    """A new tensor around a forward's output (no copy unless it is not C-contiguous)."""
+    if not isinstance(arr, np.ndarray):          # a NumPy scalar from a reduction, or a custom op's value
+        arr = _real_array(arr, "a Function.forward output") if not isinstance(arr, np.generic) else np.asarray(arr)
     t = Tensor.__new__(Tensor)
     t.data = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
     t.grad, t.requires_grad, t._node, t._index, t._hooks, t._retain, t.name = None, False, None, 0, None, False, None
@@ -318,13 +373,16 @@ def _check_dtypes(cls, inputs):
     floats = {t.data.dtype for t in inputs if t.data.dtype in _FLOAT_DTYPES}
     if len(floats) > 1:
         shapes = ", ".join(f"{t.data.dtype}{list(t.data.shape)}" for t in inputs)
-        raise TypeError(f"{cls.__name__}: operands mix float32 and float64 ({shapes}); "
-                        "convert one explicitly (minigrad does not promote silently)")
+        raise TypeError(f"{cls.__name__}: operands mix float32 and float64 ({shapes}); convert one "
+                        "explicitly with .float() (to float32) or .double() (to float64) -- minigrad "
+                        "does not promote silently")
 
 
 # ====================================================================== the reverse walk
 def tape_nodes(root):
     """The nodes reachable from ``root`` (a Tensor or Function), oldest first (forward order)."""
+    if not isinstance(root, (Tensor, Function)):
+        raise TypeError(f"expected a Tensor (or a tape node), got {describe(root)}")
     start = root._node if isinstance(root, Tensor) else root
     if start is None:
         return []
@@ -339,6 +397,16 @@ def tape_nodes(root):
     return sorted(seen.values(), key=lambda n: n.seq)
 
 
+# Held while a backward pass adds into leaves' .grad. NumPy releases the GIL inside `+=` on large
+# arrays, and `if leaf.grad is None: leaf.grad = g` is two steps, so two threads accumulating into
+# the same parameter at once would lose one of the gradients. One acquisition per backward pass.
+_ACCUMULATE = threading.Lock()
+
+
+class _BadGradient(RuntimeError):
+    """A backward returned a gradient that does not fit its input (reported with the op's name)."""
+
+
 class _Engine:
     """Holds the gradients in flight during one backward pass.
 
@@ -347,8 +415,6 @@ class _Engine:
     never modified in place. The first time a second gradient arrives, the sum goes into a fresh
     *owned* array, which later contributions then update in place.
     """
-
-    current = None
 
     def __init__(self):
         self.node_grads = {}    # id(node) -> list of (gradient, owned) per output
@@ -368,9 +434,13 @@ class _Engine:
     def add(self, t, g, owned=False):
         """Accumulate gradient ``g`` into the slot of tensor ``t``."""
         data = t.data
+        if type(g) is not np.ndarray:                  # a number or NumPy scalar from a backward
+            g = _real_array(g, "the gradient")
         if g.shape != data.shape:
-            raise RuntimeError(f"internal error: gradient of shape {g.shape} for a tensor of shape {data.shape}")
+            raise _BadGradient(f"returned a gradient of shape {g.shape} for an input of shape {data.shape}")
         if g.dtype is not data.dtype and g.dtype != data.dtype:
+            if g.dtype.kind not in "fiu":              # complex, object, bool: never cast silently
+                raise _BadGradient(f"returned a gradient of dtype {g.dtype} for an input of dtype {data.dtype}")
             g, owned = g.astype(data.dtype), True
         node = t._node
         if node is not None and node.n_outputs == 1:   # the common case, without _slot
@@ -401,15 +471,52 @@ class _Engine:
         return cur[0]
 
 
+def _real_array(value, what):
+    """``value`` (array-like or Tensor) as a NumPy array of real numbers, or a TypeError naming
+    ``what`` and the offending dtype: complex, object (e.g. ``None``), string and bool arrays are
+    never cast silently."""
+    if isinstance(value, Tensor):
+        value = value.data
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as e:            # ragged nested lists
+        raise TypeError(f"{what} must be an array of real numbers, got {type(value).__name__}: {e}") from None
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"{what} must be an array of real numbers, got dtype {arr.dtype} "
+                        f"({describe(value)})")
+    return arr
+
+
 def _run_hooks(hooks, g):
     for h in list(hooks):
         r = h(g)
         if r is not None:
-            r = np.asarray(r, dtype=g.dtype)
+            r = _real_array(r, f"the gradient returned by hook {describe(h)}")
+            if r.dtype != g.dtype:     # as PyTorch: a hook may not change the gradient's dtype
+                raise TypeError(f"hook {describe(h)} returned a gradient of dtype {r.dtype}, expected "
+                                f"{g.dtype} (a hook must not change the gradient's dtype)")
             if r.shape != g.shape:
                 raise ValueError(f"a hook returned a gradient of shape {r.shape}, expected {g.shape}")
             g = r
     return g
+
+
+def _extra_nones(grads, n):
+    """True when ``grads`` has more than ``n`` entries and all the extra ones are None (an op with
+    an optional input, e.g. a bias, may return a fixed-length tuple)."""
+    return len(grads) > n and all(g is None for g in grads[n:])
+
+
+def _check_grad_attr(leaf):
+    """``leaf.grad`` must be None or an array ``+=`` can accumulate into (a user may have set it)."""
+    cur = leaf.grad
+    if cur is None or (type(cur) is np.ndarray and cur.shape == leaf.data.shape
+                       and cur.dtype == leaf.data.dtype and cur.flags.writeable):
+        return
+    what = (f"an array of shape {cur.shape} and dtype {cur.dtype}" + ("" if cur.flags.writeable else " (read-only)")
+            if isinstance(cur, np.ndarray) else f"a {type(cur).__name__}")
+    raise RuntimeError(f"cannot accumulate the gradient of a leaf of shape {leaf.data.shape} and dtype "
+                        f"{leaf.data.dtype}: its .grad holds {what}; set .grad to None first")
 
 
 def _observe(node, grads):
@@ -428,6 +535,7 @@ def _observe(node, grads):
 
 def backward(root, grad=None, retain_graph=False):
     """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (see :meth:`Tensor.backward`)."""
+    check_bool(retain_graph, "backward(retain_graph=...)")
     if not root.requires_grad:
         raise RuntimeError("backward() on a tensor that does not require grad "
                            "(no input had requires_grad=True, or it was computed under no_grad)")
@@ -437,11 +545,12 @@ def backward(root, grad=None, retain_graph=False):
                                f"{root.shape}; pass grad= (an array of that shape)")
         g = np.ones(root.data.shape, root.data.dtype)
     else:
-        g = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=root.data.dtype)
+        # any real dtype is cast to the root's (as PyTorch); complex/object/bool/str raise
+        g = np.array(_real_array(grad, "backward(grad)"), dtype=root.data.dtype)
         if g.shape != root.data.shape:
             raise ValueError(f"backward(grad): grad has shape {g.shape} but the tensor has shape {root.shape}")
-    engine, prev = _Engine(), _Engine.current
-    _Engine.current = engine
+    engine, prev = _Engine(), _state.engine      # prev: a backward run from inside a hook
+    _state.engine = engine
     try:
         engine.add(root, g, owned=True)
         node_grads, add = engine.node_grads, engine.add
@@ -459,20 +568,32 @@ def backward(root, grad=None, retain_graph=False):
             in_grads = node.backward(grads[0]) if node.n_outputs == 1 else node.backward(*grads)
             if type(in_grads) is not tuple and not isinstance(in_grads, (tuple, list)):
                 in_grads = (in_grads,)
-            for t, need, gi in zip(node.inputs, node.needs, in_grads):
-                if need and gi is not None:
-                    add(t, gi)
+            if len(in_grads) != len(node.inputs) and not _extra_nones(in_grads, len(node.inputs)):
+                # zip would silently drop inputs' gradients (or gradients for inputs that do not exist)
+                raise RuntimeError(f"{type(node).__name__}.backward returned {len(in_grads)} gradient(s) "
+                                   f"for {len(node.inputs)} input(s)")
+            try:
+                for t, need, gi in zip(node.inputs, node.needs, in_grads):
+                    if need and gi is not None:
+                        add(t, gi)
+            except (_BadGradient, TypeError) as e:
+                raise RuntimeError(f"{type(node).__name__}.backward: {e}") from None
             if not retain_graph:
                 node.saved, node._freed = None, True
+        final = []                              # hooks and checks first: all leaves or none
         for leaf, entry in engine.leaf_grads.values():
             if entry is None:
                 continue
             g, owned = entry
             if leaf._hooks:
                 g, owned = _run_hooks(leaf._hooks, g), False
-            if leaf.grad is None:
-                leaf.grad = g if owned else g.copy()
-            else:
-                leaf.grad += g
+            _check_grad_attr(leaf)
+            final.append((leaf, g, owned))
+        with _ACCUMULATE:      # threads whose graphs share leaves (one model, two batches)
+            for leaf, g, owned in final:
+                if leaf.grad is None:
+                    leaf.grad = g if owned else g.copy()
+                else:
+                    leaf.grad += g
     finally:
-        _Engine.current = prev
+        _state.engine = prev

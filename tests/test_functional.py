@@ -63,7 +63,7 @@ def test_softmax_huge_logits_are_stable(dtype):
 def test_softmax_float32_dtype_and_axis_errors():
     x = mg.tensor(np.ones((2, 3), np.float32))
     assert F.softmax(x).dtype == np.float32
-    with pytest.raises(ValueError, match="axis 2 is out of range"):
+    with pytest.raises(ValueError, match="dim 2 is out of range"):
         F.softmax(x, axis=2)
     with pytest.raises(TypeError, match="float32/float64"):
         F.log_softmax(mg.tensor(np.arange(3)))
@@ -146,7 +146,7 @@ def test_nll_loss(reduction):
 
 def test_class_target_errors():
     x = t64((4, 3))
-    with pytest.raises(ValueError, match=r"target has shape \(3,\).*logits of shape \(4, 3\).*\(4,\)"):
+    with pytest.raises(ValueError, match=r"target has shape \(3,\).*input of shape \(4, 3\).*\(4,\)"):
         F.cross_entropy(x, np.array([0, 1, 2]))
     with pytest.raises(ValueError, match=r"target has shape \(4,\).*\(4, 3, 2\).*\(4, 2\)"):
         F.cross_entropy(t64((4, 3, 2)), np.array([0, 1, 2, 0]))
@@ -182,7 +182,7 @@ def test_mse_loss_errors():
         F.mse_loss(t64((3, 4)), t64((4,)))
     with pytest.raises(ValueError, match="unknown reduction"):
         F.mse_loss(t64((2,)), t64((2,)), reduction="mena")
-    with pytest.raises(TypeError, match="float32 and float64"):
+    with pytest.raises(TypeError, match="input is float64 but target is float32"):
         F.mse_loss(t64((2,)), mg.tensor(np.zeros(2, np.float32)))
 
 

@@ -379,6 +379,51 @@ def test_linear_bad_inputs_are_named():
         lin(mg.tensor(np.zeros((1, 3)), dtype=np.float64))
 
 
+@pytest.mark.parametrize("make, exc, match", [
+    (lambda: nn.Linear(-1, 2), ValueError, "Linear: in_features must be >= 0, got -1"),
+    (lambda: nn.Linear(2, -5), ValueError, "Linear: out_features must be >= 0, got -5"),
+    (lambda: nn.Linear(2.5, 2), TypeError, "in_features must be an int, got float 2.5"),
+    (lambda: nn.Linear("3", 2), TypeError, "in_features must be an int, got str '3'"),
+    (lambda: nn.Linear(True, 2), TypeError, "in_features must be an int, got bool True"),
+    (lambda: nn.Linear(2, 2, bias="no"), TypeError, "bias must be a bool, got str 'no'"),
+    (lambda: nn.Linear(2, 2, dtype=np.int64), TypeError, "dtype must be np.float32 or np.float64, got int64"),
+    (lambda: nn.Linear(2, 2, dtype="banana"), TypeError, "got 'banana'"),
+    (lambda: nn.Linear(2, 2, dtype=None), TypeError, "got None"),
+    (lambda: nn.Embedding(0, 3), ValueError, "Embedding: num_embeddings must be >= 1, got 0"),
+    (lambda: nn.Embedding(-3, 3), ValueError, "num_embeddings must be >= 1, got -3"),
+    (lambda: nn.Embedding(3, -1), ValueError, "embedding_dim must be >= 0, got -1"),
+    (lambda: nn.Embedding(3.0, 2), TypeError, "num_embeddings must be an int, got float 3.0"),
+    (lambda: nn.Embedding(3, 2, padding_idx=1.5), TypeError, "padding_idx must be an int or None, got float 1.5"),
+    (lambda: nn.Embedding(3, 2, dtype=np.float16), TypeError, "Embedding: dtype .* got float16"),
+    (lambda: nn.Dropout(1.5), ValueError, "between 0 and 1, but got 1.5"),
+    (lambda: nn.Dropout(-0.1), ValueError, "but got -0.1"),
+    (lambda: nn.Dropout(float("nan")), ValueError, "but got nan"),
+    (lambda: nn.Dropout("0.1"), TypeError, "p must be a real number in \\[0, 1\\], got str '0.1'"),
+    (lambda: nn.Dropout(None), TypeError, "got NoneType None"),
+    (lambda: nn.Sequential(nn.Linear(2, 2))[5], IndexError, "index 5 is out of range for a Sequential of length 1"),
+    (lambda: nn.Sequential(nn.Linear(2, 2))["a"], TypeError, "integers or slices, got str 'a'"),
+])
+def test_layer_constructor_arguments_are_checked_and_named(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
+
+
+def f32(shape, dtype=np.float32):
+    return mg.tensor(np.ones(shape, dtype))
+
+
+@pytest.mark.parametrize("args, exc, match", [
+    ((f32((2, 3), np.int64), f32((2, 3))), TypeError, r"input must be a float32/float64 tensor, got dtype int64"),
+    ((f32((2, 3)), f32((2, 3), np.int64)), TypeError, "weight must be a float32/float64 tensor, got dtype int64"),
+    ((f32((2, 3)), f32(3)), ValueError, r"weight must have shape \(out_features, in_features\), got \(3,\)"),
+    ((f32((2, 3)), f32((2, 3)), f32(5)), ValueError, r"bias must have shape \(2,\) .* got \(5,\)"),
+    ((f32((2, 3)), f32((2, 3)), f32((1, 2))), ValueError, r"bias must have shape \(2,\) .* got \(1, 2\)"),
+])
+def test_linear_function_checks_operands_before_any_kernel(args, exc, match):
+    with pytest.raises(exc, match=match):
+        nn.linear(*args)
+
+
 def test_linear_default_init_bounds():
     mg.manual_seed(0)
     lin = nn.Linear(16, 50)
@@ -480,3 +525,36 @@ def test_sequential_indexing_len_iteration_forward():
     assert len(nn.Sequential()) == 0 and nn.Sequential()(x) is x
     with pytest.raises(TypeError, match="argument 1 is int"):
         nn.Sequential(a, 3)
+
+
+def test_layer_constructors_with_arbitrary_arguments_build_or_raise_clearly():
+    """Any value for any argument of Linear/Embedding/Dropout: a layer with exactly the sizes asked
+    for, or a TypeError/ValueError naming the value -- never a NumPy error from deep inside."""
+    hyp = pytest.importorskip("hypothesis")
+    st = hyp.strategies
+    values = st.one_of(st.none(), st.booleans(), st.integers(-5, 40), st.floats(), st.text(max_size=2),
+                       st.integers(-5, 40).map(np.int64), st.sampled_from([np.float32, np.float64, np.int32, "f8"]))
+    layers = {"Linear": (nn.Linear, ["in_features", "out_features", "bias", "dtype"]),
+              "Embedding": (nn.Embedding, ["num_embeddings", "embedding_dim", "padding_idx", "dtype"]),
+              "Dropout": (nn.Dropout, ["p"])}
+
+    @hyp.settings(max_examples=300, deadline=None, database=None)
+    @hyp.given(name=st.sampled_from(sorted(layers)), data=st.data())
+    def check(name, data):
+        cls, arg_names = layers[name]
+        kwargs = {k: data.draw(values, label=k) for k in arg_names if data.draw(st.booleans()) or k in
+                  ("in_features", "out_features", "num_embeddings", "embedding_dim")}
+        try:
+            layer = cls(**kwargs)
+        except (TypeError, ValueError) as e:
+            assert any(repr(v) in str(e) or type(v).__name__ in str(e) or str(v) in str(e)
+                       for v in kwargs.values()), f"{e} does not name any of {kwargs}"
+            return
+        if name == "Linear":
+            assert layer.weight.shape == (kwargs["out_features"], kwargs["in_features"])
+        elif name == "Embedding":
+            assert layer.weight.shape == (kwargs["num_embeddings"], kwargs["embedding_dim"])
+        else:
+            assert 0.0 <= layer.p <= 1.0
+
+    check()

@@ -207,22 +207,29 @@ AXES = [None, 0, 1, -1, -2, (0, 2), (-1, 0), ()]
 
 @pytest.mark.parametrize("axis", AXES)
 @pytest.mark.parametrize("keepdims", [False, True])
-@pytest.mark.parametrize("name", ["sum", "mean", "max"])
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min"])
 def test_reductions(name, axis, keepdims):
     x = t64(3, 4, 5)
-    got = getattr(x, name)(axis=axis, keepdims=keepdims)
+
+    def f(x):    # max/min over one int dim return (values, indices), as torch.max(dim)
+        r = getattr(x, name)(axis=axis, keepdims=keepdims)
+        return r.values if isinstance(axis, int) and name in ("max", "min") else r
+    got = f(x)
     want = getattr(np, name)(x.data, axis=axis, keepdims=keepdims)
     assert got.shape == want.shape and np.allclose(got.data, want)
-    assert mg.gradcheck(lambda x: getattr(x, name)(axis=axis, keepdims=keepdims), [x])
+    assert mg.gradcheck(f, [x])
 
 
 def test_max_ties_split_gradient_equally():
     x = mg.tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], requires_grad=True, dtype=F64)
-    x.max(axis=1).sum().backward()
+    x.max(axis=(1,)).sum().backward()          # values-only reduction (a tuple of dims)
     assert np.allclose(x.grad, [[0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
     x.grad = None
     x.max().backward()
     assert np.allclose(x.grad, [[0, 0.5, 0.5], [0, 0, 0]])
+    x.grad = None
+    x.max(1).values.sum().backward()           # max(dim): the gradient goes to the first maximum
+    assert np.allclose(x.grad, [[0, 1, 0], [1, 0, 0]])
 
 
 def test_reduction_axis_errors():

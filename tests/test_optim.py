@@ -282,6 +282,113 @@ def test_load_state_dict_errors(mutate, match):
             np.testing.assert_array_equal(after["state"][i][k], v)
 
 
+def _load_into_fresh(name, mutate, **kw):
+    """Step an optimizer once, mutate its state_dict, load it into a second one; returns
+    (second optimizer, its state_dict before the load)."""
+    def make():
+        params = [P(np.ones((2, 3))), P(np.ones(4))]
+        opt = getattr(optim, name)(params, **dict(dict(lr=0.1), **kw))
+        for p in params:
+            p.grad = np.full_like(p.data, 0.5)
+        opt.step()
+        return opt
+    sd = make().state_dict()
+    mutate(sd)
+    dst = make()
+    return dst, sd
+
+
+def _set(key, value, index=0):
+    return lambda sd: sd["state"][index].__setitem__(key, value)
+
+
+@pytest.mark.parametrize("name, kw, mutate, exc, match", [
+    ("Adam", {}, lambda sd: sd["state"][0].pop("exp_avg"), ValueError, "index 0 lacks 'exp_avg'"),
+    ("Adam", {}, lambda sd: sd["state"][1].pop("step"), ValueError, "index 1 lacks 'step'"),
+    ("RMSprop", {}, lambda sd: sd["state"][0].pop("square_avg"), ValueError, "lacks 'square_avg'"),
+    ("Adagrad", {}, lambda sd: sd["state"][0].pop("sum"), ValueError, "lacks 'sum'"),
+    ("Adam", {}, _set("step", "3"), TypeError, "'step' must be a non-negative integer, got str '3'"),
+    ("Adam", {}, _set("step", -1), ValueError, "'step' must be a non-negative integer, got -1"),
+    ("Adagrad", {}, _set("step", 2.5), ValueError, "got 2.5"),
+    ("RMSprop", {}, _set("step", True), TypeError, "got bool True"),
+    ("Adam", {}, _set("exp_avg", np.ones((2, 3), complex)), TypeError, "'exp_avg' has dtype complex128"),
+    ("Adam", {}, _set("exp_avg_sq", np.array([[None] * 3] * 2)), TypeError, "'exp_avg_sq' has dtype object"),
+    ("Adagrad", {}, _set("sum", np.ones((2, 3), bool)), TypeError, "'sum' has dtype bool"),
+    ("Adam", {}, _set("exp_avg", [[0.0] * 3] * 2), TypeError, "'exp_avg' must be a NumPy array, got list"),
+    ("SGD", dict(momentum=0.9), _set("momentum_buffer", np.ones(4)), ValueError,
+     r"'momentum_buffer' has shape \(4,\), but the parameter has shape \(2, 3\)"),
+    ("Adam", {}, _set("foo", 1), ValueError, "unknown key\\(s\\) 'foo' for Adam"),
+    ("Adam", {}, lambda sd: sd["state"].__setitem__(0, 3), TypeError, "index 0 must be a dict, got int"),
+    ("Adam", {}, lambda sd: sd["param_groups"][0].__setitem__("params", ["0", 1]), TypeError,
+     "parameter index '0' of type str"),
+    ("Adam", {}, lambda sd: sd["param_groups"][0].__setitem__("params", [1, 1]), ValueError,
+     "parameter index 1 more than once"),
+    ("Adam", {}, lambda sd: sd["param_groups"][0].__setitem__("maximize", True), ValueError, "maximize=True"),
+    ("Adam", {}, lambda sd: sd["param_groups"][0].__setitem__("betas", (0.9, "x")), TypeError,
+     "index 1 must be a real number, got str 'x'"),
+    ("Adam", {}, lambda sd: sd["param_groups"][0].__setitem__("amsgrad", "yes"), TypeError,
+     "amsgrad must be a bool, got str 'yes'"),
+    ("Adam", {}, lambda sd: sd.__setitem__("param_groups", 3), TypeError, "list of dicts, got int"),
+    ("Adam", {}, lambda sd: sd["param_groups"].__setitem__(0, 3), TypeError, "group 0 must be a dict"),
+    ("Adam", {}, lambda sd: sd.__setitem__("state", []), TypeError, r"state_dict\['state'\] must be a dict"),
+])
+def test_load_state_dict_validates_everything_before_changing_anything(name, kw, mutate, exc, match):
+    dst, sd = _load_into_fresh(name, mutate, **kw)
+    before = dst.state_dict()
+    with pytest.raises(exc, match=match):
+        dst.load_state_dict(sd)
+    after = dst.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+    for i, st in before["state"].items():
+        for k, v in st.items():
+            np.testing.assert_array_equal(after["state"][i][k], v)
+
+
+def test_load_state_dict_accepts_pytorch_forms():
+    """PyTorch keeps 'step' as a 0-d float tensor and SGD's momentum_buffer as None when unused;
+    an empty state (a parameter not stepped yet) loads as no state."""
+    dst, sd = _load_into_fresh("Adam", _set("step", np.array(1.0, np.float32)))
+    dst.load_state_dict(sd)
+    assert type(dst.state_dict()["state"][0]["step"]) is int
+    dst, sd = _load_into_fresh("SGD", _set("momentum_buffer", None))
+    dst.load_state_dict(sd)
+    assert 0 not in dst.state_dict()["state"] or dst.state_dict()["state"][0] == {}
+    dst, sd = _load_into_fresh("Adagrad", _set("sum", np.ones((2, 3), np.int64)))   # cast
+    dst.load_state_dict(sd)
+    assert dst.state_dict()["state"][0]["sum"].dtype == np.float64
+
+
+@pytest.mark.parametrize("name, kw", [("SGD", dict(momentum=0.9)), ("Adam", {}),
+                                      ("RMSprop", dict(centered=True)), ("Adagrad", {})])
+@pytest.mark.parametrize("new_data, match", [
+    (np.ones(1), r"is float64\[3\] but the parameter is now float64\[1\]"),
+    (np.ones(3, np.float32), r"is float64\[3\] but the parameter is now float32\[3\]"),
+])
+def test_step_rejects_state_that_no_longer_fits_a_replaced_parameter(name, kw, new_data, match):
+    p, q = P(np.ones(3), np.ones(3)), P(np.ones(2), np.ones(2))
+    opt = getattr(optim, name)([q, p], **dict(dict(lr=0.1), **kw))
+    opt.step()
+    q_before = q.data.copy()
+    p.data, p.grad = new_data, np.ones_like(new_data)
+    with pytest.raises(ValueError, match="param group 0, parameter 1: optimizer state .*" + match):
+        opt.step()
+    np.testing.assert_array_equal(q.data, q_before)           # nothing was updated
+
+
+@pytest.mark.parametrize("key, value, exc, match", [
+    ("lr", float("nan"), ValueError, "param group 0: Invalid learning rate: nan"),
+    ("lr", "0.1", TypeError, "param group 0: lr must be a real number, got str '0.1'"),
+    ("weight_decay", -1.0, ValueError, "Invalid weight_decay value: -1.0"),
+])
+def test_step_rechecks_hyperparameters_written_into_param_groups(key, value, exc, match):
+    p = P(np.ones(3), np.ones(3))
+    opt = optim.Adam([p], lr=0.1)
+    opt.param_groups[0][key] = value
+    with pytest.raises(exc, match=match):
+        opt.step()
+    np.testing.assert_array_equal(p.data, np.ones(3))
+
+
 # ---------------------------------------------------------------- lr, zero_grad, closure
 def test_lr_change_takes_effect_next_step():
     w0, g = np.array([1.0, 2.0]), np.array([0.5, -1.0])
@@ -311,6 +418,13 @@ def _p(shape=(2,), dtype=np.float64):
     return P(np.zeros(shape, dtype))
 
 
+class _Module:
+    """Anything with .parameters(): a module passed where its parameters were meant."""
+
+    def parameters(self):
+        return iter([_p()])
+
+
 @pytest.mark.parametrize("make, exc, match", [
     (lambda: optim.SGD([_p()], lr=-0.1), ValueError, "Invalid learning rate"),
     (lambda: optim.SGD([_p()], lr=float("nan")), ValueError, "Invalid learning rate"),
@@ -336,6 +450,29 @@ def _p(shape=(2,), dtype=np.float64):
     (lambda: optim.Adam([_p(), {"params": [_p()]}]), TypeError, "not a mix"),
     (lambda: optim.Adam([P(np.zeros(2, np.int64))]), TypeError, "float32/float64.*int64"),
     (lambda: optim.Adam([P([1.0, 2.0])]), TypeError, "NumPy array"),
+    (lambda: optim.Adam(None), TypeError, "iterable of parameters or dicts, but got NoneType None"),
+    (lambda: optim.Adam(3), TypeError, "but got int 3"),
+    (lambda: optim.Adam("abc"), TypeError, "but got str 'abc'"),
+    (lambda: optim.Adam(_Module()), TypeError, r"but got _Module .*pass model.parameters\(\)"),
+    (lambda: optim.Adam([_Module()]), TypeError, r"parameter 0: .*got _Module.*pass model.parameters\(\)"),
+    (lambda: optim.Adam([_p()], lr=float("inf")), ValueError, "Invalid learning rate: inf"),
+    (lambda: optim.SGD([_p()], lr=None), TypeError, "lr must be a real number, got NoneType None"),
+    (lambda: optim.Adam([_p()], betas=0.9), TypeError, r"betas must be a pair .*got float 0.9"),
+    (lambda: optim.Adam([_p()], betas=(0.9, 0.99, 0.5)), TypeError, r"got tuple \(0.9, 0.99, 0.5\)"),
+    (lambda: optim.Adam([_p()], betas=("0.9", 0.99)), TypeError, "index 0 must be a real number, got str '0.9'"),
+    (lambda: optim.Adam([_p()], betas=(0.9, float("nan"))), ValueError, "beta parameter at index 1: nan"),
+    (lambda: optim.Adam([_p()], amsgrad="yes"), TypeError, "amsgrad must be a bool, got str 'yes'"),
+    (lambda: optim.SGD([_p()], lr=0.1, momentum=0.9, nesterov=1), TypeError, "nesterov must be a bool, got int 1"),
+    (lambda: optim.RMSprop([_p()], centered="no"), TypeError, "centered must be a bool, got str 'no'"),
+    (lambda: optim.RMSprop([_p()], alpha=1.5), ValueError, r"Invalid alpha value: 1.5 \(must be in \[0, 1\]"),
+    (lambda: optim.RMSprop([_p()], momentum=float("inf")), ValueError, "Invalid momentum value: inf"),
+    (lambda: optim.Adagrad([_p()], initial_accumulator_value=-1), ValueError,
+     "Invalid initial_accumulator_value value: -1"),
+    (lambda: optim.SGD([_p()], lr=0.1).add_param_group({"params": [_p()], "lr": "x"}), TypeError,
+     "lr must be a real number, got str 'x'"),
+    (lambda: optim.SGD([_p()], lr=0.1).step(closure=3), TypeError, "closure must be callable or None, got int 3"),
+    (lambda: optim.SGD([_p()], lr=0.1).zero_grad(set_to_none="no"), TypeError,
+     "set_to_none must be a bool, got str 'no'"),
 ])
 def test_validation_errors(make, exc, match):
     with pytest.raises(exc, match=match):
@@ -453,3 +590,50 @@ def test_adam_updates_non_contiguous_parameters_in_place(name):
             opt.step()
     assert strided.data is view                                   # updated in place
     np.testing.assert_array_equal(strided.data, plain.data)
+
+
+# ---------------------------------------------------------------- load_state_dict under random damage
+_FUZZ_CONFIGS = {"SGD": dict(lr=0.1, momentum=0.9), "Adam": dict(lr=0.1, amsgrad=True),
+                 "RMSprop": dict(lr=0.1, momentum=0.5, centered=True), "Adagrad": dict(lr=0.1)}
+_STATE_KEYS = ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "square_avg", "momentum_buffer",
+               "grad_avg", "sum", "foo"]
+_GROUP_KEYS = ["lr", "eps", "betas", "weight_decay", "momentum", "alpha", "params", "amsgrad", "nesterov",
+               "centered", "dampening", "lr_decay", "maximize"]
+
+
+def test_load_state_dict_with_any_damaged_entry_loads_cleanly_or_raises_and_changes_nothing():
+    """One entry of a valid state dict replaced by an arbitrary value (numbers of every kind,
+    strings, None, lists, arrays of every dtype and of wrong shapes): the load either succeeds and
+    the next step() runs, or raises TypeError/ValueError and leaves the optimizer as it was."""
+    hyp = pytest.importorskip("hypothesis")
+    st = hyp.strategies
+    arrays = st.builds(lambda shape, dt: np.zeros(shape, dt),
+                       st.sampled_from([(), (2, 3), (3, 2), (4,), (0,)]),
+                       st.sampled_from(["f4", "f8", "i8", "u1", "c16", "O", "?", "U1"]))
+    values = st.one_of(st.none(), st.booleans(), st.integers(-3, 10 ** 20), st.floats(), st.text(max_size=3),
+                       st.lists(st.floats(), max_size=3), st.tuples(st.floats(), st.floats()), arrays)
+
+    @hyp.settings(max_examples=200, deadline=None, database=None)
+    @hyp.given(name=st.sampled_from(sorted(_FUZZ_CONFIGS)), in_state=st.booleans(),
+               key=st.sampled_from(_STATE_KEYS + _GROUP_KEYS), value=values)
+    def check(name, in_state, key, value):
+        dst, sd = _load_into_fresh(name, lambda sd: None, **_FUZZ_CONFIGS[name])
+        (sd["state"][0] if in_state else sd["param_groups"][0])[key] = value
+        before = dst.state_dict()
+        try:
+            dst.load_state_dict(sd)
+        except (TypeError, ValueError):
+            after = dst.state_dict()
+            assert after["param_groups"] == before["param_groups"]
+            for i, s in before["state"].items():
+                assert after["state"][i].keys() == s.keys()
+                for k, v in s.items():
+                    np.testing.assert_array_equal(after["state"][i][k], v)
+            return
+        for group in dst.param_groups:
+            for p in group["params"]:
+                p.grad = np.full_like(p.data, 0.5)
+        with np.errstate(all="ignore"):          # huge accepted hyperparameters may overflow
+            dst.step()
+
+    check()

@@ -1,18 +1,45 @@
-"""The basic layers: Linear, Embedding, Dropout, Sequential.
+"""The basic layers: Linear, Embedding, Dropout.
 
 ``Linear`` is one fused tape node, ``y = x @ W^T + b`` over all leading dimensions at once: the
 forward is a single GEMM with ``trans_b`` (no transposed copy of W), and backward forms
 ``dx = g @ W`` and ``dW += g^T @ x`` as two GEMMs, accumulating into the engine's buffers.
 """
 import math
+import numbers
 
 import numpy as np
 
 from .. import kernels as K
 from .. import functional as F
 from ..random import default_generator
+from ..grad_mode import check_bool, describe
 from ..tensor import Function
+from .container import Sequential  # noqa: F401  (its home is nn/container.py; kept importable here)
 from .module import Module, Parameter
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_size(owner, name, value, minimum=0):
+    """``value`` as an int >= ``minimum``, or a TypeError / ValueError naming ``owner``, the argument
+    and the value (instead of NumPy's "negative dimensions are not allowed" much later)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {name} must be an int, got {describe(value)}")
+    if value < minimum:
+        raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_dtype(owner, dtype):
+    """``dtype`` as np.float32 / np.float64 (the dtypes a parameter may have), or a TypeError naming it."""
+    try:
+        dt = np.dtype(dtype) if dtype is not None else None   # np.dtype(None) would be float64
+    except TypeError:
+        dt = None
+    if dt is None or dt not in _FLOATS:
+        shown = dt.name if dt is not None else repr(dtype)
+        raise TypeError(f"{owner}: dtype must be np.float32 or np.float64, got {shown}")
+    return dt
 
 
 def uniform_(p, bound, generator=None):
@@ -26,6 +53,15 @@ class LinearFn(Function):
     """y (..., O) = x (..., I) @ W^T (I, O) + b (O,)."""
 
     def forward(self, x, w, b=None):
+        for name, a in (("input", x), ("weight", w), ("bias", b)):
+            if a is not None and a.dtype not in _FLOATS:
+                raise TypeError(f"linear: {name} must be a float32/float64 tensor, got dtype {a.dtype} "
+                                f"(shape {a.shape})")
+        if w.ndim != 2:
+            raise ValueError(f"linear: weight must have shape (out_features, in_features), got {w.shape}")
+        if b is not None and b.shape != (w.shape[0],):
+            raise ValueError(f"linear: bias must have shape ({w.shape[0]},) for a weight of shape {w.shape}, "
+                             f"got {b.shape}")
         if x.ndim == 0 or x.shape[-1] != w.shape[1]:
             raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {w.shape} "
                              f"(expected last dimension {w.shape[1]})")
@@ -57,7 +93,10 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
         super().__init__()
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = in_features = check_size("Linear", "in_features", in_features)
+        self.out_features = out_features = check_size("Linear", "out_features", out_features)
+        bias = check_bool(bias, "Linear: bias")
+        dtype = check_dtype("Linear", dtype)
         bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
         self.weight = uniform_(Parameter(np.empty((out_features, in_features), dtype)), bound)
         self.bias = uniform_(Parameter(np.empty((out_features,), dtype)), bound) if bias else None
@@ -77,7 +116,14 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=np.float32):
         super().__init__()
+        num_embeddings = check_size("Embedding", "num_embeddings", num_embeddings, minimum=1)
+        embedding_dim = check_size("Embedding", "embedding_dim", embedding_dim)
+        dtype = check_dtype("Embedding", dtype)
         if padding_idx is not None:
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral):
+                raise TypeError(f"Embedding: padding_idx must be an int or None, got "
+                                f"{describe(padding_idx)}")
+            padding_idx = int(padding_idx)
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"padding_idx {padding_idx} out of range for {num_embeddings} embeddings")
             padding_idx %= num_embeddings
@@ -100,38 +146,14 @@ class Dropout(Module):
 
     def __init__(self, p=0.5):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
-        self.p = p
+        if isinstance(p, bool) or not isinstance(p, numbers.Real):
+            raise TypeError(f"Dropout: p must be a real number in [0, 1], got {describe(p)}")
+        if not 0.0 <= p <= 1.0:                       # NaN fails too
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
+        self.p = float(p)
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self):
         return f"p={self.p}"
-
-
-class Sequential(Module):
-    """Modules applied one after another; ``Sequential(a, b)(x) == b(a(x))``."""
-
-    def __init__(self, *modules):
-        super().__init__()
-        for i, m in enumerate(modules):
-            if not isinstance(m, Module):
-                raise TypeError(f"Sequential expects Modules, argument {i} is {type(m).__name__}")
-            setattr(self, str(i), m)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __getitem__(self, i):
-        mods = list(self._modules.values())
-        return Sequential(*mods[i]) if isinstance(i, slice) else mods[i]
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x

@@ -4,7 +4,16 @@ A :class:`Module` registers every :class:`Parameter` and sub-module assigned to 
 so ``named_parameters()`` can walk the tree and ``state_dict()`` can name every weight with a
 dotted path (``encoder.rnn.weight_hh_l0``) -- the same names PyTorch uses, so weights move
 between the two as plain NumPy arrays.
+
+Buffers (``register_buffer``) are tensors that belong to the model's state but are not trained
+(running statistics, masks, step counters): they are in ``state_dict()`` (unless
+``persistent=False``) and converted by ``to()``, but not in ``parameters()``.
+
+Sub-modules or parameters kept in a plain Python ``list``/``tuple``/``dict`` attribute are not
+registered (PyTorch ignores them silently); minigrad warns at the assignment and points to
+``nn.ModuleList`` / ``nn.ModuleDict`` / ``nn.ParameterList``, which register them.
 """
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -30,6 +39,37 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+def _as_buffer(value, name):
+    if value is None or isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return Tensor(value, dtype=value.dtype)
+    raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} (a Tensor, a NumPy array or None "
+                    "expected)")
+
+
+def _warn_if_unregistered(owner, name, value):
+    """Warn when modules/parameters hide in a plain container, where nothing registers them.
+
+    Items already registered elsewhere in ``owner``'s tree (``self.all = [self.w1, self.w2]``)
+    are fine: only those that would be invisible to parameters()/state_dict() trigger the warning.
+    """
+    if not isinstance(value, (dict, list, tuple)):
+        return
+    items = value.values() if isinstance(value, dict) else value
+    hidden = [v for v in items if isinstance(v, (Module, Parameter))]
+    if not hidden:
+        return
+    known = {id(m) for m in owner.modules()} | {id(p) for p in owner.parameters()}
+    if all(id(v) in known for v in hidden):
+        return
+    kind = "ModuleDict" if isinstance(value, dict) else "ModuleList"
+    warnings.warn(f"{type(owner).__name__}.{name} is a plain {type(value).__name__} holding modules or "
+                  f"parameters: they are NOT registered (not in parameters(), state_dict(), train()/eval() "
+                  f"or to()); use nn.{kind} (or nn.ParameterList / nn.ParameterDict for parameters)",
+                  UserWarning, stacklevel=3)
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -39,6 +79,8 @@ class Module:
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "training", True)
 
     def __setattr__(self, name, value):
@@ -51,23 +93,31 @@ class Module:
             # silently turning a weight into a plain attribute would drop it from parameters()
             raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} of "
                             f"{type(self).__name__} (a Parameter or None expected)")
+        buffers = self.__dict__["_buffers"]
+        if name in buffers and not isinstance(value, (Module, Parameter)):
+            buffers[name] = _as_buffer(value, name)
+            return
         params.pop(name, None)
         modules.pop(name, None)
+        buffers.pop(name, None)
         if isinstance(value, Parameter) or (value is None and was_param):
             params[name] = value
         elif isinstance(value, Module):
             modules[name] = value
         else:
+            _warn_if_unregistered(self, name, value)
             object.__setattr__(self, name, value)
             return
         self.__dict__.pop(name, None)
 
     def __getattr__(self, name):
-        d = self.__dict__
+        d = self.__dict__                 # runs for every parameter access in forward: kept flat
         if name in d.get("_parameters", ()):
             return d["_parameters"][name]
         if name in d.get("_modules", ()):
             return d["_modules"][name]
+        if name in d.get("_buffers", ()):
+            return d["_buffers"][name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __delattr__(self, name):
@@ -75,8 +125,58 @@ class Module:
             del self._parameters[name]
         elif name in self._modules:
             del self._modules[name]
+        elif name in self._buffers:
+            del self._buffers[name]
+            self._non_persistent_buffers.discard(name)
         else:
             object.__delattr__(self, name)
+
+    # ------------------------------------------------------------------ explicit registration
+    def _check_new_name(self, name, what):
+        if not isinstance(name, str):
+            raise TypeError(f"{what} name must be a string, got {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"{what} name must be a non-empty string without '.', got {name!r}")
+        if hasattr(self, name) and name not in self._parameters and name not in self._modules \
+                and name not in self._buffers:
+            raise KeyError(f"attribute {name!r} already exists on {type(self).__name__}")
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Add a tensor that is state but not a parameter (PyTorch's ``register_buffer``).
+
+        ``tensor`` is a Tensor, a NumPy array (kept as a tensor of the same dtype) or None.
+        Persistent buffers are saved by ``state_dict()`` and restored by ``load_state_dict()``;
+        none is returned by ``parameters()``, so optimizers never touch them.
+        """
+        self._check_new_name(name, "buffer")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"{name!r} is already a parameter or sub-module of {type(self).__name__}")
+        self._buffers[name] = _as_buffer(tensor, name)
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+
+    def register_parameter(self, name, param):
+        """Add ``param`` (a Parameter or None) under ``name``, as ``setattr`` would."""
+        self._check_new_name(name, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot register {type(param).__name__} as parameter {name!r} (a Parameter or None "
+                            "expected; wrap a tensor in nn.Parameter)")
+        self._buffers.pop(name, None)
+        self._modules.pop(name, None)
+        self._parameters[name] = param
+
+    def add_module(self, name, module):
+        """Add a sub-module (or None) under ``name``; ``register_module`` is the same."""
+        self._check_new_name(name, "module")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._parameters.pop(name, None)
+        self._buffers.pop(name, None)
+        self._modules[name] = module
+
+    register_module = add_module
 
     # ------------------------------------------------------------------ calling
     def forward(self, *args, **kwargs):
@@ -104,7 +204,7 @@ class Module:
                 continue
             seen.add(id(mod))
             yield name, mod
-            stack[0:0] = [(f"{name}.{k}" if name else k, m) for k, m in mod._modules.items()]
+            stack[0:0] = [(f"{name}.{k}" if name else k, m) for k, m in mod._modules.items() if m is not None]
 
     def modules(self):
         return (m for _, m in self.named_modules())
@@ -124,19 +224,46 @@ class Module:
     def parameters(self, recurse=True):
         return (p for _, p in self.named_parameters(recurse=recurse))
 
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, buffer tensor) pairs, persistent or not (None buffers are skipped)."""
+        seen = set()
+        mods = self.named_modules(prefix, remove_duplicate) if recurse else [(prefix, self)]
+        for mname, mod in mods:
+            for bname, b in mod._buffers.items():
+                if b is None or (remove_duplicate and id(b) in seen):
+                    continue
+                seen.add(id(b))
+                yield (f"{mname}.{bname}" if mname else bname), b
+
+    def buffers(self, recurse=True):
+        return (b for _, b in self.named_buffers(recurse=recurse))
+
     def apply(self, fn):
         for m in self.modules():
             fn(m)
         return self
 
     # ------------------------------------------------------------------ state
+    def _named_state(self):
+        """(dotted name, tensor) of every parameter and persistent buffer, in PyTorch's order
+        (each module's parameters, then its buffers, then its children), shared ones under every name."""
+        for mname, mod in self.named_modules(remove_duplicate=False):
+            pre = f"{mname}." if mname else ""
+            for pname, p in mod._parameters.items():
+                if p is not None:
+                    yield pre + pname, p
+            for bname, b in mod._buffers.items():
+                if b is not None and bname not in mod._non_persistent_buffers:
+                    yield pre + bname, b
+
     def state_dict(self):
-        """Ordered ``name -> ndarray`` of every parameter (the arrays themselves, not copies).
+        """Ordered ``name -> ndarray`` of every parameter and persistent buffer (the arrays
+        themselves, not copies).
 
         As in PyTorch, a parameter shared by two modules (tied weights) appears under every name
         it has, so a PyTorch state_dict of a tied model loads unchanged.
         """
-        return OrderedDict((name, p.data) for name, p in self.named_parameters(remove_duplicate=False))
+        return OrderedDict((name, t.data) for name, t in self._named_state())
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays into the parameters in place (cast to each parameter's dtype).
@@ -145,7 +272,7 @@ class Module:
         Shapes must always match: every mismatch is named, and nothing is copied unless all
         shapes match (no half-loaded model). Returns ``(missing, unexpected)`` name lists.
         """
-        own = OrderedDict(self.named_parameters(remove_duplicate=False))
+        own = OrderedDict(self._named_state())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
@@ -174,6 +301,9 @@ class Module:
             if p.data.dtype != dtype:
                 p.data = p.data.astype(dtype)
                 p.grad = None if p.grad is None else p.grad.astype(dtype)
+        for b in self.buffers():
+            if b.data.dtype.kind == "f" and b.data.dtype != dtype:
+                b.data = b.data.astype(dtype)
         return self
 
     def double(self):

@@ -45,6 +45,7 @@ from .layers import uniform_
 from .module import Module, Parameter
 from .cell_registry import cell_spec
 from .direction import check_lengths, run_direction, split_states   # noqa: F401 (re-exported)
+from .utils.rnn import PackedSequence, forward_packed
 
 
 def _positive_int(name, v):
@@ -162,14 +163,18 @@ class RNNBase(Module):
         """Run the layer over a sequence (see the subclass docstrings for the shapes).
 
         Args:
-            x: (T, B, I) input (B, T, I with ``batch_first``) or unbatched (T, I).
+            x: (T, B, I) input (B, T, I with ``batch_first``) or unbatched (T, I), or a
+                ``nn.utils.rnn.PackedSequence`` (then the output is one too).
             hx: initial state(s) (L*D, B, H) (unbatched: (L*D, H)); the LSTM takes a pair
                 (h_0, c_0). None means zeros.
-            lengths: None or B ints in [1, T], the real length of every (padded) sequence.
+            lengths: None or B ints in [1, T], the real length of every (padded) sequence
+                (not with a PackedSequence, which carries its own).
 
         Returns:
             ``(output, h_n)`` -- for the LSTM ``(output, (h_n, c_n))``.
         """
+        if isinstance(x, PackedSequence):       # unpack, run the lengths= path, re-pack (nn/utils/rnn.py)
+            return forward_packed(self, x, hx, lengths)
         x = as_tensor(x, like=self.weight_ih_l0)
         batched, T, B, states, lengths = self._check_input(x, hx, lengths)
         spec = self.spec

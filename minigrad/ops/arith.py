@@ -7,9 +7,12 @@ the backward pass their gradients must be *summed* back to the input's shape. Ev
 Operands may be tensors, NumPy arrays or Python numbers; numbers and arrays take the dtype of the
 float tensor they meet. An integer *tensor* meeting a float tensor is converted to that float
 dtype (NumPy would promote int64 + float32 to float64); integer tensors never carry gradients.
+As in PyTorch, an integer tensor meeting a Python float becomes float32 (a float NumPy array: its
+dtype), and true division of integers gives float32.
 """
 import numpy as np
 
+from ..dtypes import DEFAULT_FLOAT
 from ..tensor import Function, Tensor, _FLOAT_DTYPES
 
 
@@ -42,14 +45,43 @@ def check_broadcast(name, a, b):
             raise ValueError(f"{name}: shapes {sa} and {sb} cannot be broadcast together")
 
 
+def _float_of(x):
+    """The float dtype a non-tensor operand brings: float32 for a Python float, a float array's own
+    dtype; None for integers, bools and anything else."""
+    if type(x) is float:
+        return DEFAULT_FLOAT
+    if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "f":
+        return x.dtype if x.dtype in _FLOAT_DTYPES else DEFAULT_FLOAT
+    return None
+
+
+def broadcasts_to(shape, target):
+    """Whether an array of ``shape`` broadcasts to exactly ``target`` (for masks and in-place
+    operands, whose result keeps the target's shape)."""
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
+
+
 def float_operands(a, b):
-    """Convert an integer/bool tensor meeting a float tensor to that float dtype (not differentiable)."""
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
+    """Convert an integer/bool tensor meeting a float tensor (or a Python float, or a float array)
+    to that float dtype (not differentiable)."""
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
         fa, fb = a.data.dtype in _FLOAT_DTYPES, b.data.dtype in _FLOAT_DTYPES
         if fa and not fb:
             b = Tensor(b.data, dtype=a.data.dtype)
         elif fb and not fa:
             a = Tensor(a.data, dtype=b.data.dtype)
+    elif ta and a.data.dtype not in _FLOAT_DTYPES:
+        dt = _float_of(b)
+        if dt is not None:
+            a = Tensor(a.data, dtype=dt)
+    elif tb and b.data.dtype not in _FLOAT_DTYPES:
+        dt = _float_of(a)
+        if dt is not None:
+            b = Tensor(b.data, dtype=dt)
     return a, b
 
 
@@ -171,12 +203,24 @@ def mul(a, b):
 
 
 def div(a, b):
-    return Div.apply(*float_operands(a, b))
+    """True division; two integer operands give float32 (PyTorch), not NumPy's float64."""
+    a, b = float_operands(a, b)
+    fa = isinstance(a, Tensor) and a.data.dtype in _FLOAT_DTYPES
+    if not fa and not (isinstance(b, Tensor) and b.data.dtype in _FLOAT_DTYPES):
+        if isinstance(a, Tensor):
+            a = Tensor(a.data, dtype=DEFAULT_FLOAT)
+        elif isinstance(b, Tensor):
+            b = Tensor(b.data, dtype=DEFAULT_FLOAT)
+        a, b = float_operands(a, b)
+    return Div.apply(a, b)
 
 
 def pow(a, b):
-    """``a ** b``: a number exponent uses the cheaper :class:`PowScalar`."""
+    """``a ** b``: a number exponent uses the cheaper :class:`PowScalar`; an integer tensor to a
+    float power gives float32."""
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        if type(b) is float and a.data.dtype not in _FLOAT_DTYPES:
+            a = Tensor(a.data, dtype=DEFAULT_FLOAT)
         return PowScalar.apply(a, p=b)
     return Pow.apply(*float_operands(a, b))
 

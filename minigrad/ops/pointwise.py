@@ -1,4 +1,9 @@
-"""Elementwise functions of one tensor: exp, log, tanh, sigmoid, relu, abs, clip.
+"""Elementwise functions of one tensor: exp, log, log1p, sqrt, sin, cos, tanh, sigmoid, softplus,
+relu, abs, clip.
+
+Dtypes follow PyTorch: the functions with non-integer results (exp, log, log1p, sqrt, sin, cos,
+tanh, sigmoid, softplus) turn an integer or bool input into the default float dtype, float32
+(not NumPy's float64); relu, abs and clip keep an integer input's dtype.
 
 Each backward multiplies the output gradient by the local derivative. What that derivative needs
 is saved explicitly: the *output* for exp, tanh and sigmoid (their derivatives are cheapest in
@@ -11,7 +16,8 @@ gradient array is made.
 import numpy as np
 
 from .. import kernels
-from ..tensor import Function
+from ..dtypes import DEFAULT_FLOAT, FLOAT_DTYPES
+from ..tensor import Function, Tensor
 
 
 class Exp(Function):
@@ -33,6 +39,69 @@ class Log(Function):
     def backward(self, g):
         (x,) = self.saved
         return g / x
+
+
+class Log1p(Function):
+    """log(1 + x), accurate for small x: d/dx = 1 / (1 + x)."""
+
+    def forward(self, x):
+        self.save(x)
+        return np.log1p(x)
+
+    def backward(self, g):
+        (x,) = self.saved
+        return g / (1 + x)
+
+
+class Sqrt(Function):
+    """d sqrt(x)/dx = 1 / (2 y) (inf at 0, as PyTorch)."""
+
+    def forward(self, x):
+        y = np.sqrt(x)
+        self.save(y)
+        return y
+
+    def backward(self, g):
+        (y,) = self.saved
+        with np.errstate(divide="ignore"):
+            return g / (2 * y)
+
+
+class Sin(Function):
+    def forward(self, x):
+        self.save(x)
+        return np.sin(x)
+
+    def backward(self, g):
+        (x,) = self.saved
+        return g * np.cos(x)
+
+
+class Cos(Function):
+    def forward(self, x):
+        self.save(x)
+        return np.cos(x)
+
+    def backward(self, g):
+        (x,) = self.saved
+        return -g * np.sin(x)
+
+
+class Softplus(Function):
+    """log(1 + exp(beta x)) / beta, linear (= x) where beta x > threshold, as
+    ``torch.nn.functional.softplus``; the derivative is sigmoid(beta x) (1 in the linear part)."""
+
+    def forward(self, x, beta, threshold):
+        bx = x * x.dtype.type(beta)
+        linear = bx > threshold
+        self.save(bx, linear)
+        return np.where(linear, x, np.logaddexp(x.dtype.type(0), bx) / x.dtype.type(beta))
+
+    def backward(self, g):
+        bx, linear = self.saved
+        with np.errstate(over="ignore"):          # exp(-bx) = inf where bx << 0: s = 0, correct
+            s = 1 / (1 + np.exp(-bx))
+        return g * np.where(linear, 1, s).astype(g.dtype, copy=False)
 
 
 class Tanh(Function):
@@ -102,20 +171,55 @@ class Clip(Function):
         return g * inside
 
 
+def floating(x):
+    """``x`` as a float tensor: an integer/bool tensor (or array, or number) becomes float32."""
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    if x.data.dtype not in FLOAT_DTYPES:
+        x = Tensor(x.data, dtype=DEFAULT_FLOAT)
+    return x
+
+
 def exp(x):
-    return Exp.apply(x)
+    return Exp.apply(floating(x))
 
 
 def log(x):
-    return Log.apply(x)
+    return Log.apply(floating(x))
+
+
+def log1p(x):
+    return Log1p.apply(floating(x))
+
+
+def sqrt(x):
+    return Sqrt.apply(floating(x))
+
+
+def sin(x):
+    return Sin.apply(floating(x))
+
+
+def cos(x):
+    return Cos.apply(floating(x))
 
 
 def tanh(x):
-    return Tanh.apply(x)
+    return Tanh.apply(floating(x))
 
 
 def sigmoid(x):
-    return Sigmoid.apply(x)
+    return Sigmoid.apply(floating(x))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """``torch.nn.functional.softplus``: log(1 + exp(beta x)) / beta (x itself where beta x > threshold)."""
+    for what, v in (("beta", beta), ("threshold", threshold)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"softplus: {what} must be a number, got {v!r}")
+    if not beta > 0:
+        raise ValueError(f"softplus: beta must be positive, got {beta!r}")
+    return Softplus.apply(floating(x), beta=float(beta), threshold=float(threshold))
 
 
 def relu(x):
@@ -128,3 +232,8 @@ def abs(x):
 
 def clip(x, lo=None, hi=None):
     return Clip.apply(x, lo=lo, hi=hi)
+
+
+def clamp(x, min=None, max=None):
+    """``torch.clamp``: :func:`clip` with PyTorch's argument names."""
+    return Clip.apply(x, lo=min, hi=max)

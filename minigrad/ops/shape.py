@@ -8,10 +8,13 @@ several times, and ``np.add.at`` accumulates repeated indices. Both write straig
 engine's gradient buffer of the input, so taking many slices of one tensor (x[t] for every time
 step) costs one buffer, not one full-size array per slice.
 """
+import operator
+
 import numpy as np
 
 from ..tensor import Function, Tensor
 from .arith import check_broadcast, float_operands, unbroadcast
+from .reduce import dim_arg
 
 
 # ------------------------------------------------------------------ reshape / permute
@@ -38,11 +41,14 @@ class Permute(Function):
         return np.transpose(g, np.argsort(self.axes))
 
 
-def _shape_arg(shape):
-    """``reshape(2, 3)`` and ``reshape((2, 3))`` both give (2, 3)."""
+def _shape_arg(shape, name="reshape"):
+    """``reshape(2, 3)`` and ``reshape((2, 3))`` both give (2, 3); entries must be ints."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    return tuple(int(n) for n in shape)
+    try:
+        return tuple([operator.index(n) for n in shape])
+    except TypeError:
+        raise TypeError(f"{name}: sizes must be ints, got {tuple(shape)!r}") from None
 
 
 def reshape(x, *shape):
@@ -57,7 +63,7 @@ def _axis(name, ax, ndim, shape):
 
 def permute(x, *axes):
     nd = x.ndim
-    axes = tuple(_axis("permute", int(a), nd, x.shape) for a in _shape_arg(axes))
+    axes = tuple(_axis("permute", int(a), nd, x.shape) for a in _shape_arg(axes, "permute"))
     return Permute.apply(x, axes=axes)
 
 
@@ -167,8 +173,9 @@ def _as_list(name, ts):
     return list(ts)
 
 
-def concat(ts, axis=0):
-    """Join tensors along an existing axis (``torch.cat``)."""
+def concat(ts, dim=None, *, axis=None):
+    """Join tensors along an existing dim (``torch.cat``; ``mg.cat`` is the same function)."""
+    axis = dim_arg("cat", dim, axis, 0)
     ts = _as_list("concat", ts)
     shape = np.shape(ts[0].data if isinstance(ts[0], Tensor) else ts[0])
     if len(shape) == 0:
@@ -176,18 +183,20 @@ def concat(ts, axis=0):
     return Concat.apply(*ts, axis=_axis("concat", axis, len(shape), shape))
 
 
-def stack(ts, axis=0):
-    """Join same-shaped tensors along a new axis."""
+def stack(ts, dim=None, *, axis=None):
+    """Join same-shaped tensors along a new dim."""
+    axis = dim_arg("stack", dim, axis, 0)
     ts = _as_list("stack", ts)
     shape = np.shape(ts[0].data if isinstance(ts[0], Tensor) else ts[0])
     out_shape = (len(ts),) + shape          # (only for the error message: the rank is what counts)
     return Stack.apply(*ts, axis=_axis("stack", axis, len(out_shape), out_shape))
 
 
-def split(x, split_size_or_sections, axis=0):
-    """Split like ``torch.split``: an int is the size of each chunk (the last may be smaller), a
-    list gives the sizes, which must add up to the length of ``axis``. Returns a tuple."""
-    axis = _axis("split", axis, x.ndim, x.shape)
+def split(x, split_size_or_sections, dim=None, *, axis=None):
+    """Split like ``torch.split`` (also ``t.split``): an int is the size of each chunk (the last
+    may be smaller), a list gives the sizes, which must add up to the length of ``dim``. Returns a
+    tuple."""
+    axis = _axis("split", dim_arg("split", dim, axis, 0), x.ndim, x.shape)
     n = x.shape[axis]
     s = split_size_or_sections
     if isinstance(s, (int, np.integer)) and not isinstance(s, bool):

@@ -15,6 +15,8 @@ class Adagrad(Optimizer):
     State per parameter: ``'step'``, ``'sum'`` (S).
     """
 
+    state_keys = ("step", "sum")
+
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, eps=eps))

@@ -2,7 +2,8 @@
 import numpy as np
 
 from .. import kernels as K
-from .optimizer import Optimizer, check_nonneg, with_weight_decay
+from ..grad_mode import describe
+from .optimizer import Optimizer, check_flags, check_nonneg, with_weight_decay
 
 
 class Adam(Optimizer):
@@ -21,17 +22,24 @@ class Adam(Optimizer):
     """
 
     _decoupled = False
+    state_keys = ("step", "exp_avg", "exp_avg_sq")
+    optional_state_keys = ("max_exp_avg_sq",)
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+        betas = tuple(betas) if isinstance(betas, (list, tuple)) else betas   # checked below
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad))
 
     def _check_group(self, group):
         check_nonneg(group, "lr", "eps", "weight_decay")
+        check_flags(group, "amsgrad")
         betas = group["betas"]
-        if len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        if not isinstance(betas, (list, tuple)) or len(betas) != 2:
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {describe(betas)}")
         for i, b in enumerate(betas):
+            if isinstance(b, bool) or not isinstance(b, (int, float, np.integer, np.floating)):
+                raise TypeError(f"beta parameter at index {i} must be a real number, got "
+                                f"{describe(b)}")
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {b} (must be in [0, 1))")
 

@@ -18,14 +18,21 @@ A parameter is anything with ``.data`` (a float32/float64 NumPy array, updated I
 other objects hold references to it) and ``.grad`` (an array of the same shape and dtype, or
 None: such parameters are skipped by ``step()``, as in PyTorch).
 
-Subclasses define ``_check_group(group)`` (raise on invalid hyperparameters) and
+Subclasses define ``_check_group(group)`` (raise on invalid hyperparameters),
 ``_update(w, g, state, group)`` (update one parameter array ``w`` in place given its gradient
-``g``; ``g`` must never be modified, it belongs to the caller).
+``g``; ``g`` must never be modified, it belongs to the caller) and the per-parameter state they
+keep: ``state_keys`` (present in every non-empty state; ``'step'`` is an integer, every other key
+an array shaped like the parameter) and ``optional_state_keys`` (buffers created on demand).
+``load_state_dict`` checks a loaded dict against these before changing anything.
 """
 import copy
-from collections.abc import MutableMapping
+import math
+import numbers
+from collections.abc import Iterable, MutableMapping
 
 import numpy as np
+
+from ..grad_mode import check_bool, describe
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -55,6 +62,9 @@ class _IdentityMap(MutableMapping):
         return f"_IdentityMap({len(self)} entries)"
 
 
+_MODULE_HINT = " (to optimize a module's parameters pass model.parameters())"
+
+
 def _is_param(obj):
     return hasattr(obj, "data") and hasattr(obj, "grad")
 
@@ -63,7 +73,8 @@ def _check_param(p, where):
     data = getattr(p, "data", None)
     if not isinstance(data, np.ndarray):
         raise TypeError(f"{where}: optimizer can only optimize parameters whose .data is a NumPy "
-                        f"array, got {type(p).__name__} with .data of type {type(data).__name__}")
+                        f"array, got {type(p).__name__} with .data of type {type(data).__name__}"
+                        + _MODULE_HINT * hasattr(p, "parameters"))
     if data.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{where}: optimizer can only optimize float32/float64 parameters, "
                         f"got dtype {data.dtype} (shape {data.shape})")
@@ -77,9 +88,11 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state = _IdentityMap()
         self.param_groups = []
-        if _is_param(params) or isinstance(params, np.ndarray):
+        if (_is_param(params) or isinstance(params, (np.ndarray, str, bytes))
+                or not isinstance(params, Iterable) or hasattr(params, "parameters")):
             raise TypeError("params argument given to the optimizer should be an iterable of "
-                            f"parameters or dicts, but got a single {type(params).__name__}")
+                            f"parameters or dicts, but got {describe(params)}"
+                            + _MODULE_HINT * hasattr(params, "parameters"))
         if isinstance(params, (set, frozenset, dict)):
             raise TypeError("params argument given to the optimizer should be an ordered iterable "
                             f"(list, tuple, generator) of parameters or dicts, got {type(params).__name__}")
@@ -132,6 +145,7 @@ class Optimizer:
     # ------------------------------------------------------------------ stepping
     def zero_grad(self, set_to_none=True):
         """Reset gradients: ``p.grad = None`` (default) or fill the existing array with zeros."""
+        check_bool(set_to_none, "set_to_none")
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:
@@ -141,9 +155,16 @@ class Optimizer:
 
     def _gather(self):
         """[(group, [(p, p.data, p.grad), ...])] for parameters with a gradient; validates all of them
-        before anything is updated, so a bad gradient leaves every parameter untouched."""
+        before anything is updated, so a bad gradient leaves every parameter untouched. The groups'
+        hyperparameters are checked again (a scheduler or the user may have written a NaN lr into
+        ``param_groups``), and so is each parameter's state against its current array (a parameter
+        replaced by one of another shape or dtype after the first step)."""
         work = []
         for gi, group in enumerate(self.param_groups):
+            try:
+                self._check_group(group)
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"param group {gi}: {e}") from None
             items = []
             for i, p in enumerate(group["params"]):
                 g = p.grad
@@ -160,12 +181,19 @@ class Optimizer:
                 if g.dtype != w.dtype:
                     raise TypeError(f"{where}: gradient dtype {g.dtype} does not match parameter "
                                     f"dtype {w.dtype}")
+                for k, v in (self.state.get(p) or {}).items():
+                    if isinstance(v, np.ndarray) and (v.shape != w.shape or v.dtype != w.dtype):
+                        raise ValueError(f"{where}: optimizer state {k!r} is {v.dtype}{list(v.shape)} but the "
+                                         f"parameter is now {w.dtype}{list(w.shape)} (it was replaced after "
+                                         "the first step); build a new optimizer or load a matching state")
                 items.append((p, w, g))
             work.append((group, items))
         return work
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
+        if closure is not None and not callable(closure):
+            raise TypeError(f"step(closure): closure must be callable or None, got {describe(closure)}")
         loss = closure() if closure is not None else None
         for group, items in self._gather():
             for p, w, g in items:
@@ -196,46 +224,80 @@ class Optimizer:
         return {"state": dict(sorted(state.items())), "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Load a dict made by ``state_dict()``. Checks the group count and sizes and every array's
-        shape; arrays are copied (cast to the parameter's dtype) so the dict is never aliased.
-        Nothing is modified if an error is raised."""
+        """Load a dict made by ``state_dict()`` (or a PyTorch one converted to NumPy).
+
+        Everything is validated before anything changes, so a failed load leaves the optimizer as
+        it was: the number of groups and of parameters per group, the parameter indices, every
+        hyperparameter (as the constructor does), and each parameter's state: the keys this
+        optimizer needs (``state_keys``; an empty state is fine), ``'step'`` a non-negative
+        integer, every buffer a real NumPy array of the parameter's shape (complex, object or bool
+        arrays are rejected, not cast). Arrays are copied, cast to the parameter's dtype, so the
+        dict is never aliased."""
         if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
             raise ValueError("state_dict must be a dict with keys 'state' and 'param_groups'")
-        saved_groups = state_dict["param_groups"]
+        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(saved_groups, (list, tuple)):
+            raise TypeError(f"state_dict['param_groups'] must be a list of dicts, got {type(saved_groups).__name__}")
+        if not isinstance(saved_state, dict):
+            raise TypeError(f"state_dict['state'] must be a dict, got {type(saved_state).__name__}")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, but the "
                              f"optimizer has {len(self.param_groups)}")
         by_index, new_groups = {}, []
         for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
-            if len(saved["params"]) != len(group["params"]):
-                raise ValueError(f"loaded state dict's parameter group {gi} has {len(saved['params'])} "
+            indices = saved.get("params") if isinstance(saved, dict) else None
+            if not isinstance(indices, (list, tuple)):
+                raise TypeError(f"loaded state dict's parameter group {gi} must be a dict with a 'params' "
+                                f"list of indices, got {describe(saved)}")
+            if len(indices) != len(group["params"]):
+                raise ValueError(f"loaded state dict's parameter group {gi} has {len(indices)} "
                                  f"parameters, but the optimizer's group {gi} has {len(group['params'])}")
-            for idx, p in zip(saved["params"], group["params"]):
+            for idx, p in zip(indices, group["params"]):
+                if isinstance(idx, bool) or not isinstance(idx, numbers.Integral):
+                    raise TypeError(f"loaded state dict's parameter group {gi} has parameter index "
+                                    f"{idx!r} of type {type(idx).__name__}; expected an int")
+                if idx in by_index:
+                    raise ValueError(f"loaded state dict lists parameter index {idx} more than once")
                 by_index[idx] = p
+            if saved.get("maximize"):
+                raise ValueError(f"loaded state dict's parameter group {gi} has maximize="
+                                 f"{saved['maximize']!r}, which minigrad's optimizers do not support")
             new = {k: v for k, v in group.items() if k != "params"}      # keys missing from the save
             new.update({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
             self._check_group(new)
             new["params"] = group["params"]
             new_groups.append(new)
         new_state = _IdentityMap()
-        for idx, st in state_dict["state"].items():
+        for idx, st in saved_state.items():
             if idx not in by_index:
-                raise ValueError(f"loaded state dict has state for parameter index {idx}, which is not "
+                raise ValueError(f"loaded state dict has state for parameter index {idx!r}, which is not "
                                  f"in any of its parameter groups")
-            p = by_index[idx]
-            loaded = {}
-            for k, v in st.items():
-                if isinstance(v, np.ndarray):
-                    if v.shape != p.data.shape:
-                        raise ValueError(f"loaded state '{k}' for parameter index {idx} has shape "
-                                         f"{v.shape}, but the parameter has shape {p.data.shape}")
-                    v = np.array(v, dtype=p.data.dtype, order="C", copy=True)
-                else:
-                    v = copy.deepcopy(v)
-                loaded[k] = v
-            new_state[p] = loaded
+            new_state[by_index[idx]] = self._load_param_state(idx, st, by_index[idx].data)
         self.param_groups = new_groups
         self.state = new_state
+
+    state_keys = ()              # set by each subclass (see the module docstring)
+    optional_state_keys = ()
+
+    def _load_param_state(self, idx, st, w):
+        """A validated copy of one parameter's loaded state (``w``: the parameter's array)."""
+        where = f"loaded state for parameter index {idx}"
+        if not isinstance(st, dict):
+            raise TypeError(f"{where} must be a dict, got {type(st).__name__}")
+        st = {k: v for k, v in st.items() if not (v is None and k in self.optional_state_keys)}
+        if not st:
+            return {}                           # not stepped yet: created on the first step
+        name = type(self).__name__
+        missing = [k for k in self.state_keys if k not in st]
+        if missing:
+            raise ValueError(f"{where} lacks {', '.join(repr(k) for k in missing)} (the state of "
+                             f"{name} has {list(self.state_keys)}), got keys {list(st)}")
+        unknown = [k for k in st if k not in self.state_keys and k not in self.optional_state_keys]
+        if unknown:
+            raise ValueError(f"{where} has unknown key(s) {', '.join(repr(k) for k in unknown)} for {name} "
+                             f"(expected {list(self.state_keys + self.optional_state_keys)})")
+        return {k: (_load_step(v, where) if k == "step" else _load_buffer(v, k, w, where))
+                for k, v in st.items()}
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
@@ -269,14 +331,46 @@ def ema_square_(buf, g, decay, scratch):
     buf += scratch
 
 
+def _load_step(v, where):
+    """A loaded ``'step'`` as an int: an integer >= 0 (PyTorch keeps it as a 0-d float tensor,
+    so a 0-d real array or an integral float is accepted too)."""
+    if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "fiu":
+        v = v.item()
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{where}: 'step' must be a non-negative integer, got {describe(v)}")
+    if not (math.isfinite(v) and v >= 0 and v == int(v)):
+        raise ValueError(f"{where}: 'step' must be a non-negative integer, got {v!r}")
+    return int(v)
+
+
+def _load_buffer(v, key, w, where):
+    """A loaded state buffer as a fresh C-contiguous array of ``w``'s dtype, after checking it is a
+    real NumPy array of ``w``'s shape."""
+    if not isinstance(v, np.ndarray):
+        raise TypeError(f"{where}: {key!r} must be a NumPy array, got {describe(v)}")
+    if v.dtype.kind not in "fiu":
+        raise TypeError(f"{where}: {key!r} has dtype {v.dtype}; expected real numbers (it is cast to "
+                        f"the parameter's {w.dtype}, which {v.dtype} values cannot be without loss)")
+    if v.shape != w.shape:
+        raise ValueError(f"{where}: {key!r} has shape {v.shape}, but the parameter has shape {w.shape}")
+    return np.array(v, dtype=w.dtype, order="C", copy=True)
+
+
 def check_nonneg(group, *keys):
-    """Raise ValueError unless every ``group[key]`` is a real number >= 0 (NaN fails too)."""
+    """Raise unless every ``group[key]`` is a finite real number >= 0 (NaN and inf fail too), with
+    PyTorch's messages ("Invalid learning rate: -0.1")."""
     for k in keys:
         v = group[k]
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{k} must be a real number, got {type(v).__name__}")
-        if not 0.0 <= v:
+            raise TypeError(f"{k} must be a real number, got {describe(v)}")
+        if not (0.0 <= v and math.isfinite(v)):
             raise ValueError(f"Invalid {_NAMES.get(k, k)}: {v}")
+
+
+def check_flags(group, *keys):
+    """Raise TypeError unless every ``group[key]`` is a bool (``nesterov='no'`` would be truthy)."""
+    for k in keys:
+        check_bool(group[k], k)
 
 
 _NAMES = {"lr": "learning rate", "eps": "epsilon value", "weight_decay": "weight_decay value",

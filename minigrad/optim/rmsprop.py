@@ -1,7 +1,7 @@
 """RMSprop (optionally centered, with momentum), as ``torch.optim.RMSprop``."""
 import numpy as np
 
-from .optimizer import Optimizer, check_nonneg, ema_square_, lerp_, with_weight_decay
+from .optimizer import Optimizer, check_flags, check_nonneg, ema_square_, lerp_, with_weight_decay
 
 
 class RMSprop(Optimizer):
@@ -18,12 +18,19 @@ class RMSprop(Optimizer):
     ``'grad_avg'`` (centered).
     """
 
+    state_keys = ("step", "square_avg")
+    optional_state_keys = ("momentum_buffer", "grad_avg")
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered))
 
     def _check_group(self, group):
         check_nonneg(group, "lr", "eps", "momentum", "weight_decay", "alpha")
+        if group["alpha"] > 1:    # PyTorch only asks alpha >= 0, but above 1 s_t can turn negative: NaN
+            raise ValueError(f"Invalid alpha value: {group['alpha']} (must be in [0, 1]; above 1 the "
+                             "running average of g^2 can turn negative and sqrt gives NaN)")
+        check_flags(group, "centered")
 
     def _update(self, w, g, state, group):
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])

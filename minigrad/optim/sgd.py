@@ -1,7 +1,7 @@
 """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``."""
 import numpy as np
 
-from .optimizer import Optimizer, check_nonneg, with_weight_decay
+from .optimizer import Optimizer, check_flags, check_nonneg, with_weight_decay
 
 
 class SGD(Optimizer):
@@ -16,12 +16,15 @@ class SGD(Optimizer):
     State per parameter: ``'momentum_buffer'`` (only when momentum != 0).
     """
 
+    optional_state_keys = ("momentum_buffer",)
+
     def __init__(self, params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
 
     def _check_group(self, group):
         check_nonneg(group, "lr", "momentum", "dampening", "weight_decay")
+        check_flags(group, "nesterov")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 

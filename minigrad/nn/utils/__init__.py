@@ -1,4 +1,5 @@
-"""Training utilities for minigrad models: gradient clipping and truncated-BPTT state handling.
+"""Training utilities for minigrad models: gradient clipping and truncated-BPTT state handling
+(``nn.utils.rnn`` holds packed sequences).
 
     total = nn.utils.clip_grad_norm_(model.parameters(), max_norm=0.25)
     nn.utils.clip_grad_value_(model.parameters(), clip_value=1.0)
@@ -10,16 +11,32 @@ change), and the work is vectorised per parameter (one NumPy reduction / one sca
 Python loop over elements).
 """
 import math
+import numbers
 
 import numpy as np
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "repackage_hidden"]
+from . import rnn
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "repackage_hidden", "rnn"]
+
+
+def _nonneg(value, fname, name):
+    """A non-negative number (inf allowed: 'compute the norm, clip nothing'); a negative bound would
+    flip the gradients' signs and NaN would turn them all into NaN."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{fname}: {name} must be a number, got {value!r} ({type(value).__name__})")
+    v = float(value)
+    if not v >= 0:
+        raise ValueError(f"{fname}: {name} must be >= 0, got {value!r}")
+    return v
 
 
 def _grads(parameters):
     """The non-None gradients of a single tensor or an iterable of tensors, as a list."""
     if hasattr(parameters, "grad"):          # a single tensor / parameter
         parameters = [parameters]
+    elif not hasattr(parameters, "__iter__"):
+        raise TypeError(f"parameters must be a tensor or an iterable of tensors, got {type(parameters).__name__}")
     grads = []
     for p in parameters:
         g = p.grad
@@ -81,7 +98,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     gradients are scaled by the (NaN) coefficient.
     """
     p = _norm_type(norm_type)
-    max_norm = float(max_norm)
+    max_norm = _nonneg(max_norm, "clip_grad_norm_", "max_norm")
     grads = _grads(parameters)
     if not grads:
         return 0.0
@@ -99,9 +116,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
 def clip_grad_value_(parameters, clip_value):
     """Clamp every gradient element into ``[-clip_value, clip_value]``, in place."""
-    clip_value = float(clip_value)
-    if clip_value < 0:
-        raise ValueError(f"clip_value must be non-negative, got {clip_value}")
+    clip_value = _nonneg(clip_value, "clip_grad_value_", "clip_value")
     for g in _grads(parameters):
         np.clip(g, -clip_value, clip_value, out=g)
 
