@@ -104,6 +104,8 @@ def cell_step(cell, x, state=None):
     means zeros, as for the fused cell. Returns the new state in the same form. The equations are
     those of the cell kind's ``spec.composed`` (:func:`rnn_cell`, :func:`lstm_cell`, :func:`gru_cell`).
     """
+    if not isinstance(cell, _rnn.RNNCellBase):
+        raise TypeError(f"cell_step: cell must be an nn.RNNCell, LSTMCell or GRUCell, got {type(cell).__name__}")
     spec, like = cell.spec, cell.weight_ih
     x = as_tensor(x, like=like)
     if state is None:

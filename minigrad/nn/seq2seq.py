@@ -34,6 +34,7 @@ import numpy as np
 from .. import functional as F
 from .. import ops
 from ..tensor import Tensor, no_grad
+from .argcheck import check_int, check_real
 from .attention import Attention, attention_kind, make_mask
 from .cell_registry import cell_spec
 from .layers import Dropout, Embedding, Linear
@@ -232,6 +233,7 @@ class Decoder(Module):
         (drawn per item and step from ``generator`` or minigrad's default generator).
         With ``return_attention`` also returns the weights (T, B, S) as a NumPy array.
         """
+        teacher_forcing = check_real(teacher_forcing, "Decoder", "teacher_forcing", 0.0, 1.0)   # a ratio
         tgt_in = _tokens(tgt_in, "tgt_in", 2)
         T, B = tgt_in.shape
         if self.attention_kind is not None and memory is None:
@@ -343,15 +345,16 @@ class Seq2Seq(Module):
                                label_smoothing=label_smoothing)
 
     # ------------------------------------------------------------------ decoding
-    def _default_max_len(self, src):
-        return 2 * src.shape[0] + 10
+    def _max_len(self, src, max_len, fname):
+        """``max_len`` as given (an int >= 1), or the default 2 S + 10 for None."""
+        return 2 * src.shape[0] + 10 if max_len is None else check_int(max_len, fname, "max_len", lo=1)
 
     def greedy_decode(self, src, src_lengths=None, max_len=None, return_attention=False):
         """Argmax decoding of a batch; returns a list of B token lists (without EOS) and, with
         ``return_attention``, a list of (len_b + 1, S) weight arrays (the EOS step included)."""
         src = _tokens(src, "src", 2)
         B = src.shape[1]
-        max_len = max_len or self._default_max_len(src)
+        max_len = self._max_len(src, max_len, "Seq2Seq.greedy_decode")
         was_training = self.training
         self.eval()
         try:
@@ -400,7 +403,7 @@ class Seq2Seq(Module):
         B, K = src.shape[1], int(beam_width)
         if K < 1:
             raise ValueError(f"beam_width must be >= 1, got {beam_width}")
-        max_len = max_len or self._default_max_len(src)
+        max_len = self._max_len(src, max_len, "Seq2Seq.beam_search")
         V, eos = self.decoder.vocab_size, self.eos_idx
         was_training = self.training
         self.eval()
