@@ -90,20 +90,20 @@ def test_packed_helpers_match_torch():
                                   tu.pad_sequence([torch.tensor(s.data) for s in seqs], batch_first=True).numpy())
 
 
-@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("kind,proj", [("RNN", 0), ("LSTM", 0), ("GRU", 0), ("LSTM", 3)])
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_recurrent_layers_on_packed_input_match_torch(kind, batch_first):
+def test_recurrent_layers_on_packed_input_match_torch(kind, proj, batch_first):
     torch = pytest.importorskip("torch")
     T, B, I, H, L = 5, 4, 3, 4, 2
-    kw = dict(num_layers=L, bidirectional=True, batch_first=batch_first)
+    kw = dict(num_layers=L, bidirectional=True, batch_first=batch_first, **({"proj_size": proj} if proj else {}))
     tmod = getattr(torch.nn, kind)(I, H, **kw).double()
     mod = getattr(nn, kind)(I, H, **kw).double()
     mod.load_state_dict({k: v.detach().numpy() for k, v in tmod.state_dict().items()})
     lengths = [2, 5, 1, 4]
     x = mg.tensor(rng.standard_normal((B, T, I) if batch_first else (T, B, I)), dtype=np.float64)
-    h0 = rng.standard_normal((2 * L, B, H))
-    thx = (torch.tensor(h0), torch.tensor(h0 * 0.5)) if kind == "LSTM" else torch.tensor(h0)
-    hx = (h0, h0 * 0.5) if kind == "LSTM" else h0
+    h0, c0 = rng.standard_normal((2 * L, B, proj or H)), rng.standard_normal((2 * L, B, H))  # LSTMP: h_0 of proj_size
+    thx = (torch.tensor(h0), torch.tensor(c0)) if kind == "LSTM" else torch.tensor(h0)
+    hx = (h0, c0) if kind == "LSTM" else h0
 
     tp = torch.nn.utils.rnn.pack_padded_sequence(torch.tensor(x.data), torch.tensor(lengths), batch_first=batch_first,
                                                  enforce_sorted=False)
