@@ -40,22 +40,25 @@ def _simd_cap():
 
 
 def _rank(arg):
-    """Position in SIMD_LEVELS of a set_simd argument: a level's name, or a bool (True = the
-    fastest the CPU has, False = generic C, as set_simd(bool) means today)."""
+    """Position in SIMD_LEVELS of a set_simd argument: a level's name, or a truth value (True =
+    the fastest the CPU has, False = generic C, as set_simd(bool) means today). None: unknown."""
     names = list(SIMD_LEVELS)
     if isinstance(arg, str):
-        if arg not in SIMD_LEVELS:
-            raise ValueError(f"set_simd({arg!r}): not a level the tests know ({', '.join(names)})")
-        return names.index(arg)
+        return names.index(arg) if arg in SIMD_LEVELS else None
     return len(names) - 1 if arg else 0
 
 
 def _capped(set_simd, cap):
-    """set_simd that never selects a level above ``cap``, like set_simd on a CPU lacking the rest."""
-    names = list(SIMD_LEVELS)
+    """set_simd that never leaves a level above ``cap`` selected, like set_simd on a CPU that
+    lacks the rest. The real set_simd runs first, so bad arguments get its own errors."""
+    cap_rank = list(SIMD_LEVELS).index(cap)
 
     def set_simd_capped(level):
-        return set_simd(SIMD_LEVELS[names[min(_rank(level), names.index(cap))]])
+        result = set_simd(level)
+        rank = _rank(level)
+        if rank is None or rank > cap_rank:     # above the cap, or a level not listed above
+            set_simd(SIMD_LEVELS[cap])
+        return result
     set_simd_capped.__doc__ = set_simd.__doc__
     return set_simd_capped
 
@@ -95,22 +98,30 @@ def _simd_level():
     yield
 
 
-def _cpu_model():
+def _cpu_info():
+    """(model name, set of feature flags) from /proc/cpuinfo; the platform's names elsewhere."""
+    model, flags = platform.processor() or platform.machine(), set()
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return model, flags
 
 
 def pytest_report_header(config):
+    model, flags = _cpu_info()
     used = K.cpu_has_avx2_fma()
     return [
-        f"minigrad: CPU {_cpu_model()}; AVX2/FMA {'available' if _HAS_AVX2_FMA else 'absent'}, "
-        f"{'used' if used else 'not used'} (SIMD level {_CAP or 'auto'}, {SIMD_ENV}); "
+        f"minigrad: CPU {model} (AVX-512F {'yes' if 'avx512f' in flags else 'no'}); "
+        f"AVX2/FMA {'available' if _HAS_AVX2_FMA else 'absent'}, {'used' if used else 'not used'} "
+        f"(SIMD level {_CAP or 'auto'}, {SIMD_ENV}); "
         f"OpenMP {'on' if K.has_openmp() else 'off'}, {mg.get_num_threads()} threads",
         f"minigrad: extension {_common._C.__file__}",
     ]
