@@ -7,9 +7,9 @@ without AVX-512). Tests that switch SIMD on themselves (the SIMD-vs-generic comp
 test_gemm.py and test_activations.py) get the cap instead, exactly as they would on such a CPU.
 Unset (or ``auto``) changes nothing. .ci/run runs the suite once with ``generic``.
 
-The header line says what the session actually runs on: the CPU, whether it has AVX2/FMA and
-whether the kernels use it, OpenMP and the thread count, and which build of ``minigrad._C``
-is under test (so a CI variant shows it tests its own build).
+The header lines say what the session actually runs on: the CPU, whether it has AVX2/FMA and
+whether the kernels use it, OpenMP and the thread count, whether the ASan runtime is loaded,
+and which build of ``minigrad._C`` is under test (so a CI variant shows it tests its own build).
 """
 import os
 import platform
@@ -115,13 +115,20 @@ def _cpu_info():
     return model, flags
 
 
+def _asan_loaded():
+    """True if the AddressSanitizer runtime is in the process (the CI's sanitizer stage)."""
+    import ctypes
+    return hasattr(ctypes.CDLL(None), "__asan_init")
+
+
 def pytest_report_header(config):
     model, flags = _cpu_info()
     used = K.cpu_has_avx2_fma()
     return [
-        f"minigrad: CPU {model} (AVX-512F {'yes' if 'avx512f' in flags else 'no'}); "
-        f"AVX2/FMA {'available' if _HAS_AVX2_FMA else 'absent'}, {'used' if used else 'not used'} "
-        f"(SIMD level {_CAP or 'auto'}, {SIMD_ENV}); "
-        f"OpenMP {'on' if K.has_openmp() else 'off'}, {mg.get_num_threads()} threads",
+        f"minigrad: CPU {model} (AVX-512F {'yes' if 'avx512f' in flags else 'no'}); AVX2/FMA "
+        f"{'available' if _HAS_AVX2_FMA else 'absent'}, {'used' if used else 'not used'} "
+        f"(SIMD level {_CAP or 'auto'}, {SIMD_ENV})",
+        f"minigrad: OpenMP {'on' if K.has_openmp() else 'off'}, {mg.get_num_threads()} threads; "
+        f"ASan runtime {'loaded' if _asan_loaded() else 'not loaded'}",
         f"minigrad: extension {_common._C.__file__}",
     ]
