@@ -125,10 +125,11 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         self.data = _as_array(data, dtype)
+        requires_grad = check_bool(requires_grad, "Tensor: requires_grad")
         if requires_grad and self.data.dtype not in _FLOAT_DTYPES:
             raise TypeError(f"only float32/float64 tensors can require gradients, got {self.data.dtype}")
         self.grad = None
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = requires_grad
         self._node = None      # the Function that produced this tensor (None for leaves)
         self._index = 0        # which output of that Function this tensor is
         self._hooks = None     # leaf hooks (non-leaf hooks live on the node)
