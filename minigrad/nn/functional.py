@@ -28,7 +28,7 @@ import numpy as np
 from .. import ops
 from ..random import default_generator
 from ..tensor import Function
-from .argcheck import float_tensor, int_array, norm_axis, pick_dim
+from .argcheck import check_int, float_tensor, int_array, norm_axis, pick_dim
 from .loss_ops import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss,
                        l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 
@@ -229,6 +229,7 @@ def embedding(indices, weight, padding_idx=None):
         raise IndexError(f"embedding: index {int(bad)} is out of range for a weight with {V} rows "
                          f"(shape {weight.shape}); indices must lie in [0, {V})")
     if padding_idx is not None:
+        padding_idx = check_int(padding_idx, "embedding", "padding_idx")
         if not -V <= padding_idx < V:
             raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for {V} rows")
         padding_idx = int(padding_idx) % V

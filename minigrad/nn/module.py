@@ -15,10 +15,12 @@ registered (PyTorch ignores them silently); minigrad warns at the assignment and
 """
 import warnings
 from collections import OrderedDict
+from collections.abc import Mapping
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..grad_mode import check_bool, describe
+from ..tensor import Tensor, _as_array
 
 
 class Parameter(Tensor):
@@ -272,22 +274,34 @@ class Module:
         Shapes must always match: every mismatch is named, and nothing is copied unless all
         shapes match (no half-loaded model). Returns ``(missing, unexpected)`` name lists.
         """
+        owner = f"load_state_dict for {type(self).__name__}"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{owner}: expected a dict of name -> array, got {type(state_dict).__name__}")
+        bad_keys = [k for k in state_dict if not isinstance(k, str)]
+        if bad_keys:
+            raise TypeError(f"{owner}: keys must be parameter names (str), got {describe(bad_keys[0])}")
         own = OrderedDict(self._named_state())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
+            raise KeyError(f"{owner}: missing keys {missing}, "
                            f"unexpected keys {unexpected}")
         values, wrong = {}, []
         for name, p in own.items():
             if name in state_dict:
                 value = state_dict[name]
-                values[name] = np.asarray(value.data if isinstance(value, Tensor) else value)
+                # the tensor dtype rule (complex, None/object, strings refused); arrays keep their
+                # dtype (no copy here: copyto casts), Python lists take the parameter's dtype
+                dtype = None if isinstance(value, (np.ndarray, Tensor)) else p.data.dtype
+                try:
+                    values[name] = _as_array(value, dtype)
+                except (TypeError, ValueError, OverflowError) as e:
+                    raise type(e)(f"{owner}: {name!r}: {e}") from None
                 if values[name].shape != p.data.shape:
                     wrong.append(f"{name} has shape {p.data.shape} in the model but "
                                  f"{values[name].shape} in the state dict")
         if wrong:
-            raise ValueError(f"load_state_dict for {type(self).__name__}: " + "; ".join(wrong))
+            raise ValueError(f"{owner}: " + "; ".join(wrong))
         for name, value in values.items():
             np.copyto(own[name].data, value, casting="unsafe")
         return missing, unexpected
@@ -313,8 +327,9 @@ class Module:
         return self.to(np.float32)
 
     def train(self, mode=True):
+        mode = check_bool(mode, f"{type(self).__name__}.train(mode)")
         for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+            object.__setattr__(m, "training", mode)
         return self
 
     def eval(self):

@@ -29,6 +29,7 @@ import numbers
 
 import numpy as np
 
+from ..grad_mode import describe
 from ..nn.argcheck import check_int, check_real, positive_int
 from ..tensor import Tensor
 
@@ -47,6 +48,7 @@ class LRScheduler:
             raise TypeError(f"{type(optimizer).__name__} is not an optimizer: expected a "
                             "'param_groups' list of dicts with an 'lr' entry")
         self.optimizer = optimizer
+        last_epoch = check_int(last_epoch, type(self).__name__, "last_epoch", lo=-1)
         if last_epoch == -1:
             for group in groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -66,7 +68,8 @@ class LRScheduler:
     def step(self, epoch=None):
         """Advance one epoch (or jump to ``epoch``) and write the new lrs into the param groups."""
         self._step_count += 1
-        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
+        self.last_epoch = self.last_epoch + 1 if epoch is None else check_int(epoch, f"{type(self).__name__}.step",
+                                                                              "epoch")
         lrs = self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
@@ -166,8 +169,10 @@ class LambdaLR(LRScheduler):
             self.lr_lambdas = list(lr_lambda)
         else:
             self.lr_lambdas = [lr_lambda] * n
-        if not all(callable(f) for f in self.lr_lambdas):
-            raise TypeError("lr_lambda must be callable (or a list of callables)")
+        bad = [f for f in self.lr_lambdas if not callable(f)]
+        if bad:
+            raise TypeError(f"LambdaLR: lr_lambda must be callable (or a list of callables, one per param "
+                            f"group), got {describe(bad[0])}")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -351,7 +356,8 @@ class ReduceLROnPlateau(LRScheduler):
             raise TypeError(f"ReduceLROnPlateau.step expects one metric value, got an array of shape {metrics.shape}")
         current = float(metrics.item() if hasattr(metrics, "item") else metrics)
         self._step_count += 1
-        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
+        self.last_epoch = self.last_epoch + 1 if epoch is None else check_int(epoch, "ReduceLROnPlateau.step",
+                                                                              "epoch")
         if self._is_better(current, self.best):
             self.best, self.num_bad_epochs = current, 0
         else:
