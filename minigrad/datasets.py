@@ -24,6 +24,8 @@ import zlib
 
 import numpy as np
 
+from .fileio import open_regular
+
 __all__ = ["IDX_DTYPES", "IDXError", "load_idx", "save_idx", "load_mnist"]
 
 #: IDX type code -> NumPy dtype (big-endian, as stored in the file)
@@ -36,7 +38,8 @@ class IDXError(ValueError):
 
 
 def _read_bytes(path):
-    with open(path, "rb") as f:
+    f, _ = open_regular(path, IDXError, "not an IDX file")
+    with f:
         raw = f.read()
     if raw[:2] == b"\x1f\x8b":
         try:

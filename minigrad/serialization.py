@@ -61,13 +61,13 @@ import os
 import re
 import secrets
 import socket
-import stat
 import sys
 import zipfile
 import zlib
 
 import numpy as np
 
+from .fileio import open_regular
 from .tensor import Tensor
 
 __all__ = ["CheckpointError", "load", "save", "FORMAT_MAGIC", "FORMAT_VERSION", "MAX_DEPTH"]
@@ -562,15 +562,6 @@ def _load_stream(fh, name, size=None):
                               f"({type(e).__name__}: {e})") from None
 
 
-def _file_kind(mode):
-    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device")):
-        if test(mode):
-            return kind
-    return "not a regular file"
-
-
 def load(f):
     """Load what ``save`` wrote from a path or a readable binary file object.
 
@@ -582,15 +573,6 @@ def load(f):
     if _is_file_object(f, "read"):
         return _load_stream(f, _stream_name(f))
     path = os.fspath(f)
-    st = os.stat(path)
-    if not stat.S_ISREG(st.st_mode):
-        raise CheckpointError(f"{path}: not a minigrad checkpoint ({_file_kind(st.st_mode)}, not "
-                              "a regular file)")
-    # O_NONBLOCK: should the path be swapped for a FIFO after the stat, opening cannot block
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise CheckpointError(f"{path}: not a minigrad checkpoint ({_file_kind(st.st_mode)}, "
-                                  "not a regular file)")
-        return _load_stream(fh, path, st.st_size)
+    fh, size = open_regular(path, CheckpointError, "not a minigrad checkpoint")
+    with fh:
+        return _load_stream(fh, path, size)
