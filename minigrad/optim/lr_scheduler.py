@@ -29,7 +29,7 @@ import numbers
 
 import numpy as np
 
-from ..grad_mode import describe
+from ..grad_mode import check_bool, describe
 from ..nn.argcheck import check_int, check_real, positive_int
 from ..tensor import Tensor
 
@@ -92,11 +92,25 @@ class LRScheduler:
         Like PyTorch, this does not touch the optimizer: load the optimizer's own state dict to
         restore its current lrs.
         """
+        owner = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{owner}: expected a dict (from state_dict()), got {describe(state_dict)}")
         known = ("last_epoch", "_step_count", "base_lrs", "_last_lr") + tuple(self._hyper)
-        for key in known:
-            if key in state_dict:
-                value = state_dict[key]
-                setattr(self, key, list(value) if key in ("base_lrs", "_last_lr") else value)
+        values = {key: state_dict[key] for key in known if key in state_dict}
+        for key in ("last_epoch", "_step_count"):          # checked before anything changes
+            if key in values:
+                check_int(values[key], owner, key)
+        n = len(self.optimizer.param_groups)
+        for key in ("base_lrs", "_last_lr"):
+            if key in values:
+                v = values[key]
+                if not isinstance(v, (list, tuple)) or len(v) != n or not all(
+                        isinstance(x, numbers.Real) and not isinstance(x, bool) for x in v):
+                    raise TypeError(f"{owner}: {key} must be a list of {n} numbers (one per param group), "
+                                    f"got {describe(v)}")
+                values[key] = list(v)
+        for key, value in values.items():
+            setattr(self, key, value)
 
 
 class StepLR(LRScheduler):
@@ -124,7 +138,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         self.T_max = positive_int(T_max, "T_max")
-        self.eta_min = float(eta_min)
+        self.eta_min = check_real(eta_min, "CosineAnnealingLR", "eta_min")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -176,7 +190,14 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
-        return [base * f(self.last_epoch) for f, base in zip(self.lr_lambdas, self.base_lrs)]
+        lrs = []
+        for f, base in zip(self.lr_lambdas, self.base_lrs):
+            factor = f(self.last_epoch)
+            if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not math.isfinite(factor):
+                raise (ValueError if isinstance(factor, numbers.Real) else TypeError)(
+                    f"LambdaLR: lr_lambda({self.last_epoch}) returned {describe(factor)}; expected a finite number")
+            lrs.append(base * factor)
+        return lrs
 
 
 class LinearWarmup(LRScheduler):
@@ -264,7 +285,7 @@ class OneCycleLR(LRScheduler):
                 group["initial_lr"] = m / div_factor
                 group["max_lr"] = m
                 group["min_lr"] = group["initial_lr"] / final_div_factor
-        self.cycle_momentum = bool(cycle_momentum)
+        self.cycle_momentum = check_bool(cycle_momentum, "OneCycleLR: cycle_momentum")
         if self.cycle_momentum:
             defaults = getattr(optimizer, "defaults", {})
             if "momentum" not in defaults and "betas" not in defaults:
