@@ -294,10 +294,12 @@ def save(obj, f):
         _write_npz(f, members)
         return
 
-    path = os.fspath(f)
+    path = os.fsdecode(os.fspath(f))
     if os.path.isdir(path):
         raise IsADirectoryError(f"mg.save: {path} is a directory; give a file name")
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"mg.save: cannot write {path}: the directory {directory} does not exist")
     _remove_stale_temps(directory, os.path.basename(path))
     tmp, fd = _open_temp(directory, os.path.basename(path))
     try:
@@ -572,7 +574,7 @@ def load(f):
     """
     if _is_file_object(f, "read"):
         return _load_stream(f, _stream_name(f))
-    path = os.fspath(f)
+    path = os.fsdecode(os.fspath(f))
     fh, size = open_regular(path, CheckpointError, "not a minigrad checkpoint")
     with fh:
         return _load_stream(fh, path, size)

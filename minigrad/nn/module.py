@@ -19,7 +19,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..dtypes import as_dtype
 from ..grad_mode import check_bool, describe
+from ..ops.convert import to_args
 from ..tensor import Tensor, _as_array
 
 
@@ -48,6 +50,16 @@ def _as_buffer(value, name):
         return Tensor(value, dtype=value.dtype)
     raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} (a Tensor, a NumPy array or None "
                     "expected)")
+
+
+def _dtype_name(a):
+    """``np.dtype(a)`` when ``a`` is a dtype's name ("float64"), else ``a`` (e.g. a device string)."""
+    if isinstance(a, str):
+        try:
+            return np.dtype(a)
+        except TypeError:
+            pass
+    return a
 
 
 def _warn_if_unregistered(owner, name, value):
@@ -241,6 +253,9 @@ class Module:
         return (b for _, b in self.named_buffers(recurse=recurse))
 
     def apply(self, fn):
+        """Call ``fn(module)`` on every module of the tree (this one included); returns self."""
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}.apply needs a callable fn(module), got {describe(fn)}")
         for m in self.modules():
             fn(m)
         return self
@@ -275,6 +290,7 @@ class Module:
         shapes match (no half-loaded model). Returns ``(missing, unexpected)`` name lists.
         """
         owner = f"load_state_dict for {type(self).__name__}"
+        strict = check_bool(strict, f"{owner}: strict")
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"{owner}: expected a dict of name -> array, got {type(state_dict).__name__}")
         bad_keys = [k for k in state_dict if not isinstance(k, str)]
@@ -306,9 +322,14 @@ class Module:
             np.copyto(own[name].data, value, casting="unsafe")
         return missing, unexpected
 
-    def to(self, dtype):
-        """Convert every parameter to ``dtype`` (np.float32 / np.float64) in place; returns self."""
-        dtype = np.dtype(dtype)
+    def to(self, *args, dtype=None, device=None):
+        """Convert every parameter to ``dtype`` (np.float32 / np.float64) in place; returns self.
+        As ``torch.nn.Module.to``, a device ("cpu" only) may be given too: ``to("cpu", mg.float64)``."""
+        args = tuple(_dtype_name(a) for a in args)      # "float64" stays a dtype here (as before)
+        dtype, _ = to_args(args, dtype, device, "Module.to")
+        if dtype is None:
+            return self
+        dtype = as_dtype(dtype, "Module.to")
         if dtype.kind != "f":
             raise TypeError(f"Module.to expects a float dtype, got {dtype}")
         for p in self.parameters():
