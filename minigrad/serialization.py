@@ -291,7 +291,12 @@ def save(obj, f):
     members = dict(flat.arrays)
     members[_MANIFEST] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     if _is_file_object(f, "write"):
-        _write_npz(f, members)
+        if hasattr(f, "read"):
+            _write_npz(f, members)
+        else:       # NumPy's zip writer insists on a 'read' attribute: a write-only stream gets one write
+            buf = io.BytesIO()
+            _write_npz(buf, members)
+            f.write(buf.getvalue())
         return
 
     path = os.fsdecode(os.fspath(f))
@@ -542,7 +547,9 @@ def _load_stream(fh, name, size=None):
     if not isinstance(head, bytes):
         raise TypeError(f"mg.load needs a binary file object, {name} returned {type(head).__name__}")
     if head != _ZIP_MAGIC:
-        what = "an empty file" if not head else f"starts with {head!r}, not a zip/.npz archive"
+        what = (f"starts with {head!r}, not a zip/.npz archive" if head else
+                f"nothing to read at offset {start}: the end of the stream (seek(0) after writing?)" if start
+                else "an empty file")
         raise CheckpointError(f"{name}: not a minigrad checkpoint ({what})")
     fh.seek(start)
     try:
