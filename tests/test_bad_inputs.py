@@ -20,12 +20,13 @@ import base64
 import collections
 import io
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
+from _cases import CKPT, IE, KE, RE, TE, VE, C
 from _crashproof import Worker
+from bad_inputs_api import API_CASES
 
 try:
     from hypothesis import Phase, given, settings, strategies as st
@@ -107,23 +108,7 @@ if not mg.is_grad_enabled():
 '''
 
 
-@dataclass
-class Case:
-    id: str
-    code: str
-    raises: tuple         # exception class names; any of them
-    frags: tuple          # each a string or a tuple of alternative spellings
-
-
-def C(id, code, raises, *frags):
-    names = raises if isinstance(raises, tuple) else (raises,)
-    names = tuple(r if isinstance(r, str) else r.__name__ for r in names)
-    return Case(id, code.strip(), names, frags)
-
-
 CASE_TIMEOUT = 4.0       # seconds; a case past this is a hang (cases take milliseconds, the largest ~0.1 s)
-TE, VE, IE, KE, RE = TypeError, ValueError, IndexError, KeyError, RuntimeError
-CKPT = "CheckpointError"
 
 # ------------------------------------------------------------------ tensors: creation and methods
 TENSOR = [
@@ -615,7 +600,7 @@ Bad.apply(T(2, rg=True)).sum().backward()""", (VE, RE, TE), "2", "1"),
     C("composed-cell-step-not-cell", "nn.composed.cell_step('notacell', T(2, 3))", TE, "str"),
 ]
 
-CASES = TENSOR + FUNCTIONAL + MODULES + RECURRENT + OPTIM + MISC + SERIAL + KERNELS + MORE
+CASES = TENSOR + FUNCTIONAL + MODULES + RECURRENT + OPTIM + MISC + SERIAL + KERNELS + MORE + API_CASES
 FIGURES = collections.Counter()        # verdict -> count, over the cases and hypothesis examples
 NOT_CLEAR = []                          # (id, verdict, what happened), for the summary
 
