@@ -14,7 +14,7 @@ import numbers
 
 import numpy as np
 
-from .grad_mode import describe
+from .grad_mode import check_bool, describe
 
 __all__ = ["batchify", "lm_batches", "minibatches", "pad_sequences"]
 
@@ -121,6 +121,8 @@ def minibatches(n, batch_size, shuffle=True, generator=None, drop_last=False):
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    shuffle = check_bool(shuffle, "minibatches: shuffle")
+    drop_last = check_bool(drop_last, "minibatches: drop_last")
     order = _rng(generator).permutation(n) if shuffle else np.arange(n)
     order = order.astype(np.int64, copy=False)
     stop = n - n % batch_size if drop_last else n

@@ -9,7 +9,16 @@ A missing path raises ``FileNotFoundError`` as usual.
 import os
 import stat
 
-__all__ = ["file_kind", "open_regular"]
+__all__ = ["as_path", "file_kind", "open_regular"]
+
+
+def as_path(fname, path):
+    """``path`` (str, bytes or os.PathLike, ``~`` expanded) as a str, or a TypeError naming ``fname``."""
+    try:
+        return os.fsdecode(os.path.expanduser(os.fspath(path)))
+    except TypeError:
+        raise TypeError(f"{fname}: expected a path (str or os.PathLike), got {type(path).__name__} "
+                        f"{path!r:.80}") from None
 
 
 def file_kind(mode):

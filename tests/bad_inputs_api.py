@@ -101,6 +101,10 @@ SEQUENCES_AND_DATA = [
       "RandomSampler([1, 2], replacement='yes')", TE, "'yes'"),
     C("collate-dict-keys", "from minigrad.utils.data import DataLoader; "
       "list(DataLoader([{'a': 1}, {'b': 2}], batch_size=2))", VE, "'a'", "'b'"),
+    C("dropout-training-str", "F.dropout(T(3), training='yes')", TE, "'yes'"),
+    C("minibatches-shuffle-str", "list(D.minibatches(10, 2, shuffle='yes'))", TE, "'yes'"),
+    C("load-idx-none", "datasets.load_idx(None)", TE, "load_idx", "None"),
+    C("load-mnist-int", "datasets.load_mnist(3)", TE, "load_mnist", "int 3"),
     C("dataloader-batch-size-str", "from minigrad.utils.data import DataLoader; DataLoader([1, 2], batch_size='2')",
       VE, "'2'"),
 ]
