@@ -721,6 +721,8 @@ else:
         shown = np.dtype(dtype).name if dtype != "object" else "object"
         # the offending dtype by name (NumPy's spellings: complex64, <U3, |S2, float16, ...)
         names = (shown, np.dtype(dtype).str, str(np.dtype(dtype))) + (("complex",) if "complex" in dtype else ())
+        if dtype == "object":       # the element-wise conversion names the offending element instead
+            names += ("None",)      # (as tensor-object-none accepts)
         run_and_judge(worker, f"fuzz-dtype-{where}-{dtype}", code, (TE,), names)
 
     @FUZZ
