@@ -332,10 +332,10 @@ class Function:
         return r if results is None else results
 
     def forward(self, *arrays, **consts):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward(self, *arrays, **consts)")
 
     def backward(self, *grads):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define backward(self, *grads)")
 
     # ------------------------------------------------------------------ used by the engine
     def _watch(self, index, t):

@@ -81,6 +81,9 @@ SCHEDULERS = [
     C("lbfgs-load-list", "optim.LBFGS([P(3)]).load_state_dict([1])", TE, "list"),
     C("optim-load-missing-groups", "optim.SGD([P(3)], lr=0.1).load_state_dict({'state': {}})", VE,
       "param_groups", "'state'"),
+    C("clip-norm-error-flag-str", "clip_grad_norm_([with_grad(3)], 1.0, error_if_nonfinite='yes')", TE, "'yes'"),
+    C("clip-norm-ndarray-param", "clip_grad_norm_([np.ones(3)], 1.0)", TE, "element 0", "ndarray"),
+    C("function-no-forward", "class G(mg.Function):\n    pass\nG.apply(T(2))", NotImplementedError, "G", "forward"),
     C("lbfgs-closure-none", "optim.LBFGS([P(3)]).step(lambda: None)", TE, "NoneType"),
     C("lbfgs-history-zero", "optim.LBFGS([P(3)], history_size=0)", VE, "0"),
 ]
