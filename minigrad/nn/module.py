@@ -165,6 +165,7 @@ class Module:
         self._check_new_name(name, "buffer")
         if name in self._parameters or name in self._modules:
             raise KeyError(f"{name!r} is already a parameter or sub-module of {type(self).__name__}")
+        persistent = check_bool(persistent, "register_buffer: persistent")
         self._buffers[name] = _as_buffer(tensor, name)
         if persistent:
             self._non_persistent_buffers.discard(name)
