@@ -725,6 +725,19 @@ else:
             names += ("None",)      # (as tensor-object-none accepts)
         run_and_judge(worker, f"fuzz-dtype-{where}-{dtype}", code, (TE,), names)
 
+    BAD_SIZE_ENTRY = st.one_of(st.integers(-10**6, -1), st.integers(2**63, 10**40),
+                               st.sampled_from([2.5, -0.5, float("nan"), "'3'", None]))
+
+    @FUZZ
+    @given(good=st.lists(st.integers(0, 4), min_size=0, max_size=3), bad=BAD_SIZE_ENTRY, at=st.integers(0, 3),
+           factory=st.sampled_from(["zeros", "ones", "empty", "rand", "randn", "full"]))
+    def test_fuzz_factory_sizes(worker, good, bad, at, factory):
+        sizes = list(map(str, good))
+        sizes.insert(min(at, len(sizes)), str(bad))
+        shape = "(" + ", ".join(sizes) + ",)"
+        code = f"mg.full({shape}, 1.0)" if factory == "full" else f"mg.{factory}{shape}"
+        run_and_judge(worker, f"fuzz-size-{factory}-{shape}", code, (TE, VE), str(bad))
+
     @FUZZ
     @given(shape=st.lists(st.integers(0, 5), min_size=0, max_size=4), feat=st.integers(1, 5))
     def test_fuzz_recurrent_input_shapes(worker, shape, feat):
