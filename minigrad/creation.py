@@ -46,6 +46,9 @@ def _infer(name, *values):
     """The dtype PyTorch infers from fill values / range ends: bool, int64 or float32."""
     for v in values:
         if isinstance(v, Tensor):
+            if v.data.size != 1:
+                raise ValueError(f"{name}: expected a number or a one-element tensor, got a tensor of shape "
+                                 f"{v.shape}")
             v = v.item()
         if isinstance(v, (complex, np.complexfloating)):
             raise TypeError(f"{name}: complex values are not supported, got {v!r}")

@@ -41,6 +41,7 @@ CREATION = [
     C("randint-high-huge", "mg.randint(0, 10**30, size=(2,))", VE, HUGE),
     C("randn-negative", "mg.randn(-2)", VE, "-2"),
     C("full-str", "mg.full((2,), 'a')", TE, "'a'"),
+    C("full-tensor-value", "mg.full((2,), T(2))", VE, "full", "(2,)"),
     C("from-numpy-list", "mg.from_numpy([1, 2])", TE, "list"),
 ]
 
