@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from ..random import check_generator, default_generator  # noqa: F401 (check_generator: re-exported)
+from ..random import check_generator  # noqa: F401 (re-exported: its home is random.py)
 from ..tensor import _FLOAT_DTYPES, Tensor, as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
