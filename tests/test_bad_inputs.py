@@ -665,11 +665,19 @@ BAD_SIZES = {"-1": "-1", "-7": "-7", "2.5": "2.5", "'3'": ("'3'", "str"), "None"
              "float('nan')": "nan", "10**30": "1000000000000000000000000000000"}
 HYPER = {"SGD": ["lr", "momentum", "weight_decay"], "Adam": ["lr", "eps", "weight_decay"],
          "AdamW": ["lr", "eps", "weight_decay"], "RMSprop": ["lr", "alpha", "eps", "momentum"],
-         "Adagrad": ["lr", "eps"]}
+         "Adagrad": ["lr", "eps"], "LBFGS": ["lr", "tolerance_grad", "tolerance_change"]}
+# every real-valued scheduler hyperparameter: (scheduler, its other required arguments, names)
+SCHED_HYPER = [("StepLR", "2", ["gamma"]), ("ExponentialLR", "", ["gamma"]), ("CosineAnnealingLR", "10", ["eta_min"]),
+               ("LinearLR", "", ["start_factor", "end_factor"]),
+               ("ReduceLROnPlateau", "", ["factor", "threshold", "eps"]),
+               ("OneCycleLR", "max_lr=1.0, total_steps=10",
+                ["pct_start", "div_factor", "final_div_factor", "base_momentum", "max_momentum"])]
 BAD_HYPER = {"-1.0": "-1", "float('nan')": "nan", "'0.1'": ("'0.1'", "str"), "None": ("None", "NoneType")}
 GRID = [C("size-" + m.format(v=v), m.format(v=v), (TE, VE), frag) for m in SIZE_ARGS for v, frag in BAD_SIZES.items()]
 GRID += [C(f"hyper-{cls}-{arg}={v}", f"optim.{cls}([P(3)]{'' if arg == 'lr' else ', lr=0.1'}, {arg}={v})",
            (TE, VE), frag) for cls, args in HYPER.items() for arg in args for v, frag in BAD_HYPER.items()]
+GRID += [C(f"sched-{cls}-{arg}={v}", f"lr_scheduler.{cls}(optim.SGD([P(3)], lr=0.1), {pos + ', ' if pos else ''}{arg}={v})",
+           (TE, VE), frag) for cls, pos, args in SCHED_HYPER for arg in args for v, frag in BAD_HYPER.items()]
 
 
 @pytest.mark.parametrize("case", GRID, ids=[c.id for c in GRID])

@@ -120,7 +120,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         self.step_size = positive_int(step_size, "step_size")
-        self.gamma = float(gamma)
+        self.gamma = check_real(gamma, "StepLR", "gamma", lo=0.0)      # a negative or NaN gamma: garbage lrs
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -138,7 +138,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         self.T_max = positive_int(T_max, "T_max")
-        self.eta_min = check_real(eta_min, "CosineAnnealingLR", "eta_min")
+        self.eta_min = check_real(eta_min, "CosineAnnealingLR", "eta_min", lo=0.0)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -153,10 +153,8 @@ class LinearLR(LRScheduler):
     _hyper = ("start_factor", "end_factor", "total_iters")
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
-        if not 0.0 < start_factor <= 1.0:
-            raise ValueError(f"start_factor must be in (0, 1], got {start_factor}")
-        if not 0.0 <= end_factor <= 1.0:
-            raise ValueError(f"end_factor must be in [0, 1], got {end_factor}")
+        check_real(start_factor, "LinearLR", "start_factor", 0.0, 1.0, lo_open=True)
+        check_real(end_factor, "LinearLR", "end_factor", 0.0, 1.0)
         self.start_factor = float(start_factor)
         self.end_factor = float(end_factor)
         self.total_iters = positive_int(total_iters, "total_iters")
@@ -269,7 +267,7 @@ class OneCycleLR(LRScheduler):
         final_div_factor = check_real(final_div_factor, "OneCycleLR", "final_div_factor", lo=0.0,
                                       lo_open=True)
         T = self.total_steps
-        if three_phase:
+        if check_bool(three_phase, "OneCycleLR: three_phase"):
             self._phases = [(float(pct_start * T) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
                             (float(2 * pct_start * T) - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
                             (T - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
@@ -292,8 +290,9 @@ class OneCycleLR(LRScheduler):
                 raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
             self.use_beta1 = "betas" in defaults
             if last_epoch == -1:
-                for group, mx, base in zip(groups, _per_group("max_momentum", optimizer, max_momentum),
-                                           _per_group("base_momentum", optimizer, base_momentum)):
+                momenta = [[check_real(v, "OneCycleLR", name, 0.0, 1.0) for v in _per_group(name, optimizer, value)]
+                           for name, value in (("max_momentum", max_momentum), ("base_momentum", base_momentum))]
+                for group, mx, base in zip(groups, *momenta):
                     self._set_momentum(group, mx)
                     group["max_momentum"], group["base_momentum"] = mx, base
         super().__init__(optimizer, last_epoch)
