@@ -747,6 +747,20 @@ else:
         run_and_judge(worker, f"fuzz-size-{factory}-{shape}", code, (TE, VE), str(bad))
 
     @FUZZ
+    @given(target=st.lists(st.integers(1, 4), min_size=1, max_size=3), other=st.lists(st.integers(1, 4), max_size=3),
+           op=st.sampled_from(["add_", "sub_", "mul_", "div_", "copy_"]))
+    def test_fuzz_inplace_shapes(worker, target, other, op):
+        target, other = tuple(target), tuple(other)
+        try:
+            grows = np.broadcast_shapes(target, other) != target
+        except ValueError:
+            grows = True
+        if not grows:
+            return                                      # a valid operand: not this test's job
+        run_and_judge(worker, f"fuzz-inplace-{op}-{target}-{other}", f"T{target!r}.{op}(T{other!r})", (RE,),
+                      str(target), str(other))
+
+    @FUZZ
     @given(shape=st.lists(st.integers(0, 5), min_size=0, max_size=4), feat=st.integers(1, 5))
     def test_fuzz_recurrent_input_shapes(worker, shape, feat):
         shape = tuple(shape)
