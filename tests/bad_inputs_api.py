@@ -3,7 +3,7 @@ nn.init, packed sequences, the data loader, LBFGS, the lr schedulers, Module hel
 with file objects -- plus sizes that no array can have. Run by test_bad_inputs.py (same prelude:
 ``T``, ``P``, ``path``...), judged the same way.
 """
-from _cases import RE, TE, VE, IE, CKPT, C  # noqa: F401  (CKPT kept for symmetry with the main lists)
+from _cases import CKPT, IE, RE, TE, VE, C
 
 HUGE = "1000000000000000000000000000000"          # 10**30 as printed
 
