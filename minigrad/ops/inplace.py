@@ -20,9 +20,8 @@ import numbers
 import numpy as np
 
 from ..dtypes import FLOAT_DTYPES
-from ..grad_mode import check_bool
 from ..random import check_generator
-from ..tensor import Tensor, _as_array, is_grad_enabled
+from ..tensor import Tensor, _as_array, is_grad_enabled, set_requires_grad
 from .arith import broadcasts_to
 from .pointwise import clip_bound
 
@@ -178,10 +177,5 @@ def normal_(t, mean=0.0, std=1.0, *, generator=None):
 
 def requires_grad_(t, requires_grad=True):
     """Set ``requires_grad`` on a leaf (float tensors only); returns the tensor."""
-    requires_grad = check_bool(requires_grad, "requires_grad_")
-    if t._node is not None and not requires_grad:
-        raise RuntimeError("requires_grad_(False) on a tensor computed by the tape; use detach()")
-    if requires_grad and t.data.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"only float32/float64 tensors can require gradients, got {t.data.dtype}")
-    t.requires_grad = bool(requires_grad)
+    set_requires_grad(t, requires_grad, "requires_grad_")
     return t
