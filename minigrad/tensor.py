@@ -312,13 +312,13 @@ class Function:
                 d = t.data.dtype
                 if d is not dt and d != dt and d in _FLOAT_DTYPES:
                     _check_dtypes(cls, inputs)
-                if t.requires_grad:
+                if t._requires_grad:
                     record = True
             record = record and _state.grad_enabled
         fn = cls()
         fn.saved, fn.saved_nbytes = (), 0
         if record:
-            fn.needs = tuple([t.requires_grad for t in inputs])
+            fn.needs = tuple([t._requires_grad for t in inputs])
         out = fn.forward(*[t.data for t in inputs], **consts)
         if type(out) is tuple:
             results = tuple([_wrap(o) for o in out])
