@@ -16,13 +16,14 @@ import numbers
 
 import numpy as np
 
-from .dtypes import DEFAULT_FLOAT, as_dtype, check_device, float_dtype
-from .random import default_generator
+from .dtypes import DEFAULT_FLOAT, as_dtype, check_device, check_numel, float_dtype
+from .random import check_generator
 from .tensor import Tensor, _as_array
 
 
-def _size(name, size):
-    """``size`` given as ints or as one tuple/list, checked: a tuple of non-negative ints."""
+def _size(name, size, dtype):
+    """``size`` given as ints or as one tuple/list, checked: a tuple of non-negative ints that an
+    array of ``dtype`` can have (see ``dtypes.check_numel``), before anything is allocated."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
     out = []
@@ -32,6 +33,7 @@ def _size(name, size):
         if n < 0:
             raise ValueError(f"{name}: sizes must be non-negative, got {tuple(size)!r}")
         out.append(int(n))
+    check_numel(name, "the result", out, dtype)
     return tuple(out)
 
 
@@ -44,6 +46,9 @@ def _infer(name, *values):
     """The dtype PyTorch infers from fill values / range ends: bool, int64 or float32."""
     for v in values:
         if isinstance(v, Tensor):
+            if v.data.size != 1:
+                raise ValueError(f"{name}: expected a number or a one-element tensor, got a tensor of shape "
+                                 f"{v.shape}")
             v = v.item()
         if isinstance(v, (complex, np.complexfloating)):
             raise TypeError(f"{name}: complex values are not supported, got {v!r}")
@@ -57,7 +62,8 @@ def _infer(name, *values):
 
 
 def _constant(name, size, value, dtype, requires_grad, device):
-    return _make(name, np.full(_size(name, size), value, as_dtype(dtype) or DEFAULT_FLOAT), requires_grad, device)
+    dt = as_dtype(dtype) or DEFAULT_FLOAT
+    return _make(name, np.full(_size(name, size, dt), value, dt), requires_grad, device)
 
 
 def zeros(*size, dtype=None, requires_grad=False, device=None):
@@ -75,8 +81,8 @@ def empty(*size, dtype=None, requires_grad=False, device=None):
 
 def full(size, fill_value, *, dtype=None, requires_grad=False, device=None):
     """A tensor of ``size`` holding ``fill_value``; the dtype is inferred from it unless given."""
-    size = _size("full", size if isinstance(size, (tuple, list)) else (size,))
     dt = as_dtype(dtype) or _infer("full", fill_value)
+    size = _size("full", size if isinstance(size, (tuple, list)) else (size,), dt)
     value = _as_array(fill_value.data if isinstance(fill_value, Tensor) else fill_value, dt)
     return _make("full", np.full(size, value, dt), requires_grad, device)
 
@@ -84,14 +90,14 @@ def full(size, fill_value, *, dtype=None, requires_grad=False, device=None):
 def rand(*size, generator=None, dtype=None, requires_grad=False, device=None):
     """Uniform draws on [0, 1)."""
     dt = float_dtype(dtype, "rand")
-    arr = (generator or default_generator()).random(_size("rand", size), dtype=dt)
+    arr = check_generator(generator, "rand").random(_size("rand", size, dt), dtype=dt)
     return _make("rand", arr, requires_grad, device)
 
 
 def randn(*size, generator=None, dtype=None, requires_grad=False, device=None):
     """Standard normal draws."""
     dt = float_dtype(dtype, "randn")
-    arr = (generator or default_generator()).standard_normal(_size("randn", size), dtype=dt)
+    arr = check_generator(generator, "randn").standard_normal(_size("randn", size, dt), dtype=dt)
     return _make("randn", arr, requires_grad, device)
 
 
@@ -109,8 +115,11 @@ def randint(*args, size=None, generator=None, dtype=None, requires_grad=False, d
             raise TypeError(f"randint: low and high must be ints, got {low!r}, {high!r}")
     if not low < high:
         raise ValueError(f"randint: expects low < high, got low={low}, high={high}")
-    size = _size("randint", size if isinstance(size, (tuple, list)) else (size,))
-    arr = (generator or default_generator()).integers(low, high, size, dtype=np.int64)
+    if low < -2 ** 63 or high > 2 ** 63:        # the draws are int64
+        raise ValueError(f"randint: low and high must lie in the int64 range [-2**63, 2**63], got "
+                         f"low={low}, high={high}")
+    size = _size("randint", size if isinstance(size, (tuple, list)) else (size,), np.int64)
+    arr = check_generator(generator, "randint").integers(low, high, size, dtype=np.int64)
     dt = as_dtype(dtype)
     return _make("randint", arr if dt is None else arr.astype(dt), requires_grad, device)
 
@@ -136,6 +145,7 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None)
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
     _infer("linspace", start, end)                       # numbers only (errors name the value)
+    check_numel("linspace", "the result", (steps,), np.float64)        # computed in float64
     dt = as_dtype(dtype) or DEFAULT_FLOAT
     return _make("linspace", np.linspace(start, end, int(steps)).astype(dt), requires_grad, device)
 

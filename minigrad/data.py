@@ -10,7 +10,11 @@
 Everything returns NumPy arrays (time-major (T, B, ...) by default, like minigrad's RNN layers);
 wrap them with ``mg.tensor`` or pass them as indices directly. No Python work per element.
 """
+import numbers
+
 import numpy as np
+
+from .grad_mode import check_bool, describe
 
 __all__ = ["batchify", "lm_batches", "minibatches", "pad_sequences"]
 
@@ -52,6 +56,13 @@ def lm_batches(streams, seq_len):
             for i in range(0, n, seq_len))  # arguments are checked now, windows made lazily
 
 
+def check_padding_value(fname, value):
+    """``value`` if it is a real number (what a padded slot may hold), else a TypeError naming it."""
+    if not isinstance(value, (numbers.Real, np.bool_)):
+        raise TypeError(f"{fname}: padding_value must be a real number, got {describe(value)}")
+    return value
+
+
 def pad_sequences(seqs, padding_value=0, batch_first=False, dtype=None):
     """Stack variable-length sequences into one padded array; returns ``(padded, lengths)``.
 
@@ -62,6 +73,7 @@ def pad_sequences(seqs, padding_value=0, batch_first=False, dtype=None):
     the len_i (what minigrad's RNN layers take as ``lengths=``). ``dtype`` defaults to the common
     dtype of the sequences.
     """
+    check_padding_value("pad_sequences", padding_value)
     arrays = [np.asarray(s) for s in seqs]
     if not arrays:
         raise ValueError("pad_sequences needs at least one sequence")
@@ -109,6 +121,8 @@ def minibatches(n, batch_size, shuffle=True, generator=None, drop_last=False):
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    shuffle = check_bool(shuffle, "minibatches: shuffle")
+    drop_last = check_bool(drop_last, "minibatches: drop_last")
     order = _rng(generator).permutation(n) if shuffle else np.arange(n)
     order = order.astype(np.int64, copy=False)
     stop = n - n % batch_size if drop_last else n

@@ -24,6 +24,8 @@ import zlib
 
 import numpy as np
 
+from .fileio import as_path, open_regular
+
 __all__ = ["IDX_DTYPES", "IDXError", "load_idx", "save_idx", "load_mnist"]
 
 #: IDX type code -> NumPy dtype (big-endian, as stored in the file)
@@ -36,7 +38,8 @@ class IDXError(ValueError):
 
 
 def _read_bytes(path):
-    with open(path, "rb") as f:
+    f, _ = open_regular(path, IDXError, "not an IDX file")
+    with f:
         raw = f.read()
     if raw[:2] == b"\x1f\x8b":
         try:
@@ -48,7 +51,7 @@ def _read_bytes(path):
 
 def load_idx(path):
     """Read an IDX file (raw or gzip) into a NumPy array of its shape, in native byte order."""
-    path = os.fspath(os.path.expanduser(path))
+    path = as_path("load_idx", path)
     raw = _read_bytes(path)
     if len(raw) < 4:
         raise IDXError(f"{path}: {len(raw)} bytes is too short for an IDX header (4 bytes of magic)")
@@ -78,7 +81,7 @@ def load_idx(path):
 
 def save_idx(path, array, compress=None):
     """Write ``array`` as an IDX file; gzip when ``compress`` is true (default: path ends in .gz)."""
-    path = os.fspath(os.path.expanduser(path))
+    path = as_path("save_idx", path)
     a = np.asarray(array)
     for code, dt in IDX_DTYPES.items():
         if a.dtype.kind == dt.kind and a.dtype.itemsize == dt.itemsize:
@@ -116,7 +119,7 @@ def load_mnist(directory):
 
     Images are uint8 (N, rows, cols), labels uint8 (N,); counts must match.
     """
-    directory = os.path.expanduser(os.fspath(directory))
+    directory = as_path("load_mnist", directory)
     arrays = {k: load_idx(_find(directory, v)) for k, v in _MNIST_FILES.items()}
     for split in ("train", "test"):
         x, y = arrays[f"{split}_images"], arrays[f"{split}_labels"]

@@ -36,6 +36,8 @@ import warnings
 
 import numpy as np
 
+from .fileio import as_path
+
 __all__ = ["draw_tape"]
 
 _RENDERED = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
@@ -167,7 +169,7 @@ def draw_tape(tensor, path=None, grad_norms=False, names=None, title=None):
     lines.append("}")
     dot = "\n".join(lines) + "\n"
     if path is not None:
-        _write(dot, os.fspath(path))
+        _write(dot, as_path("draw_tape", path))
     return dot
 
 

@@ -9,6 +9,7 @@ Tensors live in host memory only. ``device`` exists so that PyTorch's device-sel
 other device type raises at once instead of failing later.
 """
 import builtins
+import math
 import numbers
 
 import numpy as np
@@ -23,7 +24,24 @@ uint8 = np.dtype(np.uint8)
 bool_ = np.dtype(np.bool_)
 
 FLOAT_DTYPES = (float32, float64)
+
+# The largest byte count (so also element count and dimension) an ndarray can have: NumPy keeps
+# sizes in intp. Above it NumPy's own errors ("Maximum allowed dimension exceeded", "array is too
+# big") name no argument; below it a size that does not fit in memory gets NumPy's MemoryError,
+# which names the bytes and the shape.
+MAX_ARRAY_BYTES = int(np.iinfo(np.intp).max)
 DEFAULT_FLOAT = float32     # what Python floats, factories and integer-to-float ops produce
+
+
+def check_numel(owner, what, shape, dtype):
+    """A ValueError naming ``owner``, ``what`` and ``shape`` when an array of that shape and dtype
+    cannot exist at all (a dimension or its byte size above ``MAX_ARRAY_BYTES``); call it before
+    allocating."""
+    itemsize = np.dtype(dtype).itemsize
+    nbytes = math.prod(shape) * itemsize
+    if nbytes > MAX_ARRAY_BYTES or any(n > MAX_ARRAY_BYTES for n in shape):
+        raise ValueError(f"{owner}: {what} of shape {tuple(shape)} ({np.dtype(dtype).name}) would take "
+                         f"{nbytes} bytes, more than any array can hold ({MAX_ARRAY_BYTES})")
 
 
 def as_dtype(dtype, name="dtype"):

@@ -38,3 +38,13 @@ def manual_seed(seed):
 def default_generator():
     """The module-level ``numpy.random.Generator`` used when no ``generator=`` is given."""
     return _generator
+
+
+def check_generator(generator, fname):
+    """``generator`` (a ``numpy.random.Generator``), or minigrad's default generator for None."""
+    if generator is None:
+        return default_generator()
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(f"{fname}: generator must be a numpy.random.Generator or None, got "
+                        f"{describe(generator)}")
+    return generator

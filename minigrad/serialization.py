@@ -61,13 +61,13 @@ import os
 import re
 import secrets
 import socket
-import stat
 import sys
 import zipfile
 import zlib
 
 import numpy as np
 
+from .fileio import open_regular
 from .tensor import Tensor
 
 __all__ = ["CheckpointError", "load", "save", "FORMAT_MAGIC", "FORMAT_VERSION", "MAX_DEPTH"]
@@ -291,13 +291,20 @@ def save(obj, f):
     members = dict(flat.arrays)
     members[_MANIFEST] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     if _is_file_object(f, "write"):
-        _write_npz(f, members)
+        if hasattr(f, "read"):
+            _write_npz(f, members)
+        else:       # NumPy's zip writer insists on a 'read' attribute: a write-only stream gets one write
+            buf = io.BytesIO()
+            _write_npz(buf, members)
+            f.write(buf.getvalue())
         return
 
-    path = os.fspath(f)
+    path = os.fsdecode(os.fspath(f))
     if os.path.isdir(path):
         raise IsADirectoryError(f"mg.save: {path} is a directory; give a file name")
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"mg.save: cannot write {path}: the directory {directory} does not exist")
     _remove_stale_temps(directory, os.path.basename(path))
     tmp, fd = _open_temp(directory, os.path.basename(path))
     try:
@@ -540,7 +547,9 @@ def _load_stream(fh, name, size=None):
     if not isinstance(head, bytes):
         raise TypeError(f"mg.load needs a binary file object, {name} returned {type(head).__name__}")
     if head != _ZIP_MAGIC:
-        what = "an empty file" if not head else f"starts with {head!r}, not a zip/.npz archive"
+        what = (f"starts with {head!r}, not a zip/.npz archive" if head else
+                f"nothing to read at offset {start}: the end of the stream (seek(0) after writing?)" if start
+                else "an empty file")
         raise CheckpointError(f"{name}: not a minigrad checkpoint ({what})")
     fh.seek(start)
     try:
@@ -562,15 +571,6 @@ def _load_stream(fh, name, size=None):
                               f"({type(e).__name__}: {e})") from None
 
 
-def _file_kind(mode):
-    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device")):
-        if test(mode):
-            return kind
-    return "not a regular file"
-
-
 def load(f):
     """Load what ``save`` wrote from a path or a readable binary file object.
 
@@ -581,16 +581,7 @@ def load(f):
     """
     if _is_file_object(f, "read"):
         return _load_stream(f, _stream_name(f))
-    path = os.fspath(f)
-    st = os.stat(path)
-    if not stat.S_ISREG(st.st_mode):
-        raise CheckpointError(f"{path}: not a minigrad checkpoint ({_file_kind(st.st_mode)}, not "
-                              "a regular file)")
-    # O_NONBLOCK: should the path be swapped for a FIFO after the stat, opening cannot block
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise CheckpointError(f"{path}: not a minigrad checkpoint ({_file_kind(st.st_mode)}, "
-                                  "not a regular file)")
-        return _load_stream(fh, path, st.st_size)
+    path = os.fsdecode(os.fspath(f))
+    fh, size = open_regular(path, CheckpointError, "not a minigrad checkpoint")
+    with fh:
+        return _load_stream(fh, path, size)

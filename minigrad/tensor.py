@@ -119,21 +119,27 @@ class Tensor:
     require gradients.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_index", "_hooks", "_retain", "name",
+    __slots__ = ("data", "grad", "_requires_grad", "_node", "_index", "_hooks", "_retain", "name",
                  "__weakref__")
     __array_priority__ = 1000  # so `ndarray + Tensor` calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         self.data = _as_array(data, dtype)
-        if requires_grad and self.data.dtype not in _FLOAT_DTYPES:
-            raise TypeError(f"only float32/float64 tensors can require gradients, got {self.data.dtype}")
         self.grad = None
-        self.requires_grad = bool(requires_grad)
         self._node = None      # the Function that produced this tensor (None for leaves)
+        set_requires_grad(self, requires_grad, "Tensor: requires_grad")
         self._index = 0        # which output of that Function this tensor is
         self._hooks = None     # leaf hooks (non-leaf hooks live on the node)
         self._retain = False
         self.name = name
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):     # checked as PyTorch does (the engine writes _requires_grad)
+        set_requires_grad(self, value, "requires_grad")
 
     # ------------------------------------------------------------------ array-like properties
     shape = property(lambda self: self.data.shape)
@@ -228,6 +234,17 @@ class _HookHandle:
             self._hooks.remove(self._fn)
 
 
+def set_requires_grad(t, value, what):
+    """Set ``t.requires_grad`` to the bool ``value``: only float tensors can require gradients, and
+    only a leaf can stop requiring them (a tensor computed by the tape: use detach())."""
+    value = check_bool(value, what)
+    if value and t.data.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"only float32/float64 tensors can require gradients, got {t.data.dtype}")
+    if not value and t._node is not None:
+        raise RuntimeError(f"{what}: requires_grad=False on a tensor computed by the tape; use detach()")
+    t._requires_grad = value
+
+
 def tensor(data, requires_grad=False, dtype=None):
     """Create a tensor (see :class:`Tensor`)."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
@@ -295,13 +312,13 @@ class Function:
                 d = t.data.dtype
                 if d is not dt and d != dt and d in _FLOAT_DTYPES:
                     _check_dtypes(cls, inputs)
-                if t.requires_grad:
+                if t._requires_grad:
                     record = True
             record = record and _state.grad_enabled
         fn = cls()
         fn.saved, fn.saved_nbytes = (), 0
         if record:
-            fn.needs = tuple([t.requires_grad for t in inputs])
+            fn.needs = tuple([t._requires_grad for t in inputs])
         out = fn.forward(*[t.data for t in inputs], **consts)
         if type(out) is tuple:
             results = tuple([_wrap(o) for o in out])
@@ -318,23 +335,23 @@ class Function:
                 fn.out_shapes = (r.data.shape,)
                 fn.out_dtype = d = r.data.dtype
                 if d in _FLOAT_DTYPES:
-                    r.requires_grad, r._node = True, fn
+                    r._requires_grad, r._node = True, fn
             else:
                 fn.n_outputs = len(results)
                 fn.out_shapes = tuple([t.data.shape for t in results])
                 fn.out_dtype = results[0].data.dtype if results else None
                 for i, t in enumerate(results):
                     if t.data.dtype in _FLOAT_DTYPES:
-                        t.requires_grad, t._node, t._index = True, fn, i
+                        t._requires_grad, t._node, t._index = True, fn, i
         else:
             fn.saved = ()
         return r if results is None else results
 
     def forward(self, *arrays, **consts):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward(self, *arrays, **consts)")
 
     def backward(self, *grads):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define backward(self, *grads)")
 
     # ------------------------------------------------------------------ used by the engine
     def _watch(self, index, t):
@@ -365,7 +382,7 @@ def _wrap(arr):
         arr = _real_array(arr, "a Function.forward output") if not isinstance(arr, np.generic) else np.asarray(arr)
     t = Tensor.__new__(Tensor)
     t.data = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
-    t.grad, t.requires_grad, t._node, t._index, t._hooks, t._retain, t.name = None, False, None, 0, None, False, None
+    t.grad, t._requires_grad, t._node, t._index, t._hooks, t._retain, t.name = None, False, None, 0, None, False, None
     return t
 
 

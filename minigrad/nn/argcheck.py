@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from ..random import default_generator
+from ..random import check_generator  # noqa: F401 (re-exported: its home is random.py)
 from ..tensor import _FLOAT_DTYPES, Tensor, as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -56,16 +56,6 @@ def positive_int(value, name, fname=None):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{fname + ': ' if fname else ''}{name} must be a positive integer, got {value!r}")
     return int(value)
-
-
-def check_generator(generator, fname):
-    """``generator`` (a ``numpy.random.Generator``), or minigrad's default generator for None."""
-    if generator is None:
-        return default_generator()
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(f"{fname}: generator must be a numpy.random.Generator or None, got "
-                        f"{type(generator).__name__}")
-    return generator
 
 
 def check_real(value, fname, name, lo=None, hi=None, lo_open=False, hi_open=False):

@@ -7,6 +7,7 @@ or key, exactly as PyTorch names them, so state dicts move between the two uncha
 """
 from collections import OrderedDict
 
+from ..grad_mode import describe
 from ..tensor import Tensor
 from .module import Module, Parameter
 
@@ -26,6 +27,13 @@ def _check_module(m, what, where):
         raise TypeError(f"{what} expects Modules, {where} is {type(m).__name__}")
     return m
 
+
+
+def _iterable(values, where):
+    """``values`` when it can be iterated (not a string), else a TypeError naming ``where`` and it."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{where} expects an iterable, got {describe(values)}")
+    return values
 
 class Sequential(Module):
     """Modules applied one after another; ``Sequential(a, b)(x) == b(a(x))``.
@@ -134,7 +142,7 @@ class ModuleList(Module):
         if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
             raise TypeError("ModuleList.extend expects an iterable of Modules, got a single "
                             f"{type(modules).__name__} (use append)")
-        for k, m in enumerate(modules):
+        for k, m in enumerate(_iterable(modules, "ModuleList.extend")):
             self.append(_check_module(m, "ModuleList", f"element {k}"))
         return self
 
@@ -193,7 +201,7 @@ class ModuleDict(Module):
         self._modules.clear()
 
     def update(self, modules):
-        pairs = modules.items() if hasattr(modules, "items") else modules
+        pairs = modules.items() if hasattr(modules, "items") else _iterable(modules, "ModuleDict.update")
         for pair in pairs:
             key, m = pair
             self[key] = m
@@ -242,7 +250,7 @@ class ParameterList(Module):
         return self
 
     def extend(self, values):
-        for k, p in enumerate(values):
+        for k, p in enumerate(_iterable(values, "ParameterList.extend")):
             self.append(_as_parameter(p, f"element {k}"))
         return self
 
@@ -288,7 +296,7 @@ class ParameterDict(Module):
         return self._parameters.values()
 
     def update(self, parameters):
-        pairs = parameters.items() if hasattr(parameters, "items") else parameters
+        pairs = parameters.items() if hasattr(parameters, "items") else _iterable(parameters, "ParameterDict.update")
         for key, p in pairs:
             self[key] = p
 

@@ -26,9 +26,9 @@ import numbers
 import numpy as np
 
 from .. import ops
-from ..random import default_generator
+from ..grad_mode import check_bool
 from ..tensor import Function
-from .argcheck import float_tensor, int_array, norm_axis, pick_dim
+from .argcheck import check_generator, check_int, float_tensor, int_array, norm_axis, pick_dim
 from .loss_ops import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss,
                        l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 
@@ -171,12 +171,10 @@ def dropout(x, p=0.5, training=True, generator=None):
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability p must be a number in [0, 1], got {p!r}")
     x = float_tensor(x, "dropout", "x")
+    training = check_bool(training, "dropout: training")
+    generator = check_generator(generator, "dropout")
     if not training or p == 0:
         return x
-    if generator is None:
-        generator = default_generator()
-    elif not isinstance(generator, np.random.Generator):
-        raise TypeError(f"dropout: generator must be a numpy.random.Generator, got {type(generator).__name__}")
     return Dropout.apply(x, p=float(p), generator=generator)
 
 
@@ -229,6 +227,7 @@ def embedding(indices, weight, padding_idx=None):
         raise IndexError(f"embedding: index {int(bad)} is out of range for a weight with {V} rows "
                          f"(shape {weight.shape}); indices must lie in [0, {V})")
     if padding_idx is not None:
+        padding_idx = check_int(padding_idx, "embedding", "padding_idx")
         if not -V <= padding_idx < V:
             raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for {V} rows")
         padding_idx = int(padding_idx) % V

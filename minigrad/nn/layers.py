@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import kernels as K
 from .. import functional as F
+from ..dtypes import MAX_ARRAY_BYTES, check_numel
 from ..random import default_generator
 from ..grad_mode import check_bool, describe
 from ..tensor import Function
@@ -21,12 +22,16 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def check_size(owner, name, value, minimum=0):
-    """``value`` as an int >= ``minimum``, or a TypeError / ValueError naming ``owner``, the argument
-    and the value (instead of NumPy's "negative dimensions are not allowed" much later)."""
+    """``value`` as an int in [``minimum``, ``MAX_ARRAY_BYTES``], or a TypeError / ValueError naming
+    ``owner``, the argument and the value (instead of NumPy's "negative dimensions are not allowed"
+    or "Maximum allowed dimension exceeded" much later)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{owner}: {name} must be an int, got {describe(value)}")
     if value < minimum:
         raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value!r}")
+    if value > MAX_ARRAY_BYTES:
+        raise ValueError(f"{owner}: {name} = {value!r} is larger than any array dimension can be "
+                         f"({MAX_ARRAY_BYTES}, the largest np.intp)")
     return int(value)
 
 
@@ -97,6 +102,7 @@ class Linear(Module):
         self.out_features = out_features = check_size("Linear", "out_features", out_features)
         bias = check_bool(bias, "Linear: bias")
         dtype = check_dtype("Linear", dtype)
+        check_numel("Linear", "weight", (out_features, in_features), dtype)
         bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
         self.weight = uniform_(Parameter(np.empty((out_features, in_features), dtype)), bound)
         self.bias = uniform_(Parameter(np.empty((out_features,), dtype)), bound) if bias else None
@@ -119,6 +125,8 @@ class Embedding(Module):
         num_embeddings = check_size("Embedding", "num_embeddings", num_embeddings, minimum=1)
         embedding_dim = check_size("Embedding", "embedding_dim", embedding_dim)
         dtype = check_dtype("Embedding", dtype)
+        # the N(0, 1) draw is made in float64 whatever the dtype: that is the largest array
+        check_numel("Embedding", "weight (drawn in float64)", (num_embeddings, embedding_dim), np.float64)
         if padding_idx is not None:
             if isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral):
                 raise TypeError(f"Embedding: padding_idx must be an int or None, got "

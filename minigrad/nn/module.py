@@ -15,10 +15,14 @@ registered (PyTorch ignores them silently); minigrad warns at the assignment and
 """
 import warnings
 from collections import OrderedDict
+from collections.abc import Mapping
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..dtypes import as_dtype
+from ..grad_mode import check_bool, describe
+from ..ops.convert import to_args
+from ..tensor import Tensor, _as_array
 
 
 class Parameter(Tensor):
@@ -46,6 +50,16 @@ def _as_buffer(value, name):
         return Tensor(value, dtype=value.dtype)
     raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} (a Tensor, a NumPy array or None "
                     "expected)")
+
+
+def _dtype_name(a):
+    """``np.dtype(a)`` when ``a`` is a dtype's name ("float64"), else ``a`` (e.g. a device string)."""
+    if isinstance(a, str):
+        try:
+            return np.dtype(a)
+        except TypeError:
+            pass
+    return a
 
 
 def _warn_if_unregistered(owner, name, value):
@@ -151,6 +165,7 @@ class Module:
         self._check_new_name(name, "buffer")
         if name in self._parameters or name in self._modules:
             raise KeyError(f"{name!r} is already a parameter or sub-module of {type(self).__name__}")
+        persistent = check_bool(persistent, "register_buffer: persistent")
         self._buffers[name] = _as_buffer(tensor, name)
         if persistent:
             self._non_persistent_buffers.discard(name)
@@ -239,6 +254,9 @@ class Module:
         return (b for _, b in self.named_buffers(recurse=recurse))
 
     def apply(self, fn):
+        """Call ``fn(module)`` on every module of the tree (this one included); returns self."""
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}.apply needs a callable fn(module), got {describe(fn)}")
         for m in self.modules():
             fn(m)
         return self
@@ -272,29 +290,47 @@ class Module:
         Shapes must always match: every mismatch is named, and nothing is copied unless all
         shapes match (no half-loaded model). Returns ``(missing, unexpected)`` name lists.
         """
+        owner = f"load_state_dict for {type(self).__name__}"
+        strict = check_bool(strict, f"{owner}: strict")
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{owner}: expected a dict of name -> array, got {type(state_dict).__name__}")
+        bad_keys = [k for k in state_dict if not isinstance(k, str)]
+        if bad_keys:
+            raise TypeError(f"{owner}: keys must be parameter names (str), got {describe(bad_keys[0])}")
         own = OrderedDict(self._named_state())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
+            raise KeyError(f"{owner}: missing keys {missing}, "
                            f"unexpected keys {unexpected}")
         values, wrong = {}, []
         for name, p in own.items():
             if name in state_dict:
                 value = state_dict[name]
-                values[name] = np.asarray(value.data if isinstance(value, Tensor) else value)
+                # the tensor dtype rule (complex, None/object, strings refused); arrays keep their
+                # dtype (no copy here: copyto casts), Python lists take the parameter's dtype
+                dtype = None if isinstance(value, (np.ndarray, Tensor)) else p.data.dtype
+                try:
+                    values[name] = _as_array(value, dtype)
+                except (TypeError, ValueError, OverflowError) as e:
+                    raise type(e)(f"{owner}: {name!r}: {e}") from None
                 if values[name].shape != p.data.shape:
                     wrong.append(f"{name} has shape {p.data.shape} in the model but "
                                  f"{values[name].shape} in the state dict")
         if wrong:
-            raise ValueError(f"load_state_dict for {type(self).__name__}: " + "; ".join(wrong))
+            raise ValueError(f"{owner}: " + "; ".join(wrong))
         for name, value in values.items():
             np.copyto(own[name].data, value, casting="unsafe")
         return missing, unexpected
 
-    def to(self, dtype):
-        """Convert every parameter to ``dtype`` (np.float32 / np.float64) in place; returns self."""
-        dtype = np.dtype(dtype)
+    def to(self, *args, dtype=None, device=None):
+        """Convert every parameter to ``dtype`` (np.float32 / np.float64) in place; returns self.
+        As ``torch.nn.Module.to``, a device ("cpu" only) may be given too: ``to("cpu", mg.float64)``."""
+        args = tuple(_dtype_name(a) for a in args)      # "float64" stays a dtype here (as before)
+        dtype, _ = to_args(args, dtype, device, "Module.to")
+        if dtype is None:
+            return self
+        dtype = as_dtype(dtype, "Module.to")
         if dtype.kind != "f":
             raise TypeError(f"Module.to expects a float dtype, got {dtype}")
         for p in self.parameters():
@@ -313,8 +349,9 @@ class Module:
         return self.to(np.float32)
 
     def train(self, mode=True):
+        mode = check_bool(mode, f"{type(self).__name__}.train(mode)")
         for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+            object.__setattr__(m, "training", mode)
         return self
 
     def eval(self):

@@ -37,9 +37,9 @@ def cast(x, dtype):
     return Cast.apply(x, dtype=dtype)
 
 
-def to(x, *args, dtype=None, device=None, copy=False, non_blocking=False):
-    """``to(dtype)``, ``to(device)`` ("cpu" or ``mg.device``), ``to(device, dtype)``,
-    ``to(other_tensor)`` (its dtype) -- as ``torch.Tensor.to``. ``copy=True`` always copies."""
+def to_args(args, dtype=None, device=None, name="to"):
+    """``(dtype, device)`` from the arguments of ``to(...)`` (positional dtype, device string or
+    ``mg.device``, a tensor standing for its dtype, or keywords); a device other than the CPU raises."""
     for a in args:
         if isinstance(a, Tensor):
             a = a.data.dtype
@@ -50,8 +50,15 @@ def to(x, *args, dtype=None, device=None, copy=False, non_blocking=False):
         elif dtype is None:
             dtype = a
         else:
-            raise TypeError(f"to: unexpected argument {a!r} (dtype already given as {dtype!r})")
-    check_device(device, "to")
+            raise TypeError(f"{name}: unexpected argument {a!r} (dtype already given as {dtype!r})")
+    check_device(device, name)
+    return dtype, device
+
+
+def to(x, *args, dtype=None, device=None, copy=False, non_blocking=False):
+    """``to(dtype)``, ``to(device)`` ("cpu" or ``mg.device``), ``to(device, dtype)``,
+    ``to(other_tensor)`` (its dtype) -- as ``torch.Tensor.to``. ``copy=True`` always copies."""
+    dtype, _ = to_args(args, dtype, device)
     out = x if dtype is None else cast(x, dtype)
     if copy and out is x:
         out = clone(x)

@@ -20,9 +20,10 @@ import numbers
 import numpy as np
 
 from ..dtypes import FLOAT_DTYPES
-from ..random import default_generator
-from ..tensor import Tensor, _as_array, is_grad_enabled
+from ..random import check_generator
+from ..tensor import Tensor, _as_array, is_grad_enabled, set_requires_grad
 from .arith import broadcasts_to
+from .pointwise import clip_bound
 
 
 def _number(name, what, v):
@@ -54,6 +55,8 @@ def _operand(name, t, other):
         arr = np.asarray(other)                 # a Python float keeps its full precision here
     else:
         arr = _as_array(other, None)
+    if arr.dtype.kind not in "fiub":            # complex, objects, strings: the tensor dtype rule
+        arr = _as_array(arr, None)
     if arr.shape != t.data.shape and not broadcasts_to(arr.shape, t.data.shape):
         raise RuntimeError(f"{name}: an operand of shape {arr.shape} does not broadcast to the "
                            f"tensor's shape {t.data.shape} (an in-place result keeps its shape)")
@@ -125,6 +128,7 @@ def copy_(t, src):
 def clamp_(t, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp_: at least one of min and max must be given")
+    min, max = clip_bound("clamp_", "min", min), clip_bound("clamp_", "max", max)
     check_inplace(t, "clamp_")
     try:
         np.clip(t.data, min, max, out=t.data, casting="same_kind")
@@ -155,7 +159,7 @@ def uniform_(t, a=0.0, b=1.0, *, generator=None):
     _float_target(t, "uniform_")
     if not _number("uniform_", "a", a) <= _number("uniform_", "b", b):
         raise ValueError(f"uniform_: expects a <= b, got a={a}, b={b}")
-    g = generator or default_generator()
+    g = check_generator(generator, "uniform_")
     t.data[...] = g.uniform(a, b, t.data.shape)
     return t
 
@@ -166,16 +170,12 @@ def normal_(t, mean=0.0, std=1.0, *, generator=None):
     _number("normal_", "mean", mean)
     if not _number("normal_", "std", std) >= 0:
         raise ValueError(f"normal_: expects std >= 0, got {std}")
-    g = generator or default_generator()
+    g = check_generator(generator, "normal_")
     t.data[...] = g.normal(mean, std, t.data.shape)
     return t
 
 
 def requires_grad_(t, requires_grad=True):
     """Set ``requires_grad`` on a leaf (float tensors only); returns the tensor."""
-    if t._node is not None and not requires_grad:
-        raise RuntimeError("requires_grad_(False) on a tensor computed by the tape; use detach()")
-    if requires_grad and t.data.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"only float32/float64 tensors can require gradients, got {t.data.dtype}")
-    t.requires_grad = bool(requires_grad)
+    set_requires_grad(t, requires_grad, "requires_grad_")
     return t

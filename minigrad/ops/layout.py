@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from ..dtypes import check_numel
+from ..grad_mode import describe
 from ..tensor import Function
 from .arith import unbroadcast
 from .reduce import dim_arg
@@ -75,10 +77,13 @@ def narrow(x, dim, start, length):
     """Elements ``start .. start+length-1`` along ``dim`` (``start`` may be negative)."""
     d = _dim("narrow", dim, x.ndim, x.shape)
     n = x.shape[d]
-    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not -n <= start <= n:
+    for name, v in (("start", start), ("length", length)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"narrow: {name} must be an int, got {describe(v)}")
+    if not -n <= start <= n:
         raise IndexError(f"narrow: start {start!r} is out of range for dim {d} of size {n} (shape {x.shape})")
     start = int(start) % n if start < 0 else int(start)
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or not 0 <= length <= n - start:
+    if not 0 <= length <= n - start:
         raise ValueError(f"narrow: start ({start}) + length ({length!r}) exceeds dim {d} of size {n} "
                          f"(shape {x.shape})")
     return getitem(x, (slice(None),) * d + (slice(start, start + int(length)),))
@@ -123,6 +128,7 @@ def expand(x, *sizes):
             raise ValueError(f"expand: the expanded size {n} must match the existing size {m} at "
                              f"non-singleton dim {i}; target sizes {sizes}, tensor shape {shape}")
         out.append(n)
+    check_numel("expand", "the result", out, x.dtype)          # it is materialised
     return Expand.apply(x, shape=tuple(out))
 
 

@@ -13,10 +13,13 @@ tanh and sigmoid run on the C kernels (``minigrad.kernels``); their backward ker
 ``dx += dy * f'(y)`` straight into the engine's gradient buffer of the input, so no temporary
 gradient array is made.
 """
+import numbers
+
 import numpy as np
 
 from .. import kernels
 from ..dtypes import DEFAULT_FLOAT, FLOAT_DTYPES
+from ..grad_mode import describe
 from ..tensor import Function, Tensor
 
 
@@ -230,10 +233,26 @@ def abs(x):
     return Abs.apply(x)
 
 
+def clip_bound(owner, which, v):
+    """A bound of clip/clamp: None, a real number, or a (non-differentiable) array/tensor of numbers;
+    anything else is a TypeError naming it (instead of NumPy's ufunc-loop message)."""
+    if isinstance(v, Tensor):
+        if v.requires_grad:
+            raise TypeError(f"{owner}: {which} is a tensor that requires grad; gradients to a bound "
+                            "are not supported (pass bound.detach())")
+        v = v.data
+    if v is None or (isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))):
+        return v
+    if isinstance(v, np.ndarray) and v.dtype.kind in "iuf":
+        return v
+    shown = f"an array of dtype {v.dtype}" if isinstance(v, np.ndarray) else describe(v)
+    raise TypeError(f"{owner}: {which} must be a real number, a numeric tensor or None, got {shown}")
+
+
 def clip(x, lo=None, hi=None):
-    return Clip.apply(x, lo=lo, hi=hi)
+    return Clip.apply(x, lo=clip_bound("clip", "lo", lo), hi=clip_bound("clip", "hi", hi))
 
 
 def clamp(x, min=None, max=None):
     """``torch.clamp``: :func:`clip` with PyTorch's argument names."""
-    return Clip.apply(x, lo=min, hi=max)
+    return Clip.apply(x, lo=clip_bound("clamp", "min", min), hi=clip_bound("clamp", "max", max))

@@ -17,6 +17,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..grad_mode import check_bool
 from ..tensor import Function, Tensor
 
 # PyTorch's torch.return_types.max / .min: a tuple that also has .values and .indices
@@ -37,10 +38,10 @@ def dim_arg(name, dim, axis, default=None):
 def keepdim_arg(name, keepdim, keepdims):
     """Resolve ``keepdim`` (PyTorch) and ``keepdims`` (NumPy)."""
     if keepdims is None:
-        return bool(keepdim)
+        return check_bool(keepdim, f"{name}: keepdim")
     if keepdim:
         raise TypeError(f"{name}: got both keepdim and keepdims; pass one")
-    return bool(keepdims)
+    return check_bool(keepdims, f"{name}: keepdims")
 
 
 def normalize_axis(name, axis, ndim, shape):

@@ -12,6 +12,7 @@ import operator
 
 import numpy as np
 
+from ..grad_mode import describe
 from ..tensor import Function, Tensor
 from .arith import check_broadcast, float_operands, unbroadcast
 from .reduce import dim_arg
@@ -52,10 +53,15 @@ def _shape_arg(shape, name="reshape"):
 
 
 def reshape(x, *shape):
-    return Reshape.apply(x, shape=_shape_arg(shape))
+    shape = _shape_arg(shape)
+    if any(n < -1 for n in shape):             # NumPy would read any negative size as -1
+        raise ValueError(f"reshape: sizes must be >= 0 (or -1 for one inferred size), got {shape}")
+    return Reshape.apply(x, shape=shape)
 
 
 def _axis(name, ax, ndim, shape):
+    if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
+        raise TypeError(f"{name}: an axis must be an int, got {describe(ax)}")
     if not -ndim <= ax < ndim:
         raise ValueError(f"{name}: axis {ax} is out of range for a tensor of shape {shape}")
     return ax % ndim
@@ -82,13 +88,18 @@ def transpose(x, dim0=None, dim1=None):
 
 # ------------------------------------------------------------------ indexing
 def _index_part(k):
-    """One component of an index: tensors and lists become arrays; ints, slices, None stay."""
+    """One component of an index: tensors and lists become arrays; ints, slices, None, ``...``
+    stay; anything else (a float, a string, ...) is an IndexError naming it."""
     if isinstance(k, Tensor):
         k = k.data
     elif isinstance(k, list):
         k = np.asarray(k)
-    if isinstance(k, np.ndarray) and k.dtype.kind not in "iub":
-        raise IndexError(f"index arrays must be integers or booleans, got {k.dtype}")
+    if isinstance(k, np.ndarray):
+        if k.dtype.kind not in "iub":
+            raise IndexError(f"index arrays must be integers or booleans, got {k.dtype}")
+    elif not (k is None or k is Ellipsis or isinstance(k, (slice, bool, np.bool_)) or hasattr(k, "__index__")):
+        raise IndexError(f"only integers, slices, ..., None and integer or boolean arrays/tensors are "
+                         f"valid indices, got {describe(k)}")
     return k
 
 
@@ -204,6 +215,9 @@ def split(x, split_size_or_sections, dim=None, *, axis=None):
             raise ValueError(f"split: chunk size must be positive, got {s}")
         sizes = [min(s, n - i) for i in range(0, n, s)] or [0]
     else:
+        if not isinstance(s, (list, tuple)) or any(isinstance(v, bool) or not isinstance(v, (int, np.integer))
+                                                   for v in s):
+            raise TypeError(f"split: split_size_or_sections must be an int or a list of ints, got {describe(s)}")
         sizes = [int(v) for v in s]
         if any(v < 0 for v in sizes) or sum(sizes) != n:
             raise ValueError(f"split: sizes {sizes} do not add up to {n} (axis {axis} of shape {x.shape})")

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..nn.argcheck import check_int, positive_int
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_nonneg
+from .optimizer import Optimizer, check_nonneg, check_state_dict_layout
 
 
 _FLAT_KEYS = ("d", "prev_flat_grad", "old_dirs", "old_stps")
@@ -162,6 +162,7 @@ class LBFGS(Optimizer):
     def load_state_dict(self, state_dict):
         """As the base class, except that L-BFGS's state holds flat vectors of all parameters
         (``d``, ``prev_flat_grad``, the history lists): each must have n elements."""
+        check_state_dict_layout(state_dict)         # a dict with 'state' and 'param_groups' first
         n = sum(p.data.size for p in self._params)
         flat, rest = {}, copy.deepcopy(state_dict)
         for idx, st in rest.get("state", {}).items():

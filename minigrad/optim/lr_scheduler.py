@@ -29,6 +29,7 @@ import numbers
 
 import numpy as np
 
+from ..grad_mode import check_bool, describe
 from ..nn.argcheck import check_int, check_real, positive_int
 from ..tensor import Tensor
 
@@ -47,6 +48,7 @@ class LRScheduler:
             raise TypeError(f"{type(optimizer).__name__} is not an optimizer: expected a "
                             "'param_groups' list of dicts with an 'lr' entry")
         self.optimizer = optimizer
+        last_epoch = check_int(last_epoch, type(self).__name__, "last_epoch", lo=-1)
         if last_epoch == -1:
             for group in groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -66,7 +68,8 @@ class LRScheduler:
     def step(self, epoch=None):
         """Advance one epoch (or jump to ``epoch``) and write the new lrs into the param groups."""
         self._step_count += 1
-        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
+        self.last_epoch = self.last_epoch + 1 if epoch is None else check_int(epoch, f"{type(self).__name__}.step",
+                                                                              "epoch")
         lrs = self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
@@ -89,11 +92,25 @@ class LRScheduler:
         Like PyTorch, this does not touch the optimizer: load the optimizer's own state dict to
         restore its current lrs.
         """
+        owner = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{owner}: expected a dict (from state_dict()), got {describe(state_dict)}")
         known = ("last_epoch", "_step_count", "base_lrs", "_last_lr") + tuple(self._hyper)
-        for key in known:
-            if key in state_dict:
-                value = state_dict[key]
-                setattr(self, key, list(value) if key in ("base_lrs", "_last_lr") else value)
+        values = {key: state_dict[key] for key in known if key in state_dict}
+        for key in ("last_epoch", "_step_count"):          # checked before anything changes
+            if key in values:
+                check_int(values[key], owner, key)
+        n = len(self.optimizer.param_groups)
+        for key in ("base_lrs", "_last_lr"):
+            if key in values:
+                v = values[key]
+                if not isinstance(v, (list, tuple)) or len(v) != n or not all(
+                        isinstance(x, numbers.Real) and not isinstance(x, bool) for x in v):
+                    raise TypeError(f"{owner}: {key} must be a list of {n} numbers (one per param group), "
+                                    f"got {describe(v)}")
+                values[key] = list(v)
+        for key, value in values.items():
+            setattr(self, key, value)
 
 
 class StepLR(LRScheduler):
@@ -103,7 +120,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         self.step_size = positive_int(step_size, "step_size")
-        self.gamma = float(gamma)
+        self.gamma = check_real(gamma, "StepLR", "gamma", lo=0.0)      # a negative or NaN gamma: garbage lrs
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -121,7 +138,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         self.T_max = positive_int(T_max, "T_max")
-        self.eta_min = float(eta_min)
+        self.eta_min = check_real(eta_min, "CosineAnnealingLR", "eta_min", lo=0.0)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -136,10 +153,8 @@ class LinearLR(LRScheduler):
     _hyper = ("start_factor", "end_factor", "total_iters")
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
-        if not 0.0 < start_factor <= 1.0:
-            raise ValueError(f"start_factor must be in (0, 1], got {start_factor}")
-        if not 0.0 <= end_factor <= 1.0:
-            raise ValueError(f"end_factor must be in [0, 1], got {end_factor}")
+        check_real(start_factor, "LinearLR", "start_factor", 0.0, 1.0, lo_open=True)
+        check_real(end_factor, "LinearLR", "end_factor", 0.0, 1.0)
         self.start_factor = float(start_factor)
         self.end_factor = float(end_factor)
         self.total_iters = positive_int(total_iters, "total_iters")
@@ -166,12 +181,21 @@ class LambdaLR(LRScheduler):
             self.lr_lambdas = list(lr_lambda)
         else:
             self.lr_lambdas = [lr_lambda] * n
-        if not all(callable(f) for f in self.lr_lambdas):
-            raise TypeError("lr_lambda must be callable (or a list of callables)")
+        bad = [f for f in self.lr_lambdas if not callable(f)]
+        if bad:
+            raise TypeError(f"LambdaLR: lr_lambda must be callable (or a list of callables, one per param "
+                            f"group), got {describe(bad[0])}")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
-        return [base * f(self.last_epoch) for f, base in zip(self.lr_lambdas, self.base_lrs)]
+        lrs = []
+        for f, base in zip(self.lr_lambdas, self.base_lrs):
+            factor = f(self.last_epoch)
+            if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not math.isfinite(factor):
+                raise (ValueError if isinstance(factor, numbers.Real) else TypeError)(
+                    f"LambdaLR: lr_lambda({self.last_epoch}) returned {describe(factor)}; expected a finite number")
+            lrs.append(base * factor)
+        return lrs
 
 
 class LinearWarmup(LRScheduler):
@@ -243,7 +267,7 @@ class OneCycleLR(LRScheduler):
         final_div_factor = check_real(final_div_factor, "OneCycleLR", "final_div_factor", lo=0.0,
                                       lo_open=True)
         T = self.total_steps
-        if three_phase:
+        if check_bool(three_phase, "OneCycleLR: three_phase"):
             self._phases = [(float(pct_start * T) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
                             (float(2 * pct_start * T) - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
                             (T - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
@@ -259,15 +283,16 @@ class OneCycleLR(LRScheduler):
                 group["initial_lr"] = m / div_factor
                 group["max_lr"] = m
                 group["min_lr"] = group["initial_lr"] / final_div_factor
-        self.cycle_momentum = bool(cycle_momentum)
+        self.cycle_momentum = check_bool(cycle_momentum, "OneCycleLR: cycle_momentum")
         if self.cycle_momentum:
             defaults = getattr(optimizer, "defaults", {})
             if "momentum" not in defaults and "betas" not in defaults:
                 raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
             self.use_beta1 = "betas" in defaults
             if last_epoch == -1:
-                for group, mx, base in zip(groups, _per_group("max_momentum", optimizer, max_momentum),
-                                           _per_group("base_momentum", optimizer, base_momentum)):
+                momenta = [[check_real(v, "OneCycleLR", name, 0.0, 1.0) for v in _per_group(name, optimizer, value)]
+                           for name, value in (("max_momentum", max_momentum), ("base_momentum", base_momentum))]
+                for group, mx, base in zip(groups, *momenta):
                     self._set_momentum(group, mx)
                     group["max_momentum"], group["base_momentum"] = mx, base
         super().__init__(optimizer, last_epoch)
@@ -351,7 +376,8 @@ class ReduceLROnPlateau(LRScheduler):
             raise TypeError(f"ReduceLROnPlateau.step expects one metric value, got an array of shape {metrics.shape}")
         current = float(metrics.item() if hasattr(metrics, "item") else metrics)
         self._step_count += 1
-        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
+        self.last_epoch = self.last_epoch + 1 if epoch is None else check_int(epoch, "ReduceLROnPlateau.step",
+                                                                              "epoch")
         if self._is_better(current, self.best):
             self.best, self.num_bad_epochs = current, 0
         else:

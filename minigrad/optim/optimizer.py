@@ -233,13 +233,7 @@ class Optimizer:
         integer, every buffer a real NumPy array of the parameter's shape (complex, object or bool
         arrays are rejected, not cast). Arrays are copied, cast to the parameter's dtype, so the
         dict is never aliased."""
-        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
-            raise ValueError("state_dict must be a dict with keys 'state' and 'param_groups'")
-        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
-        if not isinstance(saved_groups, (list, tuple)):
-            raise TypeError(f"state_dict['param_groups'] must be a list of dicts, got {type(saved_groups).__name__}")
-        if not isinstance(saved_state, dict):
-            raise TypeError(f"state_dict['state'] must be a dict, got {type(saved_state).__name__}")
+        saved_groups, saved_state = check_state_dict_layout(state_dict)
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, but the "
                              f"optimizer has {len(self.param_groups)}")
@@ -307,6 +301,22 @@ class Optimizer:
                 lines.append(f"    {k}: {group[k]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def check_state_dict_layout(state_dict):
+    """``(param_groups, state)`` of an optimizer state dict, or an error saying what it is instead."""
+    if not isinstance(state_dict, dict):
+        raise TypeError(f"state_dict must be a dict with keys 'state' and 'param_groups', got "
+                        f"{describe(state_dict)}")
+    if "state" not in state_dict or "param_groups" not in state_dict:
+        raise ValueError(f"state_dict must be a dict with keys 'state' and 'param_groups', got keys "
+                         f"{sorted(state_dict, key=repr)}")
+    saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+    if not isinstance(saved_groups, (list, tuple)):
+        raise TypeError(f"state_dict['param_groups'] must be a list of dicts, got {type(saved_groups).__name__}")
+    if not isinstance(saved_state, dict):
+        raise TypeError(f"state_dict['state'] must be a dict, got {type(saved_state).__name__}")
+    return saved_groups, saved_state
 
 
 def with_weight_decay(g, w, weight_decay):

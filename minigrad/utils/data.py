@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from .. import ops
+from ..grad_mode import check_bool, describe
 from ..nn.argcheck import check_generator, positive_int
 from ..tensor import Tensor
 
@@ -84,7 +85,8 @@ class RandomSampler(Sampler):
     """A fresh permutation per epoch (or ``num_samples`` draws with ``replacement``)."""
 
     def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
-        self.data_source, self.replacement = data_source, bool(replacement)
+        self.data_source = data_source
+        self.replacement = check_bool(replacement, "RandomSampler: replacement")
         self._num_samples = None if num_samples is None else positive_int(num_samples, "num_samples",
                                                                             "RandomSampler")
         self.generator = generator
@@ -172,6 +174,11 @@ def default_collate(batch):
     if isinstance(elem, (str, bytes)):
         return list(batch)
     if isinstance(elem, collections.abc.Mapping):
+        for i, d in enumerate(batch):
+            if not isinstance(d, collections.abc.Mapping) or set(d) != set(elem):
+                got = sorted(d, key=repr) if isinstance(d, collections.abc.Mapping) else describe(d)
+                raise ValueError(f"default_collate: sample {i} has keys {got} but sample 0 has "
+                                 f"{sorted(elem, key=repr)}; every dict sample needs the same keys")
         out = {key: default_collate([d[key] for d in batch]) for key in elem}
         try:
             return out if type(elem) is dict else type(elem)(out)     # OrderedDict etc. keep their type
@@ -224,6 +231,8 @@ class DataLoader:
             if value is not None and not hasattr(value, "__iter__"):
                 raise TypeError(f"DataLoader: {name} must be iterable (a Sampler or a sequence of indices), got "
                                 f"{type(value).__name__}")
+        if shuffle is not None:
+            shuffle = check_bool(shuffle, "DataLoader: shuffle")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:

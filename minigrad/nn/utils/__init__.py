@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 
+from ...grad_mode import check_bool, describe
 from . import rnn
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "repackage_hidden", "rnn"]
@@ -38,7 +39,9 @@ def _grads(parameters):
     elif not hasattr(parameters, "__iter__"):
         raise TypeError(f"parameters must be a tensor or an iterable of tensors, got {type(parameters).__name__}")
     grads = []
-    for p in parameters:
+    for i, p in enumerate(parameters):
+        if not hasattr(p, "grad"):
+            raise TypeError(f"parameters must be tensors (with a .grad), element {i} is {describe(p)}")
         g = p.grad
         if g is None:
             continue
@@ -99,6 +102,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     """
     p = _norm_type(norm_type)
     max_norm = _nonneg(max_norm, "clip_grad_norm_", "max_norm")
+    error_if_nonfinite = check_bool(error_if_nonfinite, "clip_grad_norm_: error_if_nonfinite")
     grads = _grads(parameters)
     if not grads:
         return 0.0

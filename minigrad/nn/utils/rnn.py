@@ -22,7 +22,8 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ...data import pad_sequences
+from ...data import check_padding_value, pad_sequences
+from ...grad_mode import check_bool
 from ...tensor import Function, Tensor, as_tensor
 from ..argcheck import int_array
 
@@ -94,6 +95,8 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     and the permutation is kept in the result to restore the order on unpacking.
     """
     fname = "pack_padded_sequence"
+    batch_first = check_bool(batch_first, f"{fname}: batch_first")
+    enforce_sorted = check_bool(enforce_sorted, f"{fname}: enforce_sorted")
     x = as_tensor(input)
     if x.ndim < 2:
         raise ValueError(f"{fname}: input must be (T, B, *) or (B, T, *) with batch_first, got shape {x.shape}")
@@ -139,6 +142,8 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     fname = "pad_packed_sequence"
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"{fname}: expected a PackedSequence, got {type(sequence).__name__}")
+    batch_first = check_bool(batch_first, f"{fname}: batch_first")
+    check_padding_value(fname, padding_value)
     bs = _int_vector(sequence.batch_sizes, "batch_sizes", fname)
     data = as_tensor(sequence.data)
     if data.ndim == 0 or bs.sum() != data.shape[0]:
@@ -183,7 +188,8 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0):
     for i, s in enumerate(seqs):
         if s.ndim == 0:
             raise ValueError(f"pad_sequence: sequence {i} is 0-d; expected shape (L, *)")
-    return PadSequence.apply(*seqs, batch_first=bool(batch_first), padding_value=padding_value)
+    return PadSequence.apply(*seqs, batch_first=check_bool(batch_first, "pad_sequence: batch_first"),
+                             padding_value=check_padding_value("pad_sequence", padding_value))
 
 
 def pack_sequence(sequences, enforce_sorted=True):
