@@ -41,17 +41,11 @@ import numpy as np
 from .. import functional as F
 from .. import ops
 from ..tensor import Tensor, as_tensor
-from .layers import uniform_
+from .layers import check_size, uniform_
 from .module import Module, Parameter
 from .cell_registry import cell_spec
 from .direction import check_lengths, run_direction, split_states   # noqa: F401 (re-exported)
 from .utils.rnn import PackedSequence, forward_packed
-
-
-def _positive_int(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be a positive int, got {v!r}")
-    return int(v)
 
 
 def _proj_size(spec, proj_size, hidden_size):
@@ -86,9 +80,10 @@ class RNNBase(Module):
         super().__init__()
         self.spec = spec = cell_spec(mode)
         self.mode, self.kind = spec.mode, spec.name
-        self.input_size = _positive_int("input_size", input_size)
-        self.hidden_size = _positive_int("hidden_size", hidden_size)
-        self.num_layers = _positive_int("num_layers", num_layers)
+        owner = type(self).__name__     # sizes: ints in [1, largest np.intp] (layers.check_size)
+        self.input_size = check_size(owner, "input_size", input_size, minimum=1)
+        self.hidden_size = check_size(owner, "hidden_size", hidden_size, minimum=1)
+        self.num_layers = check_size(owner, "num_layers", num_layers, minimum=1)
         if not 0.0 <= float(dropout) <= 1.0:
             raise ValueError(f"dropout must be in [0, 1], got {dropout}")
         self.bias, self.batch_first, self.dropout = bool(bias), bool(batch_first), float(dropout)
@@ -346,8 +341,9 @@ class RNNCellBase(Module):
         super().__init__()
         self.spec = spec = cell_spec(mode)
         self.mode, self.kind = spec.mode, spec.name
-        self.input_size = _positive_int("input_size", input_size)
-        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        owner = type(self).__name__     # sizes: ints in [1, largest np.intp] (layers.check_size)
+        self.input_size = check_size(owner, "input_size", input_size, minimum=1)
+        self.hidden_size = check_size(owner, "hidden_size", hidden_size, minimum=1)
         self.bias = bool(bias)
         GH, bound = spec.gates * hidden_size, 1.0 / math.sqrt(hidden_size)
         shapes = [("weight_ih", (GH, input_size)), ("weight_hh", (GH, hidden_size))]
