@@ -23,6 +23,7 @@ import json
 import os
 import select
 import subprocess
+import tempfile
 import sys
 from dataclasses import dataclass
 
@@ -90,6 +91,9 @@ class Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _IS_EXPR + _LOOP, str(self.memory_limit), self.prelude, self.reset],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            # `python -c` puts the working directory first on sys.path: run outside the source tree
+            # (pytest's cwd in CI), whose minigrad/ has no compiled _C, so the installed one is used
+            cwd=tempfile.gettempdir(),
             # few threads and malloc arenas: each arena reserves 64 MiB of the capped address space
             env=dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"), MALLOC_ARENA_MAX="2"))
         line = self._readline(max(self.timeout, 60.0))

@@ -506,8 +506,10 @@ mg.save({"v": np.zeros(3)}, sys.argv[1])
 def stalled_save(path):
     import subprocess
     import sys
+    # cwd: the checkpoint's (temporary) directory, not the source tree, where `python -c` would
+    # import the uncompiled minigrad/ instead of the installed package
     p = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, cwd=os.path.dirname(str(path)))
     assert p.stdout.readline().strip() == "writing", p.stderr.read()
     return p
 
