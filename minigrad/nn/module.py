@@ -18,6 +18,8 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..dtypes import as_dtype
+from ..ops.convert import to_args
 from ..tensor import Tensor
 
 
@@ -292,9 +294,14 @@ class Module:
             np.copyto(own[name].data, value, casting="unsafe")
         return missing, unexpected
 
-    def to(self, dtype):
-        """Convert every parameter to ``dtype`` (np.float32 / np.float64) in place; returns self."""
-        dtype = np.dtype(dtype)
+    def to(self, *args, dtype=None, device=None, non_blocking=False):
+        """As ``torch.nn.Module.to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or
+        ``to(tensor)`` (its dtype). The device must be "cpu" (the only one); a float dtype
+        (float32 / float64) converts every parameter and float buffer in place. Returns self."""
+        dtype, _ = to_args(args, dtype, device, "Module.to")
+        if dtype is None:
+            return self
+        dtype = as_dtype(dtype, "Module.to")
         if dtype.kind != "f":
             raise TypeError(f"Module.to expects a float dtype, got {dtype}")
         for p in self.parameters():

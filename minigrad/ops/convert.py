@@ -37,21 +37,29 @@ def cast(x, dtype):
     return Cast.apply(x, dtype=dtype)
 
 
-def to(x, *args, dtype=None, device=None, copy=False, non_blocking=False):
-    """``to(dtype)``, ``to(device)`` ("cpu" or ``mg.device``), ``to(device, dtype)``,
-    ``to(other_tensor)`` (its dtype) -- as ``torch.Tensor.to``. ``copy=True`` always copies."""
+def to_args(args, dtype, device, name="to"):
+    """Sort ``to``'s positional arguments into ``(dtype, device)``: a string or ``mg.device`` is
+    the device, a tensor stands for its dtype, anything else is the dtype. The device is checked
+    ("cpu" only); the dtype is returned as given (None when absent)."""
     for a in args:
         if isinstance(a, Tensor):
             a = a.data.dtype
         if isinstance(a, (str, Device)):
             if device is not None:
-                raise TypeError("to: device given twice")
+                raise TypeError(f"{name}: device given twice")
             device = a
         elif dtype is None:
             dtype = a
         else:
-            raise TypeError(f"to: unexpected argument {a!r} (dtype already given as {dtype!r})")
-    check_device(device, "to")
+            raise TypeError(f"{name}: unexpected argument {a!r} (dtype already given as {dtype!r})")
+    check_device(device, name)
+    return dtype, device
+
+
+def to(x, *args, dtype=None, device=None, copy=False, non_blocking=False):
+    """``to(dtype)``, ``to(device)`` ("cpu" or ``mg.device``), ``to(device, dtype)``,
+    ``to(other_tensor)`` (its dtype) -- as ``torch.Tensor.to``. ``copy=True`` always copies."""
+    dtype, device = to_args(args, dtype, device)
     out = x if dtype is None else cast(x, dtype)
     if copy and out is x:
         out = clone(x)
