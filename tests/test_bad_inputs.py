@@ -256,7 +256,7 @@ m = nn.Linear(3, 2); sd = dict(m.state_dict()); sd['bias'] = np.array([None, 1.0
 m.load_state_dict(sd)""", TE, ("object", "None")),
     C("load-state-not-dict", "nn.Linear(3, 2).load_state_dict([1, 2])", TE, "list"),
     C("parameter-int", "nn.Parameter(np.array([1, 2]))", TE, "int64"),
-    C("module-to-cuda", "nn.Linear(3, 2).to('cuda')", (TE, VE), "cuda"),
+    C("module-to-cuda", "nn.Linear(3, 2).to('cuda')", RE, "cuda"),   # as Tensor.to and mg.device
 ]
 
 # ------------------------------------------------------------------ recurrent stack
