@@ -6,9 +6,10 @@ installed). Both runs start from the same initial weights (drawn here with NumPy
 ``load_state_dict``) and must print the same loss curve; without PyTorch the minigrad run must
 still learn. The programs exercise what recurrent PyTorch code uses: factories with ``dtype=``,
 ``from_numpy``, ``size``/``split``/``cat`` with ``dim=``, LSTMCell, LBFGS with a closure,
-MSELoss/NLLLoss, ``view``/``t``/``contiguous``/``narrow``, ``new_zeros``, ``detach`` of hidden
-states, ``clip_grad_norm_``, in-place SGD under ``no_grad``, tied weights and ``save``/``load`` of
-a state dict through a file object.
+MSELoss/NLLLoss, ``view``/``t``/``contiguous``/``narrow``, ``new_zeros``, ``torch.device`` and
+``.to(device)``, ``detach`` of hidden states, ``clip_grad_norm_``, in-place SGD under
+``no_grad``, tied weights, ``save``/``load`` of a state dict through a file object and
+``flatten_parameters``.
 
 Tolerance: the two libraries compute the same float64 expressions but may sum in another order
 (GEMM blocking, reductions), so each loss differs by rounding: at most ``ROUNDINGS * U * depth``
@@ -144,9 +145,10 @@ def evaluate(model, source, criterion, bptt):
 
 def run(token_ids, kind, tie, initial_weights, epochs, dropout=0.0, lr=2.0, bptt=4, bsz=3):
     torch.manual_seed(0)
-    data = batchify(torch.from_numpy(token_ids), bsz)
+    device = torch.device("cpu")
+    data = batchify(torch.from_numpy(token_ids), bsz).to(device)
     args = (kind, NTOKEN, NHID, 2, dropout, tie)
-    model = LanguageModel(*args).double()
+    model = LanguageModel(*args).double().to(device)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in initial_weights(model).items()})
     criterion = nn.NLLLoss()
     losses = []
@@ -170,6 +172,7 @@ def run(token_ids, kind, tie, initial_weights, epochs, dropout=0.0, lr=2.0, bptt
     buffer.seek(0)
     reloaded = LanguageModel(*args).double()
     reloaded.load_state_dict(torch.load(buffer))
+    reloaded.rnn.flatten_parameters()
     return losses, evaluate(reloaded, data, criterion, bptt), evaluate(model, data, criterion, bptt)
 '''
 
