@@ -34,7 +34,7 @@ from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  
 
 
 def _as_array(data, dtype):
-    """The array of a new tensor, by the dtype rule (README, "Dtypes"):
+    """The array of a new tensor, by the dtype rule (README, "From PyTorch"):
 
     * ``dtype`` given: the data is converted to it (float32, float64, an integer type or bool);
     * a Tensor, a NumPy array or a NumPy scalar keeps its dtype (a float64 array stays float64);

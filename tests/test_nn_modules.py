@@ -235,12 +235,41 @@ def test_double_and_to():
     assert out.dtype == np.float64
     m.to(np.float32)
     assert all(p.dtype == np.float32 for p in m.parameters())
-    m.to("float64")
+    m.to(dtype="float64")
     assert all(p.dtype == np.float64 for p in m.parameters())
     m.float()
     assert all(p.dtype == np.float32 for p in m.parameters())
     with pytest.raises(TypeError, match="float dtype"):
         m.to(np.int32)
+
+
+def test_module_to_device_as_torch():
+    # model.to(device) / .to("cpu") / .to(device, dtype) / .to(tensor): torch.nn.Module.to's forms
+    m = Model()
+    assert m.to(mg.device("cpu")) is m and m.to("cpu") is m
+    assert all(p.dtype == np.float32 for p in m.parameters())
+    assert m.to("cpu", mg.float64) is m
+    assert all(p.dtype == np.float64 for p in m.parameters())
+    m.to(mg.zeros(1))                                  # a tensor stands for its dtype
+    assert all(p.dtype == np.float32 for p in m.parameters())
+    m.to(device="cpu", dtype=mg.double)
+    assert all(p.dtype == np.float64 for p in m.parameters())
+    with pytest.raises(RuntimeError, match="'cuda' is not available"):
+        m.to("cuda")
+    with pytest.raises(RuntimeError, match="for a dtype pass mg.float32"):
+        m.to("float32")                                # a string is a device, as in PyTorch
+    with pytest.raises(TypeError, match="device given twice"):
+        m.to("cpu", "cpu")
+    assert all(p.dtype == np.float64 for p in m.parameters())   # failed calls changed nothing
+
+
+def test_recurrent_flatten_parameters_is_a_no_op():
+    # word_language_model calls model.rnn.flatten_parameters() after loading
+    for layer in (nn.LSTM(2, 3), nn.GRU(2, 3), nn.RNN(2, 3)):
+        before = {k: np.array(v) for k, v in layer.state_dict().items()}
+        assert layer.flatten_parameters() is None
+        for k, v in layer.state_dict().items():
+            np.testing.assert_array_equal(v, before[k])
 
 
 def test_layers_take_a_dtype():

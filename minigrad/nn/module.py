@@ -52,16 +52,6 @@ def _as_buffer(value, name):
                     "expected)")
 
 
-def _dtype_name(a):
-    """``np.dtype(a)`` when ``a`` is a dtype's name ("float64"), else ``a`` (e.g. a device string)."""
-    if isinstance(a, str):
-        try:
-            return np.dtype(a)
-        except TypeError:
-            pass
-    return a
-
-
 def _warn_if_unregistered(owner, name, value):
     """Warn when modules/parameters hide in a plain container, where nothing registers them.
 
@@ -323,10 +313,10 @@ class Module:
             np.copyto(own[name].data, value, casting="unsafe")
         return missing, unexpected
 
-    def to(self, *args, dtype=None, device=None):
-        """Convert every parameter to ``dtype`` (np.float32 / np.float64) in place; returns self.
-        As ``torch.nn.Module.to``, a device ("cpu" only) may be given too: ``to("cpu", mg.float64)``."""
-        args = tuple(_dtype_name(a) for a in args)      # "float64" stays a dtype here (as before)
+    def to(self, *args, dtype=None, device=None, non_blocking=False):
+        """As ``torch.nn.Module.to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or
+        ``to(tensor)`` (its dtype). The device must be "cpu" (the only one); a float dtype
+        (float32 / float64) converts every parameter and float buffer in place. Returns self."""
         dtype, _ = to_args(args, dtype, device, "Module.to")
         if dtype is None:
             return self

@@ -213,6 +213,10 @@ class RNNBase(Module):
             output = output.transpose(0, 1)
         return output, (h_n if spec.n_state > 1 else h_n[0])
 
+    def flatten_parameters(self):
+        """As ``torch.nn.RNNBase.flatten_parameters`` on the CPU: nothing to do (it packs cuDNN's
+        weight buffer; every minigrad parameter is already its own contiguous array)."""
+
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:

@@ -45,7 +45,7 @@ def to_args(args, dtype=None, device=None, name="to"):
             a = a.data.dtype
         if isinstance(a, (str, Device)):
             if device is not None:
-                raise TypeError("to: device given twice")
+                raise TypeError(f"{name}: device given twice")
             device = a
         elif dtype is None:
             dtype = a
