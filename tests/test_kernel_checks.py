@@ -526,13 +526,16 @@ def test_non_overlapping_views_of_one_buffer_are_accepted():
     buf = rand(16)
     x = buf[::8]                 # elements 0 and 8
     out = buf[1:3]               # inside x's bounds, sharing no element
-    expect = np.tanh(x)
+    # the same kernel on separate buffers is the reference: the results must be the same bits
+    # (the kernels' accuracy against NumPy is tested elsewhere, with bounds derived from rounding)
+    expect = K.tanh_forward(x.copy())
     K.tanh_forward(x, out=out)
-    np.testing.assert_allclose(out, expect, rtol=1e-15)
+    np.testing.assert_array_equal(out, expect)
     rows = np.zeros((3, 4, 4))
     rows[1] = rand((4, 4), seed=1)
+    expect = K.gemm(rows[1].copy(), rows[1].copy())
     K.gemm(rows[1], rows[1], out=rows[2])
-    np.testing.assert_allclose(rows[2], rows[1] @ rows[1], rtol=1e-14)
+    np.testing.assert_array_equal(rows[2], expect)
     cache = np.zeros((4, B, H))  # lstm step outputs in four slices of one cache
     args = dict(gx_t=rand((B, 4 * H)), h_prev=rand((B, H), seed=1), c_prev=rand((B, H), seed=2), w_hh=rand((4 * H, H), seed=3))
     h, c, g, tc = K.lstm_step_forward(**args)

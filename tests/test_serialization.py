@@ -491,6 +491,11 @@ import numpy as np
 import minigrad as mg
 from minigrad import serialization as S
 
+# Ctrl-C must raise KeyboardInterrupt here even if this process inherited SIGINT as ignored (a
+# background job of a non-interactive shell does, e.g. CI started with `&`): Python then keeps it
+# ignored unless told otherwise
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 def stalled_writer(f, arrays):
     f.write(b"PK\x03\x04" + bytes(1 << 20))     # half a checkpoint is on disk
     f.flush()
