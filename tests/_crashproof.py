@@ -15,7 +15,8 @@ A snippet that runs longer than ``timeout`` seconds is killed and reports ``hang
 case the worker runs ``reset`` (for example restoring the thread count) so one case's global
 settings cannot leak into the next; if that fails, the worker is replaced.
 
-The worker's address space is capped (``RLIMIT_AS``, ``memory_limit`` bytes) so an input that
+The worker's address space is capped (``RLIMIT_AS``: ``memory_limit`` bytes more than it had at
+start, so the cap also works under AddressSanitizer's reserved shadow) so an input that
 makes the library allocate far too much raises ``MemoryError`` in the case instead of taking
 the machine's memory.
 """
@@ -30,8 +31,11 @@ from dataclasses import dataclass
 _LOOP = r"""
 import json, os, resource, sys, traceback
 limit = int(sys.argv[1])
-if limit:
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+if limit:   # on top of the address space at start (under ASan that already holds its huge shadow)
+    with open("/proc/self/statm") as f:
+        start = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    resource.setrlimit(resource.RLIMIT_AS, (start + limit, hard))
 reply = os.fdopen(os.dup(1), "w")
 os.dup2(2, 1)                                   # stray prints go to stderr, not the protocol
 sys.stdout = sys.stderr
