@@ -26,7 +26,8 @@ Also measured:
     python bench/bench_rnn.py [--quick] [--threads N] [--repeats N] [--no-memory]
     python bench/bench_rnn.py --baseline /path/to/other/venv/bin/python   # before/after a change
 
-``--baseline PYTHON`` adds the column "mg baseline": the same minigrad step run by another
+``--baseline PYTHON`` adds the columns "mg baseline" (and "unroll baseline" when "mg unroll" is
+timed): the same minigrad steps run by another
 interpreter (one with another build of minigrad installed, e.g. the last commit's), in its own
 worker process, interleaved step by step with the others (it implies --isolate), and reports
 mg/baseline (> 1: this build faster).
@@ -82,7 +83,7 @@ class NumpyRNN:
     Forward: gx = X (T*B, I) @ W_ih^T + biases in one GEMM, then per step one recurrent matmul
     h_prev @ W_hh^T and the vectorised gate math. Backward: per step the gate gradients into a
     (T, B, GH) buffer and dh_prev = dG @ W_hh; afterwards dW_ih, dW_hh, the biases as big GEMMs
-    and sums over all steps. Equations as tests/rnn_reference.py (PyTorch's).
+    and sums over all steps. Equations as minigrad/reference/rnn.py (PyTorch's).
     """
 
     def __init__(self, kind, params):
@@ -443,6 +444,8 @@ def measure_memory(frameworks, threads):
 
 # ----------------------------------------------------------------------------- main
 BASELINE = "mg baseline"
+# the baseline build's workers: column name -> the step they run
+BASELINE_ROLES = {BASELINE: "minigrad", "unroll baseline": "mg unroll"}
 
 
 class Worker:
@@ -451,7 +454,7 @@ class Worker:
 
     def __init__(self, fw, threads, python=None):
         # "mg baseline" is the minigrad step run by another interpreter (another minigrad build)
-        role = "minigrad" if fw == BASELINE else fw
+        role = BASELINE_ROLES.get(fw, fw)
         self.p = subprocess.Popen([python or sys.executable, __file__, "--worker", role, "--threads", str(threads)],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
@@ -532,7 +535,7 @@ def main():
     repeats = 3 if args.quick else args.repeats
     frameworks = [f for f in args.frameworks.split(",") if f != "torch" or torch is not None]
     if args.baseline:
-        frameworks.append(BASELINE)
+        frameworks += [b for b, role in BASELINE_ROLES.items() if role in frameworks]
         args.isolate = True
         base_ver = subprocess.run([args.baseline, "-c", "import minigrad; print(minigrad.__file__)"],
                                   capture_output=True, text=True, check=True).stdout.strip()
@@ -549,10 +552,12 @@ def main():
         head += f" {'mg/torch':>9} {'unroll/torch':>13}"
     if BASELINE in cols:
         head += f" {'mg/baseline':>12}"
+    if "unroll baseline" in cols:
+        head += f" {'unroll/baseline':>16}"
     print(head)
-    workers = ({fw: Worker(fw, args.threads, args.baseline if fw == BASELINE else None) for fw in frameworks}
+    workers = ({fw: Worker(fw, args.threads, args.baseline if fw in BASELINE_ROLES else None) for fw in frameworks}
                if args.isolate else None)
-    ratios, base_ratios, rows = [], [], []
+    ratios, base_ratios, unroll_base_ratios, rows = [], [], [], []
     for si, size in enumerate(sizes):
         for kind in kinds:
             B, T, I, H = size
@@ -574,6 +579,9 @@ def main():
             if BASELINE in best and "minigrad" in best:
                 base_ratios.append(best[BASELINE] / best["minigrad"])
                 line += f" {base_ratios[-1]:>12.2f}"
+            if "unroll baseline" in best and "mg unroll" in best:
+                unroll_base_ratios.append(best["unroll baseline"] / best["mg unroll"])
+                line += f" {unroll_base_ratios[-1]:>16.2f}"
             print(line, flush=True)
             rows.append((kind, size, best))
     if workers is not None:
@@ -586,6 +594,10 @@ def main():
         gm = float(np.exp(np.mean(np.log(base_ratios))))
         print(f"mg/baseline geometric mean over {len(base_ratios)} cases: {gm:.3f}   "
               f"range {min(base_ratios):.2f}-{max(base_ratios):.2f}")
+    if unroll_base_ratios:
+        gm = float(np.exp(np.mean(np.log(unroll_base_ratios))))
+        print(f"unroll/baseline geometric mean over {len(unroll_base_ratios)} cases: {gm:.3f}   "
+              f"range {min(unroll_base_ratios):.2f}-{max(unroll_base_ratios):.2f}")
     print("step time (best, ms): " + "; ".join(
         f"{k} {s[0]}x{s[1]}x{s[2]}x{s[3]}: " + ", ".join(f"{c} {b[c] * 1e3:.1f}" for c in cols)
         for k, s, b in rows if k == "lstm"))
