@@ -23,6 +23,7 @@ int64 = np.dtype(np.int64)
 uint8 = np.dtype(np.uint8)
 bool_ = np.dtype(np.bool_)
 
+INT64_MAX = int(np.iinfo(np.int64).max)   # lengths, time steps and class indices are int64 in C
 FLOAT_DTYPES = (float32, float64)
 
 # The largest byte count (so also element count and dimension) an ndarray can have: NumPy keeps

@@ -11,14 +11,17 @@ The numerical derivative ``(L(x + eps) - L(x - eps)) / (2 eps)`` has two errors:
 
 So the absolute tolerance is ``ROUNDINGS * u * S / eps + eps**2 * S``: it depends on the step
 and on the function, never on the CPU's particular rounding (a kernel that sums in another order,
-an FMA or a wider vector changes the last bits, not this bound). ``ROUNDINGS = 64`` is generous
+an FMA or a wider vector changes the last bits, not this bound). ``ROUNDINGS`` (64, shared with
+``mg.gradcheck``) is generous
 for the sums of a few hundred products in these tests and still far below any real gradient bug
 (an error in a gradient formula is of the order of the gradient itself).
 """
 import numpy as np
 
+import minigrad as mg
+from minigrad.gradcheck import ROUNDINGS   # the same bound mg.gradcheck adds to its tolerance
+
 U = np.finfo(np.float64).eps / 2      # unit roundoff of float64, 1.1e-16
-ROUNDINGS = 64
 
 
 def fd_atol(scale, eps):
@@ -61,3 +64,16 @@ def weighted_sum(*pairs):
     """``(sum(a * w), sum(|a * w|))`` over pairs (a, w): a test loss and its scale."""
     terms = [a * w for a, w in pairs]
     return (float(sum(np.sum(t) for t in terms)), float(sum(np.sum(np.abs(t)) for t in terms)))
+
+
+def float64_inputs(seed):
+    """``t64(*shape, lo=None, requires_grad=True)``: float64 test tensors drawn from one seeded
+    generator (``lo``: |values| + lo, for ops defined only on positive inputs such as log)."""
+    rng = np.random.default_rng(seed)
+
+    def t64(*shape, lo=None, requires_grad=True):
+        a = rng.standard_normal(shape)
+        if lo is not None:
+            a = np.abs(a) + lo
+        return mg.tensor(a, requires_grad=requires_grad, dtype=np.float64)
+    return t64

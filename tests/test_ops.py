@@ -2,19 +2,14 @@
 import numpy as np
 import pytest
 
+from fdcheck import float64_inputs
 import minigrad as mg
 from minigrad import kernels as K
 from minigrad.ops import unbroadcast
 
 F64 = np.float64
 rng = np.random.default_rng(1234)
-
-
-def t64(*shape, lo=None, requires_grad=True):
-    a = rng.standard_normal(shape)
-    if lo is not None:
-        a = np.abs(a) + lo
-    return mg.tensor(a, requires_grad=requires_grad, dtype=F64)
+t64 = float64_inputs(1235)
 
 
 need_act = pytest.mark.skipif(not hasattr(K, "tanh_forward"), reason="C tanh/sigmoid kernels not merged yet")

@@ -4,17 +4,12 @@ float64 gradchecks, and against PyTorch when it is installed."""
 import numpy as np
 import pytest
 
+from fdcheck import float64_inputs
 import minigrad as mg
 
 F64 = np.float64
 rng = np.random.default_rng(14)
-
-
-def t64(*shape, lo=None, requires_grad=True):
-    a = rng.standard_normal(shape)
-    if lo is not None:
-        a = np.abs(a) + lo
-    return mg.tensor(a, requires_grad=requires_grad, dtype=F64)
+t64 = float64_inputs(15)
 
 
 # ====================================================================== shape queries and methods

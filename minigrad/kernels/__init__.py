@@ -17,7 +17,7 @@ Naming: ``X`` is a Python-facing function; the C symbol is ``mg_<op>_<forward|ba
 Files: common.py (``ffi``/``lib``, the checks, threads, malloc tuning), dense.py (GEMM,
 activations, the fused Adam update), cells.py (recurrent cells: steps, step plans, sequences).
 """
-from .common import (as_float_array, cfunc, check_arrays, check_flag, check_float_array,
+from .common import (cfunc, check_arrays, check_flag, check_float_array,
                      check_int, check_no_overlap, check_out, check_real, contiguous,
                      cpu_has_avx2_fma, ffi, get_num_threads, has_openmp, lib, max_num_threads, ptr,
                      set_num_threads, set_simd, tune_malloc)
@@ -29,7 +29,7 @@ from .cells import (StepPlan, gru_seq_backward, gru_seq_forward, gru_step_backwa
                     lstm_step_forward, rnn_seq_backward, rnn_seq_forward, rnn_step_backward,
                     rnn_step_forward)
 
-__all__ = ["StepPlan", "adam_update", "as_float_array", "cfunc", "check_arrays", "check_flag",
+__all__ = ["StepPlan", "adam_update", "cfunc", "check_arrays", "check_flag",
            "check_float_array", "check_int", "check_no_overlap", "check_out", "check_real",
            "contiguous", "cpu_has_avx2_fma",
            "exp_backward", "exp_forward", "exp_reference", "ffi", "gemm", "gemm_batched",

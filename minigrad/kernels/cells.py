@@ -26,7 +26,7 @@ CELL_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 SEQ_CACHE = {"rnn": (("hprev", 1), ("out", 1)),
               "lstm": (("hprev", 1), ("cprev", 1), ("gates", 4), ("tanh_c", 1)),
               "gru": (("hprev", 1), ("gates", 3), ("hn", 1))}
-_INT64_MAX = np.iinfo(np.int64).max     # lengths and t are int64 in C
+from ..dtypes import INT64_MAX as _INT64_MAX   # lengths and t are int64 in C
 
 
 def _nullable(a):
@@ -161,6 +161,7 @@ class StepPlan:
             raise MemoryError(f"{where}: could not allocate the packed W_hh ({w.shape}, {w.dtype})")
         self.handle = ffi.gc(handle, lib.mg_rnn_plan_delete)
         self.kind, self.batch, self.backward, self.w_hh = kind, batch, bool(backward), w
+        self.kernels = {}     # kernel stem -> its *_planned C function (filled by _step_kernel)
 
     def check(self, where, kind, w_hh, batch, backward):
         """Raise ValueError unless this plan was made for such a step."""
@@ -189,7 +190,10 @@ def _step_kernel(stem, w, reference, plan):
     if plan is None:
         w = contiguous(w)      # after every check; kept alive by the caller
         return _step_fn(stem, w.dtype, reference), ptr(w), w
-    return cfunc(stem + "_planned", w.dtype), plan.handle, w
+    fn = plan.kernels.get(stem)            # looked up once per plan, not at every time step
+    if fn is None:
+        fn = plan.kernels[stem] = cfunc(stem + "_planned", w.dtype)
+    return fn, plan.handle, w
 
 
 def rnn_step_forward(gx_t, h_prev, w_hh, lengths=None, t=0, nonlinearity="tanh", out=None,

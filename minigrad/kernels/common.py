@@ -8,6 +8,8 @@ import re
 
 import numpy as np
 
+from ..dtypes import FLOAT_DTYPES as _FLOATS, INT64_MAX as _INT64_MAX
+
 try:
     from .. import _C
 except ImportError as exc:  # pragma: no cover - depends on how minigrad was installed
@@ -20,10 +22,8 @@ except ImportError as exc:  # pragma: no cover - depends on how minigrad was ins
 
 ffi, lib = _C.ffi, _C.lib
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _IS_FLOAT = dict.fromkeys(_FLOATS, True)   # `dtype in dict`: a hash lookup, faster than a tuple
-_INT64_MAX = np.iinfo(np.int64).max
 _ndarray = np.ndarray
 _CTYPE = {np.dtype(np.float32): "float *", np.dtype(np.float64): "double *"}
 
@@ -76,16 +76,6 @@ def contiguous(x):
     aligned vector loads fault). ``np.ascontiguousarray`` would pass it through unchanged."""
     f = x.flags
     return x if f.c_contiguous and f.aligned else np.array(x, order="C")
-
-
-def as_float_array(x, name, dtype=None):
-    """Return ``x`` as a C-contiguous float32/float64 ndarray (copying only when needed).
-
-    ``x`` must already be an ndarray (lists are rejected: silent conversion hides bugs).
-    If ``dtype`` is given the array must have it. A wrapper that takes several arrays must check
-    them all (check_float_array, check_arrays) before copying any.
-    """
-    return contiguous(check_float_array(x, name, dtype))
 
 
 def check_out(out, shape, dtype, name="out"):

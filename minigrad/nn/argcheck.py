@@ -12,7 +12,7 @@ from ..random import check_generator  # noqa: F401 (re-exported: its home is ran
 from ..tensor import _FLOAT_DTYPES, Tensor, as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
-_INT64_MAX = np.iinfo(np.int64).max
+from ..dtypes import INT64_MAX as _INT64_MAX
 
 
 def float_tensor(x, fname, name):

@@ -29,6 +29,7 @@ from .. import ops
 from ..grad_mode import check_bool
 from ..tensor import Function
 from .argcheck import check_generator, check_int, float_tensor, int_array, norm_axis, pick_dim
+from .loss_ops import _shifted  # the max shift, shared with the fused cross-entropy
 from .loss_ops import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss,
                        l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 
@@ -45,11 +46,6 @@ def linear(input, weight, bias=None):
     return _linear(input, weight, bias)
 
 # ====================================================================== softmax family
-def _shifted(x, axis):
-    """A new array ``x - max(x)`` along ``axis`` (the shift that keeps exp() from overflowing)."""
-    return x - x.max(axis=axis, keepdims=True) if x.size else x.copy()
-
-
 class Softmax(Function):
     """y = exp(x - max) / sum(exp(x - max)) along ``axis``; dx = y * (g - sum(g * y))."""
 

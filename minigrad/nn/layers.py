@@ -16,9 +16,10 @@ from ..random import default_generator
 from ..grad_mode import check_bool, describe
 from ..tensor import Function
 from .container import Sequential  # noqa: F401  (its home is nn/container.py; kept importable here)
+from . import init
 from .module import Module, Parameter
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+from ..dtypes import FLOAT_DTYPES as _FLOATS
 
 
 def check_size(owner, name, value, minimum=0):
@@ -49,9 +50,7 @@ def check_dtype(owner, dtype):
 
 def uniform_(p, bound, generator=None):
     """Fill parameter ``p`` in place from U(-bound, bound) (PyTorch's default for these layers)."""
-    gen = generator or default_generator()
-    p.data[...] = gen.uniform(-bound, bound, size=p.data.shape)
-    return p
+    return init.uniform_(p, -bound, bound, generator)
 
 
 class LinearFn(Function):

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..grad_mode import check_bool, describe
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+from ..dtypes import FLOAT_DTYPES as _FLOAT_DTYPES
 
 
 class _IdentityMap(MutableMapping):
