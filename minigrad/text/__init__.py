@@ -1,0 +1,9 @@
+"""minigrad.text: turning text into index arrays for the embedding layers.
+
+``Vocab`` and ``build_vocab_from_iterator`` keep torchtext's names and behaviour (torchtext is
+retired, but its vocabulary API is what tutorials use). The corpus readers for the examples
+(CoNLL, CoNLL-U, SST) live next to it in this package.
+"""
+from .vocab import Vocab, build_vocab_from_iterator
+
+__all__ = ["Vocab", "build_vocab_from_iterator"]
