@@ -20,6 +20,8 @@ CHUNK = 4
 
 
 def _int_ptr(a, ctype="int64_t *"):
+    """A typed pointer to integer array ``a``; like ``ptr``, it does not keep ``a`` alive: the
+    caller holds every array it passes in a variable until the C call returns."""
     return ffi.cast(ctype, ffi.from_buffer(a, require_writable=False))
 
 
@@ -106,8 +108,9 @@ def crf_forward(em, tags, lengths, start, end, trans, batch_first=False, referen
     start, end, trans = contiguous(start), contiguous(end), contiguous(trans)
     nll, logz = np.empty(B), np.empty(B)
     alpha = np.empty((B, T, K))
+    work = _work(B, T, K, reference)
     stem = "crf_forward_ref" if reference else "crf_forward"
-    cfunc(stem, em.dtype)(ptr(nll), ptr(logz), ptr(alpha), ptr(_work(B, T, K, reference)),
+    cfunc(stem, em.dtype)(ptr(nll), ptr(logz), ptr(alpha), ptr(work),
                           _ptr_em(em), _int_ptr(tags), _int_ptr(lengths), ptr(start), ptr(end),
                           ptr(trans), B, T, K, sb, st, CHUNK)
     return nll, logz, alpha
@@ -133,9 +136,10 @@ def crf_backward(g, alpha, logz, em, tags, lengths, start, end, trans, batch_fir
     s0, s1 = em.strides[0] // em.itemsize, em.strides[1] // em.itemsize
     sb, st = (s0, s1) if batch_first else (s1, s0)
     dstart, dend, dtrans = np.empty(K), np.empty(K), np.empty((K, K))
+    work = _work(B, T, K, reference)
     stem = "crf_backward_ref" if reference else "crf_backward"
     cfunc(stem, em.dtype)(_ptr_em(dem), ptr(dstart), ptr(dend), ptr(dtrans),
-                          ptr(_work(B, T, K, reference)), ptr(g), ptr(alpha), ptr(logz),
+                          ptr(work), ptr(g), ptr(alpha), ptr(logz),
                           _ptr_em(em), _int_ptr(tags), _int_ptr(lengths), ptr(start), ptr(end),
                           ptr(trans), B, T, K, sb, st, CHUNK)
     return dem, dstart, dend, dtrans
@@ -149,9 +153,9 @@ def crf_viterbi(em, lengths, start, end, trans, batch_first=False, reference=Fal
     start, end, trans = contiguous(start), contiguous(end), contiguous(trans)
     best, score = np.empty((B, T), np.int64), np.empty(B)
     bp = np.empty((B, T, K), np.int32)
+    work = _work(B, T, K, reference)
     stem = "crf_viterbi_ref" if reference else "crf_viterbi"
-    cfunc(stem, em.dtype)(ffi.cast("int64_t *", ffi.from_buffer(best)), ptr(score),
-                          ffi.cast("int32_t *", ffi.from_buffer(bp)),
-                          ptr(_work(B, T, K, reference)), _ptr_em(em), _int_ptr(lengths),
+    cfunc(stem, em.dtype)(_int_ptr(best), ptr(score), _int_ptr(bp, "int32_t *"),
+                          ptr(work), _ptr_em(em), _int_ptr(lengths),
                           ptr(start), ptr(end), ptr(trans), B, T, K, sb, st, CHUNK)
     return best, score
