@@ -135,7 +135,8 @@ def test_fast_kernels_match_reference(dtype, T, B, K_, batch_first):
     assert ((best == -1) == (np.arange(T)[None, :] >= L[:, None])).all()
 
 
-def test_strided_emissions_are_read_in_place():
+def test_strided_emissions():
+    """Views with steps or negative strides give the same numbers (copied to C order first)."""
     em, tags, L, p = _kernel_args(6, 5, 4, np.float64, 3, False)
     wide = np.zeros((6, 10, 4))
     wide[:, ::2] = em                                # a view with a step on the batch axis

@@ -7,12 +7,17 @@ Shapes: B sequences, T padded length, K tags. Emissions are (T, B, K) (time firs
 The C side computes in double: ``nll``, ``logz``, ``alpha`` and the parameter gradients come
 back as float64 (the caller rounds to its dtype), ``dem`` in the emissions' dtype and layout.
 
-Every check the C code relies on runs here first (dtypes, shapes, lengths and tags in range,
-finite values), naming the argument; ``where`` prefixes the messages (the caller's name).
+Two steps: :func:`prepare` runs every check the C code relies on (dtypes, shapes, lengths and
+tags in range, finite values; ``where`` names the caller in the messages) and returns a
+:class:`CRFBatch`; :func:`forward`, :func:`backward` and :func:`viterbi` run the kernels on it,
+so a forward's batch serves its backward without a second round of checks.
+``crf_forward``/``crf_backward``/``crf_viterbi`` do both in one call.
 """
+from typing import NamedTuple, Optional
+
 import numpy as np
 
-from .common import cfunc, check_float_array, contiguous, describe, ffi, lib, ptr
+from .common import cfunc, check_float_array, contiguous, describe, ffi, ptr
 
 # Sequences per workspace slot: the fixed grouping that makes d trans bitwise identical for any
 # thread count (csrc/crf.h, Threads). Small enough that B = 32 still splits over 2 threads.
@@ -32,12 +37,28 @@ def _work(B, T, K, reference):
     return np.empty(max(n, (T + 1) * K) if reference else n, np.float64)
 
 
-def check_crf_args(where, em, start, end, trans, batch_first, lengths=None, tags=None):
-    """Validate one CRF call; returns ``(B, T, K, sb, st, lengths, tags)`` with lengths (B,) and
-    tags (B, T) as C-contiguous int64 (tags None when not given).
+class CRFBatch(NamedTuple):
+    """One checked CRF call, ready for the kernels: ``em`` C-contiguous (and ``dem`` will have its
+    layout), ``lengths`` (B,) and ``tags`` (B, T) C-contiguous int64 (tags None for Viterbi),
+    the parameters C-contiguous in em's dtype, and the element strides (sb, st) of em."""
+    em: np.ndarray
+    tags: Optional[np.ndarray]
+    lengths: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    trans: np.ndarray
+    B: int
+    T: int
+    K: int
+    sb: int
+    st: int
 
-    ``lengths`` None means every sequence has length T. Nothing is copied before every check
-    has passed."""
+
+def prepare(where, em, start, end, trans, batch_first, lengths=None, tags=None):
+    """Validate one CRF call and return its :class:`CRFBatch` (copies only after every check).
+
+    ``lengths`` None means every sequence has length T; ``tags`` None means no tags (Viterbi).
+    Raises TypeError/ValueError naming ``where``, the argument, its shape and dtype or values."""
     check_float_array(em, f"{where}: emissions")
     if em.ndim != 3:
         raise ValueError(f"{where}: emissions must be 3-D ({'(B, T, K)' if batch_first else '(T, B, K)'}), "
@@ -71,91 +92,84 @@ def check_crf_args(where, em, start, end, trans, batch_first, lengths=None, tags
         if tags.dtype.kind not in "iu" or tags.shape != (B, T):
             raise ValueError(f"{where}: tags must be integers of shape {(B, T)} (batch, time), got "
                              f"{describe(tags)}")
-        valid = np.arange(T)[None, :] < lengths[:, None]           # (B, T): the real steps
-        real = tags[valid]
+        if lengths.size and lengths.min() == T:
+            real = tags                                            # no padding: every tag is read
+        else:
+            real = tags[np.arange(T)[None, :] < lengths[:, None]]  # the real (unpadded) steps
         if real.size and (real.min() < 0 or real.max() >= K):
             bad = int(real[(real < 0) | (real >= K)][0])
             raise ValueError(f"{where}: tags hold {bad} at a real (unmasked) step; tags must lie in "
                              f"[0, {K}) for K = {K} tags")
-        tags = np.ascontiguousarray(tags, np.int64)
     for name, a in (("emissions", em), ("start_transitions", start), ("end_transitions", end),
                     ("transitions", trans)):
         if not np.isfinite(a).all():
             raise ValueError(f"{where}: {name} {describe(a)} holds NaN or infinite values (to forbid "
                              "a transition use a large negative score such as -1e4)")
-    it = em.itemsize
-    if em.strides[2] != it or em.strides[0] % it or em.strides[1] % it or not em.flags.aligned:
-        em = contiguous(em)                 # the kernels need whole-element strides, last axis 1
-    # element strides of the sequence and time axes (the kernels read em[b*sb + t*st + k])
-    s0, s1 = em.strides[0] // em.itemsize, em.strides[1] // em.itemsize
-    sb, st = (s0, s1) if batch_first else (s1, s0)
-    return em, B, T, K, sb, st, lengths, tags
+    if tags is not None:
+        tags = np.ascontiguousarray(tags, np.int64)
+    em = contiguous(em)
+    sb, st = (T * K, K) if batch_first else (K, B * K)   # element strides of the sequence and time axes
+    return CRFBatch(em, tags, lengths, contiguous(start), contiguous(end), contiguous(trans),
+                    B, T, K, sb, st)
 
 
-def _ptr_em(em):
-    """A pointer to the first element of ``em`` (strided, last axis contiguous: checked above)."""
-    ctype = "float *" if em.dtype == np.float32 else "double *"
-    if em.size == 0:
-        return ffi.NULL
-    return ffi.cast(ctype, em.__array_interface__["data"][0])
+def forward(c, reference=False):
+    """Per-sequence ``nll`` (B,), ``logz`` (B,) and ``alpha`` (B, T, K), all float64 (crf.h), of the
+    :class:`CRFBatch` ``c`` (which must have tags). ``reference``: the naive kernel (tests)."""
+    nll, logz, alpha = np.empty(c.B), np.empty(c.B), np.empty((c.B, c.T, c.K))
+    work = _work(c.B, c.T, c.K, reference)
+    cfunc("crf_forward_ref" if reference else "crf_forward", c.em.dtype)(
+        ptr(nll), ptr(logz), ptr(alpha), ptr(work), ptr(c.em), _int_ptr(c.tags), _int_ptr(c.lengths),
+        ptr(c.start), ptr(c.end), ptr(c.trans), c.B, c.T, c.K, c.sb, c.st, CHUNK)
+    return nll, logz, alpha
 
 
+def backward(c, g, alpha, logz, reference=False):
+    """Gradients of sum_b g[b] * nll_b (g: B floats): ``dem`` (em's shape and dtype, zero at padded
+    steps) and float64 ``dstart`` (K,), ``dend`` (K,), ``dtrans`` (K, K). ``alpha``/``logz``
+    are :func:`forward`'s for the same batch."""
+    g = np.ascontiguousarray(g, np.float64)
+    if g.shape != (c.B,) or alpha.shape != (c.B, c.T, c.K) or logz.shape != (c.B,) \
+            or alpha.dtype != np.float64 or logz.dtype != np.float64:
+        raise ValueError(f"crf backward: g {describe(g)}, alpha {describe(alpha)}, logz {describe(logz)} "
+                         f"do not match B={c.B}, T={c.T}, K={c.K} (float64)")
+    alpha, logz = contiguous(alpha), contiguous(logz)
+    dem = np.empty(c.em.shape, c.em.dtype)
+    dstart, dend, dtrans = np.empty(c.K), np.empty(c.K), np.empty((c.K, c.K))
+    work = _work(c.B, c.T, c.K, reference)
+    cfunc("crf_backward_ref" if reference else "crf_backward", c.em.dtype)(
+        ptr(dem), ptr(dstart), ptr(dend), ptr(dtrans), ptr(work), ptr(g), ptr(alpha), ptr(logz),
+        ptr(c.em), _int_ptr(c.tags), _int_ptr(c.lengths), ptr(c.start), ptr(c.end), ptr(c.trans),
+        c.B, c.T, c.K, c.sb, c.st, CHUNK)
+    return dem, dstart, dend, dtrans
+
+
+def viterbi(c, reference=False):
+    """Best paths ``best`` (B, T) int64 (-1 at padded steps) and their scores (B,) float64."""
+    best, score = np.empty((c.B, c.T), np.int64), np.empty(c.B)
+    bp = np.empty((c.B, c.T, c.K), np.int32)
+    work = _work(c.B, c.T, c.K, reference)
+    cfunc("crf_viterbi_ref" if reference else "crf_viterbi", c.em.dtype)(
+        _int_ptr(best), ptr(score), _int_ptr(bp, "int32_t *"), ptr(work), ptr(c.em),
+        _int_ptr(c.lengths), ptr(c.start), ptr(c.end), ptr(c.trans), c.B, c.T, c.K, c.sb, c.st, CHUNK)
+    return best, score
+
+
+# One-call forms (checks + kernel), for tests and direct use.
 def crf_forward(em, tags, lengths, start, end, trans, batch_first=False, reference=False,
                 where="crf_forward"):
-    """Per-sequence ``nll`` (B,), ``logz`` (B,) and ``alpha`` (B, T, K), all float64 (crf.h)."""
-    em, B, T, K, sb, st, lengths, tags = check_crf_args(where, em, start, end, trans, batch_first,
-                                                        lengths, tags)
-    start, end, trans = contiguous(start), contiguous(end), contiguous(trans)
-    nll, logz = np.empty(B), np.empty(B)
-    alpha = np.empty((B, T, K))
-    work = _work(B, T, K, reference)
-    stem = "crf_forward_ref" if reference else "crf_forward"
-    cfunc(stem, em.dtype)(ptr(nll), ptr(logz), ptr(alpha), ptr(work),
-                          _ptr_em(em), _int_ptr(tags), _int_ptr(lengths), ptr(start), ptr(end),
-                          ptr(trans), B, T, K, sb, st, CHUNK)
-    return nll, logz, alpha
+    """:func:`forward` of ``prepare(...)``: ``nll``, ``logz``, ``alpha``."""
+    return forward(prepare(where, em, start, end, trans, batch_first, lengths, tags), reference)
 
 
 def crf_backward(g, alpha, logz, em, tags, lengths, start, end, trans, batch_first=False,
                  reference=False, where="crf_backward"):
-    """Gradients of sum_b g[b] * nll_b: ``dem`` (the emissions' shape and dtype, zero at padded
-    steps) and float64 ``dstart`` (K,), ``dend`` (K,), ``dtrans`` (K, K). ``alpha``/``logz``
-    are crf_forward's for the same arguments."""
-    em, B, T, K, sb, st, lengths, tags = check_crf_args(where, em, start, end, trans, batch_first,
-                                                        lengths, tags)
-    g = np.ascontiguousarray(g, np.float64)
-    if g.shape != (B,) or alpha.shape != (B, T, K) or logz.shape != (B,) \
-            or alpha.dtype != np.float64 or logz.dtype != np.float64:
-        raise ValueError(f"{where}: g {describe(g)}, alpha {describe(alpha)}, logz {describe(logz)} "
-                         f"do not match B={B}, T={T}, K={K} (float64)")
-    start, end, trans = contiguous(start), contiguous(end), contiguous(trans)
-    alpha, logz = contiguous(alpha), contiguous(logz)
-    dem = np.empty(em.shape, em.dtype)
-    # dem is written with em's strides: give em the same (C-contiguous) layout
-    em = contiguous(em)
-    s0, s1 = em.strides[0] // em.itemsize, em.strides[1] // em.itemsize
-    sb, st = (s0, s1) if batch_first else (s1, s0)
-    dstart, dend, dtrans = np.empty(K), np.empty(K), np.empty((K, K))
-    work = _work(B, T, K, reference)
-    stem = "crf_backward_ref" if reference else "crf_backward"
-    cfunc(stem, em.dtype)(_ptr_em(dem), ptr(dstart), ptr(dend), ptr(dtrans),
-                          ptr(work), ptr(g), ptr(alpha), ptr(logz),
-                          _ptr_em(em), _int_ptr(tags), _int_ptr(lengths), ptr(start), ptr(end),
-                          ptr(trans), B, T, K, sb, st, CHUNK)
-    return dem, dstart, dend, dtrans
+    """:func:`backward` of ``prepare(...)``: ``dem``, ``dstart``, ``dend``, ``dtrans``."""
+    return backward(prepare(where, em, start, end, trans, batch_first, lengths, tags), g, alpha, logz,
+                    reference)
 
 
 def crf_viterbi(em, lengths, start, end, trans, batch_first=False, reference=False,
                 where="crf_viterbi"):
-    """Best paths ``best`` (B, T) int64 (-1 at padded steps) and their scores (B,) float64."""
-    em, B, T, K, sb, st, lengths, _ = check_crf_args(where, em, start, end, trans, batch_first,
-                                                     lengths)
-    start, end, trans = contiguous(start), contiguous(end), contiguous(trans)
-    best, score = np.empty((B, T), np.int64), np.empty(B)
-    bp = np.empty((B, T, K), np.int32)
-    work = _work(B, T, K, reference)
-    stem = "crf_viterbi_ref" if reference else "crf_viterbi"
-    cfunc(stem, em.dtype)(_int_ptr(best), ptr(score), _int_ptr(bp, "int32_t *"),
-                          ptr(work), _ptr_em(em), _int_ptr(lengths),
-                          ptr(start), ptr(end), ptr(trans), B, T, K, sb, st, CHUNK)
-    return best, score
+    """:func:`viterbi` of ``prepare(...)``: ``best`` (B, T) and ``score`` (B,)."""
+    return viterbi(prepare(where, em, start, end, trans, batch_first, lengths), reference)

@@ -39,7 +39,7 @@ docs/bptt.md for how they relate to backpropagation through time).
 """
 import numpy as np
 
-from ..kernels.crf import crf_backward, crf_forward, crf_viterbi
+from ..kernels import crf as kcrf
 from ..tensor import Function, Tensor
 from .argcheck import float_tensor, int_array
 from .layers import check_dtype, check_size, uniform_
@@ -52,31 +52,29 @@ CRF_REDUCTIONS = ("none", "sum", "mean", "token_mean")
 
 class CRFNegLogLikelihood(Function):
     """-log p(tags | emissions) of every sequence, reduced. Saved: alpha (B, T, K) and log Z (B,)
-    of the forward algorithm (float64), the emissions and the three parameter arrays; tags (B, T)
-    and lengths (B,) as attributes."""
+    of the forward algorithm (float64); ``self.batch`` is the checked call (kernels.crf.CRFBatch:
+    emissions, tags (B, T), lengths (B,), parameters), which the backward reuses as it is."""
 
     def forward(self, em, start, end, trans, tags, lengths, batch_first, reduction):
-        nll, logz, alpha = crf_forward(em, tags, lengths, start, end, trans, batch_first, where="CRF")
-        self.tags, self.lengths, self.batch_first, self.reduction = tags, lengths, batch_first, reduction
-        self.save(alpha, logz, em, start, end, trans)
-        B = nll.shape[0]
+        self.batch = c = kcrf.prepare("CRF", em, start, end, trans, batch_first, lengths, tags)
+        nll, logz, alpha = kcrf.forward(c)
+        self.reduction = reduction
+        self.save(alpha, logz)
         if reduction == "none":
             return nll.astype(em.dtype)
-        total = nll.sum()
-        self.denom = {"sum": 1, "mean": B, "token_mean": int(lengths.sum())}[reduction]
+        self.denom = {"sum": 1, "mean": c.B, "token_mean": int(c.lengths.sum())}[reduction]
         with np.errstate(invalid="ignore", divide="ignore"):    # an empty batch: 0/0 -> nan, as PyTorch
-            return np.asarray(total / self.denom, dtype=em.dtype)
+            return np.asarray(nll.sum() / self.denom, dtype=em.dtype)
 
     def backward(self, g):
-        alpha, logz, em, start, end, trans = self.saved
-        B = logz.shape[0]
+        alpha, logz = self.saved
+        c = self.batch
         if self.reduction == "none":
             gb = np.asarray(g, np.float64)
         else:
-            gb = np.full(B, float(g) / self.denom if self.denom else 0.0)
-        dem, ds, de, da = crf_backward(gb, alpha, logz, em, self.tags, self.lengths, start, end, trans,
-                                       self.batch_first, where="CRF.backward")
-        dt = em.dtype
+            gb = np.full(c.B, float(g) / self.denom if self.denom else 0.0)
+        dem, ds, de, da = kcrf.backward(c, gb, alpha, logz)
+        dt = c.em.dtype
         return dem, ds.astype(dt), de.astype(dt), da.astype(dt)
 
 
@@ -203,6 +201,6 @@ class CRF(Module):
         fname = "CRF.decode"
         em = self._emissions(emissions, fname)
         L = self._lengths(em, mask, lengths, fname)
-        best, _ = crf_viterbi(em.data, L, self.start_transitions.data, self.end_transitions.data,
-                              self.transitions.data, self.batch_first, where=fname)
+        best, _ = kcrf.crf_viterbi(em.data, L, self.start_transitions.data, self.end_transitions.data,
+                                   self.transitions.data, self.batch_first, where=fname)
         return [row[:n].tolist() for row, n in zip(best, L.tolist())]
