@@ -1,6 +1,6 @@
 """nn.CRF against pytorch-crf (torchcrf): the NLL's forward + backward, and Viterbi decoding.
 
-    python bench/bench_crf.py [--repeat R] [--dtype float32|float64]
+    python bench/bench_crf.py [--repeat R] [--dtype float32|float64] [--threads N]
 
 At (B, T, K) = (32, 40, 9) and (32, 40, 17) -- a CoNLL NER tag set and a UPOS-sized one --
 with a mask of random lengths in [T/2, T], the same inputs and parameters for every variant:
@@ -73,8 +73,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    ap.add_argument("--threads", type=int, default=None, help="threads for minigrad and torch "
+                    "(default: minigrad's current count)")
     args = ap.parse_args()
     dtype = np.dtype(args.dtype)
+    if args.threads:
+        K.set_num_threads(args.threads)
     nt = K.get_num_threads()
     try:
         import torch
