@@ -394,3 +394,30 @@ def test_matches_pytorch_crf(dtype, batch_first):
             np.testing.assert_allclose(getattr(crf, name).grad, getattr(tc, name).grad.numpy(),
                                        err_msg=name, **tol)
     assert crf.decode(em, mask=mask) == tc.decode(torch.from_numpy(em), torch.from_numpy(mask))
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda em, y, L, p: crf_forward(em, y, L, p[0].astype(np.float32), *p[1:]), TypeError,
+     "start_transitions has dtype float32 .* emissions is float64"),
+    (lambda em, y, L, p: crf_forward(em, y, L, p[0], p[1], p[2][:2]), ValueError,
+     r"transitions has shape \(2, 3\), expected \(3, 3\)"),
+    (lambda em, y, L, p: crf_forward(em[..., :0], y, L, p[0][:0], p[1][:0], p[2][:0, :0]), ValueError,
+     r"no tags \(K = 0\)"),
+    (lambda em, y, L, p: crf_forward(em[0], y, L, *p), ValueError, "emissions must be 3-D"),
+    (lambda em, y, L, p: crf_forward(em, y.T, L, *p), ValueError, r"tags must be integers of shape \(2, 4\)"),
+    (lambda em, y, L, p: crf_forward(em, y + 3, L, *p), ValueError, r"tags hold 3"),
+    (lambda em, y, L, p: crf_forward(em, y, L.astype(np.uint64) + 2**63, *p), ValueError,
+     r"lengths must lie in \[1, 4\]"),
+    (lambda em, y, L, p: crf_forward(em, y, L[:1], *p), ValueError, "lengths must be 2 integers"),
+    (lambda em, y, L, p: crf_forward(em, None, L, *p), ValueError, "has no tags"),
+    (lambda em, y, L, p: crf_backward(np.ones(3), np.zeros((2, 4, 3)), np.zeros(2), em, y, L, *p),
+     ValueError, r"do not match B=2"),
+    (lambda em, y, L, p: crf_viterbi(em.astype(np.int32), L, *p), TypeError, "float32 or float64"),
+    (lambda em, y, L, p: crf_viterbi(em, L, p[0], p[1], p[2].astype(np.float32)), TypeError,
+     "transitions has dtype float32"),
+])
+def test_binding_checks_before_any_c(call, exc, match):
+    """The kernel binding's own checks: what the C code relies on, named, before it runs."""
+    em, tags, L, p = _kernel_args(4, 2, 3, np.float64, 0, False)
+    with pytest.raises(exc, match=match):
+        call(em, tags, L, p)
