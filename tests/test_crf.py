@@ -421,3 +421,42 @@ def test_binding_checks_before_any_c(call, exc, match):
     em, tags, L, p = _kernel_args(4, 2, 3, np.float64, 0, False)
     with pytest.raises(exc, match=match):
         call(em, tags, L, p)
+
+
+def test_loads_a_pytorch_crf_state_dict():
+    torch = pytest.importorskip("torch")
+    torchcrf = pytest.importorskip("torchcrf")
+    tc = torchcrf.CRF(4).double()
+    crf = nn.CRF(4, dtype=np.float64)
+    crf.load_state_dict({k: v.numpy() for k, v in tc.state_dict().items()})
+    em, tags, L = case(5, 3, 4, seed=13)
+    mask = mask_of(L, 5)
+    theirs = -tc(torch.from_numpy(em), torch.from_numpy(tags), torch.from_numpy(mask), reduction="sum")
+    np.testing.assert_allclose(crf(em, tags, mask=mask, reduction="sum").item(), theirs.item(), rtol=1e-12)
+
+
+def test_learns_a_tagging_rule_only_transitions_can_express():
+    """BIO spans (tags O=0, B=1, I=2): token 0 begins a span (B), token 3 continues an open span (I
+    after B or I, O after O), tokens 1 and 2 are outside (O). The emissions see only the current
+    token, so token 3 is ambiguous for them; learning that O -> I is impossible makes the decoded
+    paths exact."""
+    rng = np.random.default_rng(0)
+    T, B, V = 10, 16, 4
+    x = rng.choice(V, (T, B), p=[0.2, 0.2, 0.2, 0.4])
+    y = np.zeros((T, B), np.int64)
+    for t in range(T):
+        y[t] = np.where(x[t] == 0, 1, np.where((x[t] == 3) & (y[t - 1] > 0) if t else False, 2, 0))
+    assert ((x == 3) & (y == 2)).any() and ((x == 3) & (y == 0)).any()    # token 3 is ambiguous
+    crf = nn.CRF(3, dtype=np.float64)
+    emb = nn.Embedding(V, 3, dtype=np.float64)           # per-token emission scores
+    opt = mg.optim.Adam(list(crf.parameters()) + list(emb.parameters()), lr=0.1)
+    first = None
+    for _ in range(200):
+        loss = crf(emb(x), y)
+        first = loss.item() if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.1 * first
+    assert crf.decode(emb(x).numpy()) == y.T.tolist()
+    assert crf.transitions.data[0, 2] < crf.transitions.data[1, 2] - 1      # O -> I learned unlikely
