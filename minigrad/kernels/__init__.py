@@ -15,7 +15,8 @@ documents (the elementwise forward activations: ``out`` may be ``x`` itself).
 Naming: ``X`` is a Python-facing function; the C symbol is ``mg_<op>_<forward|backward>_<f32|f64>``.
 
 Files: common.py (``ffi``/``lib``, the checks, threads, malloc tuning), dense.py (GEMM,
-activations, the fused Adam update), cells.py (recurrent cells: steps, step plans, sequences).
+activations, the fused Adam update), cells.py (recurrent cells: steps, step plans, sequences),
+crf.py (the linear-chain CRF: forward algorithm, marginals, Viterbi; imported as kernels.crf).
 """
 from .common import (cfunc, check_arrays, check_flag, check_float_array,
                      check_int, check_no_overlap, check_out, check_real, contiguous,
