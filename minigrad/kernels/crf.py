@@ -31,9 +31,9 @@ def _int_ptr(a, ctype="int64_t *"):
 
 
 def _work(B, T, K, reference):
-    """The double workspace of crf.h: fast kernels 2K^2 + 2K + ceil(B/CHUNK)(K^2 + 6K),
+    """The double workspace of crf.h: fast kernels 3K^2 + 2K + ceil(B/CHUNK)(K^2 + 6K),
     references (T + 1) K."""
-    n = 2 * K * K + 2 * K + -(-B // CHUNK) * (K * K + 6 * K)
+    n = 3 * K * K + 2 * K + -(-B // CHUNK) * (K * K + 6 * K)
     return np.empty(max(n, (T + 1) * K) if reference else n, np.float64)
 
 
