@@ -29,14 +29,18 @@ from minigrad import kernels as K
 
 
 def cpu_name():
+    """The CPU's model name with its family/model numbers (AMD family 25 = 0x19: Zen 3 / Zen 4)."""
+    info = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or "unknown CPU"
+    if "model name" not in info:
+        return platform.processor() or "unknown CPU"
+    return f"{info['model name']} (family {info.get('cpu family', '?')} model {info.get('model', '?')})"
 
 
 def tape_nll(em, tags, mask, start, end, trans):
