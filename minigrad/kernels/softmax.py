@@ -1,0 +1,148 @@
+"""Bindings of the row-wise softmax, log_softmax and cross-entropy kernels (csrc/softmax.h).
+
+Shape legend: N rows, V entries a row (classes). Every float array is (N, V) with the class axis
+last (the callers in minigrad.nn move any other axis there); ``target`` is (N,) int64, ``loss``,
+``a`` and ``b`` are (N,). As everywhere in this package, every check runs before any C code and
+before any copy; forward outputs may be the input itself (in place), backward gradients are
+added into ``dx``, which must overlap nothing.
+"""
+import numpy as np
+
+from .common import (_check_ndarray, cfunc, check_arrays, check_float_array, check_int,
+                     check_real, contiguous, describe, ffi, ptr)
+
+_NULL = ffi.NULL
+
+
+def _int64_ptr(t):
+    return ffi.cast("int64_t *", ffi.from_buffer(t, require_writable=False))
+
+
+def _check_target(target, n, v, ignore_index, where):
+    """``target`` (n,) int64 with every entry in [0, v) or equal to ``ignore_index``; returned
+    C-contiguous (copied only when it is not)."""
+    _check_ndarray(target, f"{where}: target")
+    if target.dtype != np.int64:
+        raise TypeError(f"{where}: target must be int64 class indices, got {describe(target)}")
+    if target.shape != (n,):
+        raise ValueError(f"{where}: target has shape {target.shape}, expected ({n},) (one class "
+                         "index a row)")
+    bad = (target != ignore_index) & ((target < 0) | (target >= v))
+    if bad.any():
+        raise IndexError(f"{where}: target contains class {int(target[bad][0])} outside [0, {v}) "
+                         f"(ignore_index={ignore_index})")
+    return contiguous(target)
+
+
+def _rows(stem, x, out, where, reference=False):
+    """Forward of softmax / log_softmax: out (N, V) from x (N, V); out may be x itself."""
+    check_arrays(where, [("x", x, "N V")], [("out", out, "N V")], inplace=[("out", "x")])
+    x = contiguous(x)
+    if out is None:
+        out = np.empty(x.shape, dtype=x.dtype)
+    n, v = x.shape
+    cfunc(stem + ("_ref" if reference else "_forward"), x.dtype)(ptr(out), ptr(x), n, v)
+    return out
+
+
+def _rows_backward(stem, dy, y, dx, where):
+    """Backward of softmax / log_softmax: dx (N, V) += f(dy, y); dx overlaps nothing."""
+    check_arrays(where, [("dy", dy, "N V"), ("y", y, "N V")], [("dx", dx, "N V")])
+    dy, y = contiguous(dy), contiguous(y)
+    if dx is None:
+        dx = np.zeros(dy.shape, dtype=dy.dtype)
+    n, v = dy.shape
+    cfunc(stem + "_backward", dy.dtype)(ptr(dx), ptr(dy), ptr(y), n, v)
+    return dx
+
+
+def softmax_forward(x, out=None):
+    """``out = exp(x - max) / sum(exp(x - max))`` along the last axis of the 2-D ``x``.
+    ``out`` (same shape and dtype) may be ``x`` itself. Rows that are all -inf or hold a NaN
+    are NaN (as PyTorch)."""
+    return _rows("softmax", x, out, "softmax_forward")
+
+
+def softmax_backward(dy, y, dx=None):
+    """``dx += y * (dy - sum(dy * y))`` row by row (``y`` the forward output); returns ``dx``."""
+    return _rows_backward("softmax", dy, y, dx, "softmax_backward")
+
+
+def log_softmax_forward(x, out=None):
+    """``out = x - max - log(sum(exp(x - max)))`` along the last axis of the 2-D ``x``."""
+    return _rows("log_softmax", x, out, "log_softmax_forward")
+
+
+def log_softmax_backward(dy, y, dx=None):
+    """``dx += dy - exp(y) * sum(dy)`` row by row (``y`` the forward output); returns ``dx``."""
+    return _rows_backward("log_softmax", dy, y, dx, "log_softmax_backward")
+
+
+def softmax_reference(x):
+    """Naive libm softmax in double (csrc/softmax_ref.c), for tests."""
+    return _rows("softmax", x, None, "softmax_reference", reference=True)
+
+
+def log_softmax_reference(x):
+    """Naive libm log_softmax in double (csrc/softmax_ref.c), for tests."""
+    return _rows("log_softmax", x, None, "log_softmax_reference", reference=True)
+
+
+def _ce_consts(weight, ignore_index, dtype, v, where):
+    ignore_index = check_int(ignore_index, f"{where}: ignore_index", lo=-(1 << 63))
+    if weight is None:
+        return _NULL, ignore_index, None
+    check_float_array(weight, f"{where}: weight", dtype, "x")
+    if weight.shape != (v,):
+        raise ValueError(f"{where}: weight has shape {weight.shape}, expected ({v},) (one a class)")
+    weight = contiguous(weight)
+    return ptr(weight), ignore_index, weight
+
+
+def cross_entropy_forward(x, target, weight=None, ignore_index=-100, label_smoothing=0.0, p=None,
+                          reference=False):
+    """Per-row cross-entropy of logits ``x`` (N, V) at class indices ``target`` (N,) int64.
+
+    Returns ``(loss, p)``: ``loss`` (N,) is the unreduced loss of each row (0 where ``target``
+    is ``ignore_index``), with class weights ``weight`` (V,) and label smoothing in [0, 1] as
+    ``torch.nn.functional.cross_entropy(..., reduction='none')``; ``p`` (N, V) the
+    probabilities softmax(x), written into the ``p`` given (which may be ``x`` itself: the
+    logits are then overwritten) or a new array. ``reference=True`` runs the naive kernel.
+    """
+    where = "cross_entropy_forward"
+    (dims, dt) = check_arrays(where, [("x", x, "N V")], [("p", p, "N V")], inplace=[("p", "x")])
+    n, v = x.shape
+    if v == 0:
+        raise ValueError(f"{where}: x of shape {x.shape} has no classes")
+    eps = check_real(label_smoothing, f"{where}: label_smoothing")
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"{where}: label_smoothing must be in [0, 1], got {eps}")
+    wptr, ignore_index, keep = _ce_consts(weight, ignore_index, dt, v, where)
+    target = _check_target(target, n, v, ignore_index, where)
+    x = contiguous(x)
+    if p is None:
+        p = np.empty(x.shape, dtype=dt)
+    loss = np.empty(n, dtype=dt)
+    stem = "cross_entropy_ref" if reference else "cross_entropy_forward"
+    cfunc(stem, dt)(ptr(loss), ptr(p), ptr(x), _int64_ptr(target), wptr, ignore_index, eps, n, v)
+    return loss, p
+
+
+def cross_entropy_backward(p, target, a, b=None, weight=None, ignore_index=-100, dx=None):
+    """``dx[i] += p[i] (a_i + b_i W) - a_i onehot(target_i) - b_i weight`` for the rows whose
+    target is not ``ignore_index`` (W = sum(weight), V without weights; ``weight`` None means
+    all ones). ``a`` (N,) scales ``p - onehot``, ``b`` (N,) the label-smoothing term (None: 0).
+    ``dx`` (N, V) is added into (fresh zeros if not given) and must overlap nothing."""
+    where = "cross_entropy_backward"
+    (dims, dt) = check_arrays(where, [("p", p, "N V"), ("a", a, "N"), ("b", b, "N", True)],
+                              [("dx", dx, "N V")])
+    n, v = p.shape
+    wptr, ignore_index, keep = _ce_consts(weight, ignore_index, dt, v, where)
+    target = _check_target(target, n, v, ignore_index, where)
+    p, a = contiguous(p), contiguous(a)
+    b = None if b is None else contiguous(b)
+    if dx is None:
+        dx = np.zeros(p.shape, dtype=dt)
+    cfunc("cross_entropy_backward", dt)(ptr(dx), ptr(p), _int64_ptr(target), wptr, ptr(a),
+                                        _NULL if b is None else ptr(b), ignore_index, n, v)
+    return dx
