@@ -44,6 +44,7 @@ typedef struct {
     const void *x, *y, *w, *cb;
     const int64_t *target;
     int64_t ignore_index, v;
+    int overwrite;      /* cross-entropy backward in place: out is x (= p), written, not added to */
     double eps, wtotal; /* label smoothing; W = sum of the class weights (V without weights) */
 } sm_args;
 
@@ -172,6 +173,15 @@ DEFINE_WTOTAL(double, f64)
                                          int64_t ignore_index, int64_t n, int64_t v) {        \
         sm_args args = {.out = dx, .x = p, .y = a, .cb = b, .w = weight, .target = target,    \
                         .ignore_index = ignore_index, .v = v,                                 \
+                        .wtotal = b ? wtotal_##SUF(weight, v) : 0};                           \
+        run_rows(SM_PICK(ce_bwd_##SUF), &args, n);                                            \
+    }                                                                                         \
+    /* p[N, V] = p (a + b W) - a onehot(target) - b w: the gradient over the probabilities */ \
+    void mg_cross_entropy_backward_inplace_##SUF(T *p, const int64_t *target, const T *weight, \
+                                                 const T *a, const T *b, int64_t ignore_index, \
+                                                 int64_t n, int64_t v) {                      \
+        sm_args args = {.out = p, .x = p, .y = a, .cb = b, .w = weight, .target = target,     \
+                        .ignore_index = ignore_index, .v = v, .overwrite = 1,                 \
                         .wtotal = b ? wtotal_##SUF(weight, v) : 0};                           \
         run_rows(SM_PICK(ce_bwd_##SUF), &args, n);                                            \
     }

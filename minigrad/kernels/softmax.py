@@ -146,3 +146,20 @@ def cross_entropy_backward(p, target, a, b=None, weight=None, ignore_index=-100,
     cfunc("cross_entropy_backward", dt)(ptr(dx), ptr(p), _int64_ptr(target), wptr, ptr(a),
                                         _NULL if b is None else ptr(b), ignore_index, n, v)
     return dx
+
+
+def cross_entropy_backward_inplace(p, target, a, b=None, weight=None, ignore_index=-100):
+    """The gradient of :func:`cross_entropy_backward` written OVER ``p`` (N, V) itself:
+    ``p[i] = p[i] (a_i + b_i W) - a_i onehot(target_i) - b_i weight``, rows whose target is
+    ``ignore_index`` set to 0. For callers that own ``p`` and need it no longer (the fused
+    Linear -> cross-entropy); returns ``p``."""
+    where = "cross_entropy_backward_inplace"
+    (dims, dt) = check_arrays(where, [("a", a, "N"), ("b", b, "N", True)], [("p", p, "N V")])
+    n, v = p.shape
+    wptr, ignore_index, keep = _ce_consts(weight, ignore_index, dt, v, where)
+    target = _check_target(target, n, v, ignore_index, where)
+    a = contiguous(a)
+    b = None if b is None else contiguous(b)
+    cfunc("cross_entropy_backward_inplace", dt)(ptr(p), _int64_ptr(target), wptr, ptr(a),
+                                                _NULL if b is None else ptr(b), ignore_index, n, v)
+    return p

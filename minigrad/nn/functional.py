@@ -11,31 +11,35 @@ and a backward written from the closed-form derivative. The classic example is c
 
 so the forward keeps the softmax probabilities and the backward is one subtraction and a scale.
 This file holds the softmax family, the activations, dropout and embedding lookups; the losses
-live in :mod:`minigrad.nn.loss_ops` and are re-exported here, and every argument check in
-:mod:`minigrad.nn.argcheck`.
+live in :mod:`minigrad.nn.loss_ops` (the fused Linear -> cross-entropy of language-model decoders,
+``linear_cross_entropy``, in :mod:`minigrad.nn.linear_ce`) and are re-exported here, and every
+argument check in :mod:`minigrad.nn.argcheck`.
 
 Shape legend: N batch, C classes, d1.. extra dimensions (PyTorch's (N, C, d1, ...) layout with
 the class axis at position 1), V vocabulary size, D embedding dimension.
 
 Numerical stability: every softmax subtracts the row maximum before ``exp``, so logits of
-magnitude 1e4 give finite results (``exp(1e4)`` alone would overflow to inf).
+magnitude 1e4 give finite results (``exp(1e4)`` alone would overflow to inf). The softmax family
+and cross-entropy run the C row kernels of csrc/softmax.c; an entry of -inf gets probability 0,
+a row that is all -inf (or holds a NaN) is NaN, as in PyTorch.
 """
 import math
 import numbers
 
 import numpy as np
 
+from .. import kernels as K
 from .. import ops
 from ..grad_mode import check_bool
 from ..tensor import Function
 from .argcheck import check_generator, check_int, float_tensor, int_array, norm_axis, pick_dim
-from .loss_ops import _shifted  # the max shift, shared with the fused cross-entropy
+from .linear_ce import linear_cross_entropy
 from .loss_ops import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss,
                        l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding",
-           "gelu", "huber_loss", "l1_loss", "linear", "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid",
-           "smooth_l1_loss", "softmax", "tanh"]
+           "gelu", "huber_loss", "l1_loss", "linear", "linear_cross_entropy", "log_softmax", "mse_loss", "nll_loss",
+           "relu", "sigmoid", "smooth_l1_loss", "softmax", "tanh"]
 
 relu, sigmoid, tanh = ops.relu, ops.sigmoid, ops.tanh      # one implementation each, in minigrad.ops
 
@@ -46,39 +50,60 @@ def linear(input, weight, bias=None):
     return _linear(input, weight, bias)
 
 # ====================================================================== softmax family
-class Softmax(Function):
+# The row kernels of csrc/softmax.c (minigrad.kernels.softmax) work on (M, V) rows with V last.
+# Softmax along the last axis is a free reshape; along another axis the input is moved there with
+# one copy and the result moved back with another (bench/bench_softmax.py measures that path
+# against NumPy's strided reductions). The NumPy versions live on in minigrad.reference.softmax.
+def _to_rows(x, axis):
+    """``x`` as C-contiguous (M, V) rows with ``axis`` last (a view unless the axis must move)."""
+    if x.ndim == 0:
+        return x.reshape(1, 1)
+    V = x.shape[axis]
+    M = int(np.prod(x.shape[:axis] + x.shape[axis + 1:], dtype=np.int64))
+    if axis != x.ndim - 1:
+        x = np.ascontiguousarray(np.moveaxis(x, axis, -1))
+    return x.reshape(M, V)
+
+
+def _from_rows(y2, shape, axis):
+    """Inverse of :func:`_to_rows`: (M, V) rows back to ``shape`` (C-contiguous)."""
+    if len(shape) == 0 or axis == len(shape) - 1:
+        return y2.reshape(shape)
+    moved = shape[:axis] + shape[axis + 1:] + (shape[axis],)
+    return np.ascontiguousarray(np.moveaxis(y2.reshape(moved), -1, axis))
+
+
+class _RowSoftmax(Function):
+    """Base of Softmax and LogSoftmax: the kernel ``y = f(x)`` on rows, its backward
+    ``dx += f'(y, g)`` (added straight into the input's gradient buffer when no axis moves).
+    Saved: the output rows y (M, V)."""
+    forward_kernel = backward_kernel = None
+
+    def forward(self, x, axis):
+        self.axis, self.shape = axis, x.shape
+        y2 = type(self).forward_kernel(_to_rows(x, axis))
+        self.save(y2)
+        return _from_rows(y2, x.shape, axis)
+
+    def backward(self, g):
+        (y2,) = self.saved
+        g2 = _to_rows(g, self.axis)
+        if len(self.shape) == 0 or self.axis == len(self.shape) - 1:
+            type(self).backward_kernel(g2, y2, dx=self.grad_buffer(0).reshape(y2.shape))
+            return None
+        return _from_rows(type(self).backward_kernel(g2, y2), self.shape, self.axis)
+
+
+class Softmax(_RowSoftmax):
     """y = exp(x - max) / sum(exp(x - max)) along ``axis``; dx = y * (g - sum(g * y))."""
-
-    def forward(self, x, axis):
-        self.axis = axis
-        y = _shifted(x, axis)
-        if y.size:
-            np.exp(y, out=y)
-            y /= y.sum(axis=axis, keepdims=True)
-        self.save(y)
-        return y
-
-    def backward(self, g):
-        (y,) = self.saved
-        gy = g * y
-        gy -= y * gy.sum(axis=self.axis, keepdims=True)
-        return gy
+    forward_kernel = staticmethod(K.softmax_forward)
+    backward_kernel = staticmethod(K.softmax_backward)
 
 
-class LogSoftmax(Function):
+class LogSoftmax(_RowSoftmax):
     """y = (x - max) - log(sum(exp(x - max))) along ``axis``; dx = g - exp(y) * sum(g)."""
-
-    def forward(self, x, axis):
-        self.axis = axis
-        y = _shifted(x, axis)
-        if y.size:
-            y -= np.log(np.exp(y).sum(axis=axis, keepdims=True))
-        self.save(y)
-        return y
-
-    def backward(self, g):
-        (y,) = self.saved
-        return g - np.exp(y) * g.sum(axis=self.axis, keepdims=True)
+    forward_kernel = staticmethod(K.log_softmax_forward)
+    backward_kernel = staticmethod(K.log_softmax_backward)
 
 
 def softmax(input, dim=None, axis=None):
