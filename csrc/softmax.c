@@ -44,7 +44,7 @@ typedef struct {
     const void *x, *y, *w, *cb;
     const int64_t *target;
     int64_t ignore_index, v;
-    int overwrite;      /* cross-entropy backward in place: out is x (= p), written, not added to */
+    int overwrite;      /* backward: out is written (=), not added to (+=) */
     double eps, wtotal; /* label smoothing; W = sum of the class weights (V without weights) */
 } sm_args;
 
@@ -142,9 +142,10 @@ DEFINE_WTOTAL(double, f64)
         sm_args a = {.out = y, .x = x, .v = v};                                               \
         run_rows(SM_PICK(softmax_fwd_##SUF), &a, n);                                          \
     }                                                                                         \
-    /* dx[N, V] += y * (dy - sum_V(dy * y)) */                                                \
-    void mg_softmax_backward_##SUF(T *dx, const T *dy, const T *y, int64_t n, int64_t v) {    \
-        sm_args a = {.out = dx, .x = dy, .y = y, .v = v};                                     \
+    /* dx[N, V] (+)= y * (dy - sum_V(dy * y)) */                                              \
+    void mg_softmax_backward_##SUF(T *dx, const T *dy, const T *y, int accumulate, int64_t n, \
+                                   int64_t v) {                                               \
+        sm_args a = {.out = dx, .x = dy, .y = y, .v = v, .overwrite = !accumulate};           \
         run_rows(SM_PICK(softmax_bwd_##SUF), &a, n);                                          \
     }                                                                                         \
     /* y[N, V] = x - max - log(sum exp(x - max)) along V */                                   \
@@ -152,9 +153,10 @@ DEFINE_WTOTAL(double, f64)
         sm_args a = {.out = y, .x = x, .v = v};                                               \
         run_rows(SM_PICK(log_softmax_fwd_##SUF), &a, n);                                      \
     }                                                                                         \
-    /* dx[N, V] += dy - exp(y) * sum_V(dy) */                                                 \
-    void mg_log_softmax_backward_##SUF(T *dx, const T *dy, const T *y, int64_t n, int64_t v) { \
-        sm_args a = {.out = dx, .x = dy, .y = y, .v = v};                                     \
+    /* dx[N, V] (+)= dy - exp(y) * sum_V(dy) */                                               \
+    void mg_log_softmax_backward_##SUF(T *dx, const T *dy, const T *y, int accumulate,        \
+                                       int64_t n, int64_t v) {                                \
+        sm_args a = {.out = dx, .x = dy, .y = y, .v = v, .overwrite = !accumulate};           \
         run_rows(SM_PICK(log_softmax_bwd_##SUF), &a, n);                                      \
     }                                                                                         \
     /* loss[N], p[N, V] = softmax(x[N, V]); target[N], weight[V] or NULL */                   \
@@ -167,21 +169,13 @@ DEFINE_WTOTAL(double, f64)
         if (v <= 0) return;                                                                   \
         run_rows(SM_PICK(ce_fwd_##SUF), &a, n);                                               \
     }                                                                                         \
-    /* dx[N, V] += p (a + b W) - a onehot(target) - b w; a[N], b[N] or NULL */                \
+    /* dx[N, V] (+)= p (a + b W) - a onehot(target) - b w; a[N], b[N] or NULL */              \
     void mg_cross_entropy_backward_##SUF(T *dx, const T *p, const int64_t *target,            \
                                          const T *weight, const T *a, const T *b,             \
-                                         int64_t ignore_index, int64_t n, int64_t v) {        \
+                                         int64_t ignore_index, int accumulate, int64_t n,     \
+                                         int64_t v) {                                         \
         sm_args args = {.out = dx, .x = p, .y = a, .cb = b, .w = weight, .target = target,    \
-                        .ignore_index = ignore_index, .v = v,                                 \
-                        .wtotal = b ? wtotal_##SUF(weight, v) : 0};                           \
-        run_rows(SM_PICK(ce_bwd_##SUF), &args, n);                                            \
-    }                                                                                         \
-    /* p[N, V] = p (a + b W) - a onehot(target) - b w: the gradient over the probabilities */ \
-    void mg_cross_entropy_backward_inplace_##SUF(T *p, const int64_t *target, const T *weight, \
-                                                 const T *a, const T *b, int64_t ignore_index, \
-                                                 int64_t n, int64_t v) {                      \
-        sm_args args = {.out = p, .x = p, .y = a, .cb = b, .w = weight, .target = target,     \
-                        .ignore_index = ignore_index, .v = v, .overwrite = 1,                 \
+                        .ignore_index = ignore_index, .v = v, .overwrite = !accumulate,       \
                         .wtotal = b ? wtotal_##SUF(weight, v) : 0};                           \
         run_rows(SM_PICK(ce_bwd_##SUF), &args, n);                                            \
     }

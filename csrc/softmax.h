@@ -19,13 +19,13 @@
  *                           p - onehot) and b[N] (the smoothing scale; NULL when eps == 0).
  *                           Rows with t_i == ignore_index, or a_i == 0 and b_i == 0, are
  *                           skipped (they get no gradient).
- *                 backward_inplace: the same gradient written over p itself (p[N, V] becomes
- *                           d loss / d x; skipped rows become 0): the fused Linear ->
- *                           cross-entropy keeps no second (N, V) array for its backward.
  *
  * In place: forward outputs (y, p) may be the very buffer x (each row is read fully before it
- * is written, element by element in the last pass). Backward ACCUMULATES into dx (the
- * project-wide convention for gradients) and dx must overlap nothing.
+ * is written, element by element in the last pass). Backward with accumulate = 1 ADDS into dx
+ * (the project-wide convention for gradients); with accumulate = 0 it writes dx (whatever it
+ * held is ignored: no zero-filled buffer to read), and skipped cross-entropy rows become 0.
+ * dx overlaps nothing, except that the cross-entropy backward with accumulate = 0 may write
+ * over p itself: the fused Linear -> cross-entropy keeps no second (N, V) array for backward.
  *
  * Special values, as PyTorch: an entry of -inf gets probability 0 (log-probability -inf); a row
  * that is all -inf, or holds a NaN or +inf, gives NaN everywhere in that row. A cross-entropy
@@ -43,32 +43,30 @@
 
 // cdef-begin
 void mg_softmax_forward_f32(float *y, const float *x, int64_t n, int64_t v);
-void mg_softmax_backward_f32(float *dx, const float *dy, const float *y, int64_t n, int64_t v);
+void mg_softmax_backward_f32(float *dx, const float *dy, const float *y, int accumulate, int64_t n,
+                             int64_t v);
 void mg_log_softmax_forward_f32(float *y, const float *x, int64_t n, int64_t v);
-void mg_log_softmax_backward_f32(float *dx, const float *dy, const float *y, int64_t n, int64_t v);
+void mg_log_softmax_backward_f32(float *dx, const float *dy, const float *y, int accumulate,
+                                 int64_t n, int64_t v);
 void mg_cross_entropy_forward_f32(float *loss, float *p, const float *x, const int64_t *target,
                                   const float *weight, int64_t ignore_index, double label_smoothing,
                                   int64_t n, int64_t v);
 void mg_cross_entropy_backward_f32(float *dx, const float *p, const int64_t *target,
                                    const float *weight, const float *a, const float *b,
-                                   int64_t ignore_index, int64_t n, int64_t v);
-void mg_cross_entropy_backward_inplace_f32(float *p, const int64_t *target, const float *weight,
-                                           const float *a, const float *b, int64_t ignore_index,
-                                           int64_t n, int64_t v);
+                                   int64_t ignore_index, int accumulate, int64_t n, int64_t v);
 
 void mg_softmax_forward_f64(double *y, const double *x, int64_t n, int64_t v);
-void mg_softmax_backward_f64(double *dx, const double *dy, const double *y, int64_t n, int64_t v);
+void mg_softmax_backward_f64(double *dx, const double *dy, const double *y, int accumulate, int64_t n,
+                             int64_t v);
 void mg_log_softmax_forward_f64(double *y, const double *x, int64_t n, int64_t v);
-void mg_log_softmax_backward_f64(double *dx, const double *dy, const double *y, int64_t n, int64_t v);
+void mg_log_softmax_backward_f64(double *dx, const double *dy, const double *y, int accumulate,
+                                 int64_t n, int64_t v);
 void mg_cross_entropy_forward_f64(double *loss, double *p, const double *x, const int64_t *target,
                                   const double *weight, int64_t ignore_index, double label_smoothing,
                                   int64_t n, int64_t v);
 void mg_cross_entropy_backward_f64(double *dx, const double *p, const int64_t *target,
                                    const double *weight, const double *a, const double *b,
-                                   int64_t ignore_index, int64_t n, int64_t v);
-void mg_cross_entropy_backward_inplace_f64(double *p, const int64_t *target, const double *weight,
-                                           const double *a, const double *b, int64_t ignore_index,
-                                           int64_t n, int64_t v);
+                                   int64_t ignore_index, int accumulate, int64_t n, int64_t v);
 
 /* naive references (softmax_ref.c): same contracts, evaluated in double with libm */
 void mg_softmax_ref_f32(float *y, const float *x, int64_t n, int64_t v);

@@ -159,7 +159,11 @@ def test_backward_matches_reference(simd, dtype, n, v):
     want = ref.softmax_backward(dy64, y.astype(np.float64), 1)
     scale = np.abs(y) * (np.abs(dy) + np.sum(np.abs(dy * y), axis=1, keepdims=True)) + np.abs(dx0)
     assert np.all(np.abs(got - want) <= 2 * rounds(dtype) * u(dtype) * scale)
+    # without dx the kernel writes a new array: the same values as adding into zeros
+    np.testing.assert_array_equal(K.softmax_backward(dy, y), K.softmax_backward(dy, y, dx=np.zeros_like(dy)))
     y = K.log_softmax_forward(x)
+    np.testing.assert_array_equal(K.log_softmax_backward(dy, y),
+                                  K.log_softmax_backward(dy, y, dx=np.zeros_like(dy)))
     got = K.log_softmax_backward(dy, y, dx=dx0.copy()) - dx0
     want = ref.log_softmax_backward(dy64, y.astype(np.float64), 1)
     scale = np.abs(dy) + np.exp(y) * np.sum(np.abs(dy), axis=1, keepdims=True) + np.abs(dx0)
@@ -183,7 +187,11 @@ def test_backward_matches_reference(simd, dtype, n, v):
             scale = (np.abs(a)[:, None] * (1 + p) + bb * (p * wsum * (1 + v * u(np.float64) / u(dtype)) + 2)
                      + np.abs(dx0))
             assert np.all(np.abs(got - want) <= 8 * u(dtype) * scale)
-            inplace = K.cross_entropy_backward_inplace(p.copy(), t, a, b, w, 7)
+            pc = p.copy()
+            inplace = K.cross_entropy_backward(pc, t, a, b, w, 7, dx=pc)
+            assert inplace is pc
+            fresh = K.cross_entropy_backward(p, t, a, b, w, 7)
+            assert fresh.tobytes() == inplace.tobytes()
             assert np.all(np.abs(inplace - want) <= 8 * u(dtype) * (scale - np.abs(dx0)))
             assert np.all(inplace[t == 7] == 0)
 
@@ -206,7 +214,7 @@ def test_bitwise_identical_for_1_and_2_threads(dtype):
             loss, p = K.cross_entropy_forward(x, t, w, -100, 0.1)
             res.append([y, ly, loss, p, K.softmax_backward(dy, y), K.log_softmax_backward(dy, ly),
                         K.cross_entropy_backward(p, t, a, b, w, -100),
-                        K.cross_entropy_backward_inplace(p.copy(), t, a, b, w, -100)])
+                        K.cross_entropy_backward(p, t, a, b, w, -100, dx=dy.copy())])
     finally:
         K.set_num_threads(old)
     for r1, r2 in zip(*res):
@@ -263,7 +271,10 @@ def test_bad_inputs_raise_clear_errors_before_any_c():
     frozen = x.copy()
     frozen.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
-        K.cross_entropy_backward_inplace(frozen, t, np.ones(3, np.float32))
+        K.cross_entropy_backward(frozen, t, np.ones(3, np.float32), dx=frozen)
+    big = data(4, 5, np.float32)
+    with pytest.raises(ValueError, match="overlap"):
+        K.cross_entropy_backward(big[:3], t, np.ones(3, np.float32), dx=big[1:])
 
 
 def test_noncontiguous_inputs_are_copied_not_misread():

@@ -29,14 +29,13 @@ from .cells import (StepPlan, gru_seq_backward, gru_seq_forward, gru_step_backwa
                     gru_step_forward, lstm_seq_backward, lstm_seq_forward, lstm_step_backward,
                     lstm_step_forward, rnn_seq_backward, rnn_seq_forward, rnn_step_backward,
                     rnn_step_forward)
-from .softmax import (cross_entropy_backward, cross_entropy_backward_inplace, cross_entropy_forward, log_softmax_backward,
+from .softmax import (cross_entropy_backward, cross_entropy_forward, log_softmax_backward,
                       log_softmax_forward, log_softmax_reference, softmax_backward,
                       softmax_forward, softmax_reference)
 
 __all__ = ["StepPlan", "adam_update", "cfunc", "check_arrays", "check_flag",
            "check_float_array", "check_int", "check_no_overlap", "check_out", "check_real",
-           "contiguous", "cpu_has_avx2_fma", "cross_entropy_backward",
-           "cross_entropy_backward_inplace", "cross_entropy_forward",
+           "contiguous", "cpu_has_avx2_fma", "cross_entropy_backward", "cross_entropy_forward",
            "exp_backward", "exp_forward", "exp_reference", "ffi", "gemm", "gemm_batched",
            "get_num_threads", "gru_seq_backward", "gru_seq_forward", "gru_step_backward",
            "gru_step_forward", "has_openmp", "lib", "log_softmax_backward", "log_softmax_forward",

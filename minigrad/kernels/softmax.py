@@ -3,8 +3,10 @@
 Shape legend: N rows, V entries a row (classes). Every float array is (N, V) with the class axis
 last (the callers in minigrad.nn move any other axis there); ``target`` is (N,) int64, ``loss``,
 ``a`` and ``b`` are (N,). As everywhere in this package, every check runs before any C code and
-before any copy; forward outputs may be the input itself (in place), backward gradients are
-added into ``dx``, which must overlap nothing.
+before any copy; forward outputs may be the input itself (in place). The backward kernels ADD
+into a ``dx`` the caller passes (which must overlap nothing), and write a new array when none is
+passed (no zero-filled buffer to read first); the cross-entropy backward may also write the
+gradient over its ``p`` (``dx=p``).
 """
 import numpy as np
 
@@ -46,13 +48,15 @@ def _rows(stem, x, out, where, reference=False):
 
 
 def _rows_backward(stem, dy, y, dx, where):
-    """Backward of softmax / log_softmax: dx (N, V) += f(dy, y); dx overlaps nothing."""
+    """Backward of softmax / log_softmax: dx (N, V) += f(dy, y) into a given dx (which overlaps
+    nothing), or a new dx = f(dy, y)."""
     check_arrays(where, [("dy", dy, "N V"), ("y", y, "N V")], [("dx", dx, "N V")])
     dy, y = contiguous(dy), contiguous(y)
+    accumulate = dx is not None
     if dx is None:
-        dx = np.zeros(dy.shape, dtype=dy.dtype)
+        dx = np.empty(dy.shape, dtype=dy.dtype)
     n, v = dy.shape
-    cfunc(stem + "_backward", dy.dtype)(ptr(dx), ptr(dy), ptr(y), n, v)
+    cfunc(stem + "_backward", dy.dtype)(ptr(dx), ptr(dy), ptr(y), int(accumulate), n, v)
     return dx
 
 
@@ -64,7 +68,8 @@ def softmax_forward(x, out=None):
 
 
 def softmax_backward(dy, y, dx=None):
-    """``dx += y * (dy - sum(dy * y))`` row by row (``y`` the forward output); returns ``dx``."""
+    """``dx += y * (dy - sum(dy * y))`` row by row (``y`` the forward output); returns ``dx``
+    (a new array holding the gradient when not given)."""
     return _rows_backward("softmax", dy, y, dx, "softmax_backward")
 
 
@@ -74,7 +79,8 @@ def log_softmax_forward(x, out=None):
 
 
 def log_softmax_backward(dy, y, dx=None):
-    """``dx += dy - exp(y) * sum(dy)`` row by row (``y`` the forward output); returns ``dx``."""
+    """``dx += dy - exp(y) * sum(dy)`` row by row (``y`` the forward output); returns ``dx``
+    (a new array holding the gradient when not given)."""
     return _rows_backward("log_softmax", dy, y, dx, "log_softmax_backward")
 
 
@@ -132,34 +138,22 @@ def cross_entropy_backward(p, target, a, b=None, weight=None, ignore_index=-100,
     """``dx[i] += p[i] (a_i + b_i W) - a_i onehot(target_i) - b_i weight`` for the rows whose
     target is not ``ignore_index`` (W = sum(weight), V without weights; ``weight`` None means
     all ones). ``a`` (N,) scales ``p - onehot``, ``b`` (N,) the label-smoothing term (None: 0).
-    ``dx`` (N, V) is added into (fresh zeros if not given) and must overlap nothing."""
+    ``dx`` (N, V) given: added into (it must overlap nothing) -- except ``dx=p``, which writes
+    the gradient OVER the probabilities (ignored rows 0), for callers that need p no longer
+    (the fused Linear -> cross-entropy). ``dx`` None: a new array holding the gradient."""
     where = "cross_entropy_backward"
+    inplace = dx is p and dx is not None
     (dims, dt) = check_arrays(where, [("p", p, "N V"), ("a", a, "N"), ("b", b, "N", True)],
-                              [("dx", dx, "N V")])
+                              [("dx", dx, "N V")], inplace=[("dx", "p")] if inplace else ())
     n, v = p.shape
     wptr, ignore_index, keep = _ce_consts(weight, ignore_index, dt, v, where)
     target = _check_target(target, n, v, ignore_index, where)
-    p, a = contiguous(p), contiguous(a)
+    accumulate = dx is not None and not inplace
+    p, a = (p if inplace else contiguous(p)), contiguous(a)
     b = None if b is None else contiguous(b)
     if dx is None:
-        dx = np.zeros(p.shape, dtype=dt)
+        dx = np.empty(p.shape, dtype=dt)
     cfunc("cross_entropy_backward", dt)(ptr(dx), ptr(p), _int64_ptr(target), wptr, ptr(a),
-                                        _NULL if b is None else ptr(b), ignore_index, n, v)
+                                        _NULL if b is None else ptr(b), ignore_index,
+                                        int(accumulate), n, v)
     return dx
-
-
-def cross_entropy_backward_inplace(p, target, a, b=None, weight=None, ignore_index=-100):
-    """The gradient of :func:`cross_entropy_backward` written OVER ``p`` (N, V) itself:
-    ``p[i] = p[i] (a_i + b_i W) - a_i onehot(target_i) - b_i weight``, rows whose target is
-    ``ignore_index`` set to 0. For callers that own ``p`` and need it no longer (the fused
-    Linear -> cross-entropy); returns ``p``."""
-    where = "cross_entropy_backward_inplace"
-    (dims, dt) = check_arrays(where, [("a", a, "N"), ("b", b, "N", True)], [("p", p, "N V")])
-    n, v = p.shape
-    wptr, ignore_index, keep = _ce_consts(weight, ignore_index, dt, v, where)
-    target = _check_target(target, n, v, ignore_index, where)
-    a = contiguous(a)
-    b = None if b is None else contiguous(b)
-    cfunc("cross_entropy_backward_inplace", dt)(ptr(p), _int64_ptr(target), wptr, ptr(a),
-                                                _NULL if b is None else ptr(b), ignore_index, n, v)
-    return p

@@ -74,8 +74,8 @@ def _from_rows(y2, shape, axis):
 
 
 class _RowSoftmax(Function):
-    """Base of Softmax and LogSoftmax: the kernel ``y = f(x)`` on rows, its backward
-    ``dx += f'(y, g)`` (added straight into the input's gradient buffer when no axis moves).
+    """Base of Softmax and LogSoftmax: the kernel ``y = f(x)`` on rows and its backward
+    ``dx = f'(y, g)`` (written into a new array: no zero-filled buffer to read).
     Saved: the output rows y (M, V)."""
     forward_kernel = backward_kernel = None
 
@@ -87,11 +87,7 @@ class _RowSoftmax(Function):
 
     def backward(self, g):
         (y2,) = self.saved
-        g2 = _to_rows(g, self.axis)
-        if len(self.shape) == 0 or self.axis == len(self.shape) - 1:
-            type(self).backward_kernel(g2, y2, dx=self.grad_buffer(0).reshape(y2.shape))
-            return None
-        return _from_rows(type(self).backward_kernel(g2, y2), self.shape, self.axis)
+        return _from_rows(type(self).backward_kernel(_to_rows(g, self.axis), y2), self.shape, self.axis)
 
 
 class Softmax(_RowSoftmax):

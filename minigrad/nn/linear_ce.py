@@ -18,7 +18,7 @@ probabilities cross_entropy saves) and creates a third in the backward (d logits
 logits are computed into one (N, V) buffer, which the C kernel overwrites in place with the
 probabilities (minigrad.kernels.cross_entropy_forward with ``p`` = the logits), and which the
 backward overwrites in place again with d logits = scale * (p - onehot) (smoothing and class
-weights included; kernels.cross_entropy_backward_inplace) before the two GEMMs
+weights included; kernels.cross_entropy_backward with dx=p) before the two GEMMs
 d input = d logits @ W and d W += d logits^T @ input. One (N, V) array in all, plus (N, H) and
 (V, H) ones. Because the backward consumes the probabilities, a second backward through the
 same graph (``retain_graph=True``) first recomputes them from the saved input and weights
@@ -64,7 +64,7 @@ class LinearCrossEntropy(Function):
             p = self._probabilities(x, w, b, t, weight)[1]
         self.fresh = False
         a, bs = _ce_coefficients(g, self.reduction, self.denom, wt, valid, self.eps, w.shape[0], p.dtype)
-        d = K.cross_entropy_backward_inplace(p, t, a, bs, weight, self.ignore_index)   # (N, V)
+        d = K.cross_entropy_backward(p, t, a, bs, weight, self.ignore_index, dx=p)     # (N, V), over p
         dx = K.gemm(d, w) if self.needs[0] else None                                  # (N, H)
         if self.needs[1]:
             K.gemm(d, x, trans_a=True, beta=1.0, out=self.grad_buffer(1))              # dW += d^T x
