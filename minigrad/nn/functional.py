@@ -74,8 +74,9 @@ def _from_rows(y2, shape, axis):
 
 
 class _RowSoftmax(Function):
-    """Base of Softmax and LogSoftmax: the kernel ``y = f(x)`` on rows and its backward
-    ``dx = f'(y, g)`` (written into a new array: no zero-filled buffer to read).
+    """Base of Softmax and LogSoftmax: the kernel ``y = f(x)`` on rows, and its backward
+    ``dx += f'(y, g)`` added straight into the input's gradient buffer (an array the engine owns:
+    a returned gradient would be copied once more when it lands in a leaf's ``.grad``).
     Saved: the output rows y (M, V)."""
     forward_kernel = backward_kernel = None
 
@@ -87,7 +88,14 @@ class _RowSoftmax(Function):
 
     def backward(self, g):
         (y2,) = self.saved
-        return _from_rows(type(self).backward_kernel(_to_rows(g, self.axis), y2), self.shape, self.axis)
+        g2, buf = _to_rows(g, self.axis), self.grad_buffer(0)
+        if len(self.shape) == 0 or self.axis == len(self.shape) - 1:
+            type(self).backward_kernel(g2, y2, dx=buf.reshape(y2.shape))
+        else:                 # rows back in place: one strided add, no second contiguous copy
+            dx2 = type(self).backward_kernel(g2, y2)
+            moved = self.shape[:self.axis] + self.shape[self.axis + 1:] + (self.shape[self.axis],)
+            buf += np.moveaxis(dx2.reshape(moved), -1, self.axis)
+        return None
 
 
 class Softmax(_RowSoftmax):

@@ -134,6 +134,10 @@ class CrossEntropy(Function):
     def backward(self, g):
         p, t, wt, valid, weight = self.saved
         a, b = _ce_coefficients(g, self.reduction, self.denom, wt, valid, self.eps, p.shape[1], p.dtype)
+        if len(self.x_shape) <= 2:   # class axis already last: add into the engine's own buffer
+            K.cross_entropy_backward(p, t, a, b, weight, self.ignore_index,
+                                     dx=self.grad_buffer(0).reshape(p.shape))
+            return None
         return _classes_back(K.cross_entropy_backward(p, t, a, b, weight, self.ignore_index), self.x_shape)
 
 
