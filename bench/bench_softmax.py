@@ -6,7 +6,11 @@ minigrad against PyTorch and against minigrad's old NumPy path, forward + backwa
 1. softmax, log_softmax, cross_entropy at (N, V) = (700, 10000) and (700, 33278), float32
    (the PTB and WikiText-2 decoders at batch 20 x bptt 35): one forward and one backward through
    the tape (``y.backward(g)``, ``loss.backward()``) in minigrad (C kernels), PyTorch (autograd)
-   and the NumPy reference (minigrad.reference.softmax, the implementation the kernels replaced).
+   and the NumPy reference (minigrad.reference.softmax, the implementation the kernels replaced);
+   then the same work at kernel level, without either tape: minigrad.kernels against the ATen
+   ops PyTorch's autograd calls (_softmax / _softmax_backward_data, _log_softmax / ..., and
+   cross_entropy as _log_softmax + nll_loss_forward, nll_loss_backward + _log_softmax_backward).
+   (Through the tape, minigrad's Tensor.backward(g) copies g first; PyTorch's does not.)
 2. softmax along a non-last axis ((20, 10000, 35), dim=1): minigrad moves the axis last with one
    copy (and back with another); NumPy reduces along the strided axis.
 3. F.linear_cross_entropy against F.linear + F.cross_entropy at the word-LM decoder sizes
@@ -106,6 +110,37 @@ def softmax_variants(op, x, g, t):
     return v
 
 
+def kernel_variants(op, x, g, t):
+    """fn() per implementation: forward + backward kernels of `op`, no tape (new outputs)."""
+    a = np.full(len(t), 1.0 / len(t), x.dtype)          # d mean / d loss_i
+    mg_fwd, mg_bwd = {"softmax": (K.softmax_forward, K.softmax_backward),
+                      "log_softmax": (K.log_softmax_forward, K.log_softmax_backward)}.get(op, (None, None))
+    if op == "cross_entropy":
+        def mg_run():
+            loss, p = K.cross_entropy_forward(x, t)
+            loss.sum(dtype=np.float64)
+            K.cross_entropy_backward(p, t, a)
+    else:
+        def mg_run():
+            mg_bwd(g, mg_fwd(x))
+    v = {"minigrad": mg_run}
+    if torch is not None:
+        tx, tg, tt, f32 = torch.tensor(x), torch.tensor(g), torch.tensor(t), torch.float32
+        one = torch.ones(())
+        if op == "softmax":
+            v["torch"] = lambda: torch._softmax_backward_data(tg, torch._softmax(tx, 1, False), 1, f32)
+        elif op == "log_softmax":
+            v["torch"] = lambda: torch._log_softmax_backward_data(tg, torch._log_softmax(tx, 1, False), 1, f32)
+        else:
+            def torch_ce():
+                lp = torch._log_softmax(tx, 1, False)
+                _, total = torch.ops.aten.nll_loss_forward(lp, tt, None, 1, -100)
+                gl = torch.ops.aten.nll_loss_backward(one, lp, tt, None, 1, -100, total)
+                torch._log_softmax_backward_data(gl, lp, 1, f32)
+            v["torch"] = torch_ce
+    return v
+
+
 # ----------------------------------------------------------------------------- 3. fused decoder
 def decoder_variants(n, h, v, rng):
     x = (rng.standard_normal((n, h)) * 0.5).astype(np.float32)
@@ -177,6 +212,8 @@ def main():
         t = rng.integers(0, v, n)
         for op in ("softmax", "log_softmax", "cross_entropy"):
             row(f"{op} ({n}, {v})", interleaved(softmax_variants(op, x, g, t), args.repeat))
+        for op in ("softmax", "log_softmax", "cross_entropy"):
+            row(f"  kernels {op} ({n}, {v})", interleaved(kernel_variants(op, x, g, t), args.repeat))
 
     # 2. a non-last axis: minigrad copies the axis last and back; NumPy reduces in place
     x3 = rng.standard_normal((20, 10000, 35)).astype(np.float32)
