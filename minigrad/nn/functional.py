@@ -34,6 +34,7 @@ from ..grad_mode import check_bool
 from ..tensor import Function
 from .argcheck import check_generator, check_int, float_tensor, int_array, norm_axis, pick_dim
 from .linear_ce import linear_cross_entropy
+from .loss_ops import _grad_target  # where a row kernel writes its input's gradient
 from .loss_ops import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss,
                        l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 
@@ -74,10 +75,9 @@ def _from_rows(y2, shape, axis):
 
 
 class _RowSoftmax(Function):
-    """Base of Softmax and LogSoftmax: the kernel ``y = f(x)`` on rows, and its backward
-    ``dx += f'(y, g)`` added straight into the input's gradient buffer (an array the engine owns:
-    a returned gradient would be copied once more when it lands in a leaf's ``.grad``).
-    Saved: the output rows y (M, V)."""
+    """Base of Softmax and LogSoftmax: the kernel ``y = f(x)`` on rows and its backward
+    ``dx = f'(y, g)``, written where :func:`~minigrad.nn.loss_ops._grad_target` says (a leaf's
+    gradient buffer, else a new array). Saved: the output rows y (M, V)."""
     forward_kernel = backward_kernel = None
 
     def forward(self, x, axis):
@@ -88,13 +88,16 @@ class _RowSoftmax(Function):
 
     def backward(self, g):
         (y2,) = self.saved
-        g2, buf = _to_rows(g, self.axis), self.grad_buffer(0)
-        if len(self.shape) == 0 or self.axis == len(self.shape) - 1:
+        g2, buf = _to_rows(g, self.axis), _grad_target(self, 0)
+        last = len(self.shape) == 0 or self.axis == len(self.shape) - 1
+        if buf is not None and last:
             type(self).backward_kernel(g2, y2, dx=buf.reshape(y2.shape))
-        else:                 # rows back in place: one strided add, no second contiguous copy
-            dx2 = type(self).backward_kernel(g2, y2)
-            moved = self.shape[:self.axis] + self.shape[self.axis + 1:] + (self.shape[self.axis],)
-            buf += np.moveaxis(dx2.reshape(moved), -1, self.axis)
+            return None
+        dx2 = type(self).backward_kernel(g2, y2)
+        if buf is None:
+            return _from_rows(dx2, self.shape, self.axis)
+        moved = self.shape[:self.axis] + self.shape[self.axis + 1:] + (self.shape[self.axis],)
+        buf += np.moveaxis(dx2.reshape(moved), -1, self.axis)    # one strided add, no extra copy
         return None
 
 

@@ -48,6 +48,14 @@ def _classes_back(g2, shape):
     return np.ascontiguousarray(np.moveaxis(g2.reshape(lead), -1, 1))
 
 
+def _grad_target(fn, i):
+    """Where a row kernel should put the gradient of ``fn``'s input ``i``: the engine's own
+    zero-initialised buffer when the input is a leaf (the kernel adds into it; a returned array
+    would be copied once more on its way into ``.grad``), else None -- the kernel then writes a
+    new array, which the engine hands to the producer's backward as it is (no zero fill)."""
+    return fn.grad_buffer(i) if fn.inputs[i]._node is None else None
+
+
 def _reduce(loss, reduction, denom, shape, dtype):
     """Element/row losses -> 'none' (``shape``), 'sum', or 'mean' (sum / denom; 0/0 -> nan as PyTorch)."""
     if reduction == "none":
@@ -134,11 +142,10 @@ class CrossEntropy(Function):
     def backward(self, g):
         p, t, wt, valid, weight = self.saved
         a, b = _ce_coefficients(g, self.reduction, self.denom, wt, valid, self.eps, p.shape[1], p.dtype)
-        if len(self.x_shape) <= 2:   # class axis already last: add into the engine's own buffer
-            K.cross_entropy_backward(p, t, a, b, weight, self.ignore_index,
-                                     dx=self.grad_buffer(0).reshape(p.shape))
-            return None
-        return _classes_back(K.cross_entropy_backward(p, t, a, b, weight, self.ignore_index), self.x_shape)
+        buf = _grad_target(self, 0) if len(self.x_shape) <= 2 else None   # class axis last
+        dx = K.cross_entropy_backward(p, t, a, b, weight, self.ignore_index,
+                                      dx=None if buf is None else buf.reshape(p.shape))
+        return None if buf is not None else _classes_back(dx, self.x_shape)
 
 
 class SoftCrossEntropy(Function):
