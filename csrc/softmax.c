@@ -14,8 +14,12 @@
  * softmax_rows.inc, which is compiled twice per dtype: generic C and an AVX2/FMA clone, picked
  * at run time (SM_PICK, as ACT_PICK in activations.c).
  *
- * Threads: OpenMP over rows (the outermost independent loop) above SM_PAR_THRESHOLD entries;
- * a row is never split, so every result is bitwise the same for any thread count.
+ * Along a non-last axis (x[N, V, I], I > 1) softmax and log_softmax run the column kernels of
+ * softmax_cols.inc on the array as it lies (no copy moving the axis last).
+ *
+ * Threads: OpenMP over rows (the outermost independent loop; column chunks for I > 1) above
+ * SM_PAR_THRESHOLD entries; a row is never split, so every result is bitwise the same for any
+ * thread count.
  */
 #include "softmax.h"
 
@@ -28,6 +32,8 @@
 #define SM_PAR_THRESHOLD 32768.0 /* below this many entries one thread is faster */
 #define SM_BLOCK 1024            /* entries a block (4 KiB float, 8 KiB double) ... */
 #define SM_MAXBLK 64             /* ... unless the row has more than 64 blocks of that size */
+#define SM_COLS 64               /* columns a unit of the non-last-axis kernels (softmax_cols.inc) */
+#define SM_SUMROWS 64            /* entries of V a partial sum of those kernels adds in T */
 
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
 #define SM_HAVE_AVX2_CLONE 1
@@ -44,6 +50,7 @@ typedef struct {
     const void *x, *y, *w, *cb;
     const int64_t *target;
     int64_t ignore_index, v;
+    int64_t inner;      /* softmax / log_softmax: I, the columns after the softmax axis (1: rows) */
     int overwrite;      /* backward: out is written (=), not added to (+=) */
     double eps, wtotal; /* label smoothing; W = sum of the class weights (V without weights) */
 } sm_args;
@@ -66,12 +73,14 @@ static inline int64_t sm_block(int64_t v) {
 #define TAG gen
 #define ATTR
 #include "softmax_rows.inc"
+#include "softmax_cols.inc"
 #undef TAG
 #undef ATTR
 #if SM_HAVE_AVX2_CLONE
 #define TAG avx2
 #define ATTR __attribute__((target("avx2,fma")))
 #include "softmax_rows.inc"
+#include "softmax_cols.inc"
 #undef TAG
 #undef ATTR
 #endif
@@ -89,12 +98,14 @@ static inline int64_t sm_block(int64_t v) {
 #define TAG gen
 #define ATTR
 #include "softmax_rows.inc"
+#include "softmax_cols.inc"
 #undef TAG
 #undef ATTR
 #if SM_HAVE_AVX2_CLONE
 #define TAG avx2
 #define ATTR __attribute__((target("avx2,fma")))
 #include "softmax_rows.inc"
+#include "softmax_cols.inc"
 #undef TAG
 #undef ATTR
 #endif
@@ -110,11 +121,12 @@ static inline int64_t sm_block(int64_t v) {
 #define SM_PICK(name) (name##_gen)
 #endif
 
-/* Run `loop` over the n rows; threads (one contiguous range of rows each) only when n * v is
- * large. Each row is computed the same way whatever range it falls in. */
-static void run_rows(sm_loop loop, const sm_args *a, int64_t n) {
-    if (n <= 0 || a->v <= 0) return;
-    const int nt = n > 1 ? mg_threads_for((double)n * (double)a->v, SM_PAR_THRESHOLD) : 1;
+/* Run `loop` over n units of work (rows, or column chunks of the non-last-axis kernels) of
+ * `per_unit` entries each; threads (one contiguous range of units each) only when the total is
+ * large. Each unit is computed the same way whatever range it falls in. */
+static void run_units(sm_loop loop, const sm_args *a, int64_t n, int64_t per_unit) {
+    if (n <= 0 || per_unit <= 0) return;
+    const int nt = n > 1 ? mg_threads_for((double)n * (double)per_unit, SM_PAR_THRESHOLD) : 1;
     if (nt <= 1) {
         loop(a, 0, n);
         return;
@@ -123,6 +135,19 @@ static void run_rows(sm_loop loop, const sm_args *a, int64_t n) {
 #pragma omp parallel for num_threads(nt) schedule(static)
 #endif
     for (int64_t r = 0; r < n; r++) loop(a, r, r + 1);
+}
+
+static void run_rows(sm_loop loop, const sm_args *a, int64_t n) { run_units(loop, a, n, a->v); }
+
+/* softmax / log_softmax of x[N, V, I] along V: the row loop when I == 1, else the column-chunk
+ * loop over N * ceil(I / SM_COLS) units. */
+static void run_axis(sm_loop rows, sm_loop cols, const sm_args *a, int64_t n) {
+    if (a->inner == 1) {
+        run_rows(rows, a, n);
+    } else if (a->inner > 1) {
+        const int64_t ncc = (a->inner + SM_COLS - 1) / SM_COLS;
+        run_units(cols, a, n * ncc, a->v * (a->inner < SM_COLS ? a->inner : SM_COLS));
+    }
 }
 
 /* W = sum_c w[c] in double (V when there are no weights), the same for every row. */
@@ -137,27 +162,29 @@ DEFINE_WTOTAL(float, f32)
 DEFINE_WTOTAL(double, f64)
 
 #define DEFINE_SM_API(T, SUF)                                                                 \
-    /* y[N, V] = softmax(x[N, V]) along V */                                                  \
-    void mg_softmax_forward_##SUF(T *y, const T *x, int64_t n, int64_t v) {                   \
-        sm_args a = {.out = y, .x = x, .v = v};                                               \
-        run_rows(SM_PICK(softmax_fwd_##SUF), &a, n);                                          \
+    /* y[N, V, I] = softmax(x[N, V, I]) along V */                                            \
+    void mg_softmax_forward_##SUF(T *y, const T *x, int64_t n, int64_t v, int64_t inner) {    \
+        sm_args a = {.out = y, .x = x, .v = v, .inner = inner};                               \
+        run_axis(SM_PICK(softmax_fwd_##SUF), SM_PICK(cols_softmax_fwd_##SUF), &a, n);         \
     }                                                                                         \
-    /* dx[N, V] (+)= y * (dy - sum_V(dy * y)) */                                              \
+    /* dx[N, V, I] (+)= y * (dy - sum_V(dy * y)) */                                           \
     void mg_softmax_backward_##SUF(T *dx, const T *dy, const T *y, int accumulate, int64_t n, \
-                                   int64_t v) {                                               \
-        sm_args a = {.out = dx, .x = dy, .y = y, .v = v, .overwrite = !accumulate};           \
-        run_rows(SM_PICK(softmax_bwd_##SUF), &a, n);                                          \
+                                   int64_t v, int64_t inner) {                                \
+        sm_args a = {.out = dx, .x = dy, .y = y, .v = v, .inner = inner,                      \
+                     .overwrite = !accumulate};                                               \
+        run_axis(SM_PICK(softmax_bwd_##SUF), SM_PICK(cols_softmax_bwd_##SUF), &a, n);         \
     }                                                                                         \
-    /* y[N, V] = x - max - log(sum exp(x - max)) along V */                                   \
-    void mg_log_softmax_forward_##SUF(T *y, const T *x, int64_t n, int64_t v) {               \
-        sm_args a = {.out = y, .x = x, .v = v};                                               \
-        run_rows(SM_PICK(log_softmax_fwd_##SUF), &a, n);                                      \
+    /* y[N, V, I] = x - max - log(sum exp(x - max)) along V */                                \
+    void mg_log_softmax_forward_##SUF(T *y, const T *x, int64_t n, int64_t v, int64_t inner) { \
+        sm_args a = {.out = y, .x = x, .v = v, .inner = inner};                               \
+        run_axis(SM_PICK(log_softmax_fwd_##SUF), SM_PICK(cols_log_softmax_fwd_##SUF), &a, n); \
     }                                                                                         \
-    /* dx[N, V] (+)= dy - exp(y) * sum_V(dy) */                                               \
+    /* dx[N, V, I] (+)= dy - exp(y) * sum_V(dy) */                                            \
     void mg_log_softmax_backward_##SUF(T *dx, const T *dy, const T *y, int accumulate,        \
-                                       int64_t n, int64_t v) {                                \
-        sm_args a = {.out = dx, .x = dy, .y = y, .v = v, .overwrite = !accumulate};           \
-        run_rows(SM_PICK(log_softmax_bwd_##SUF), &a, n);                                      \
+                                       int64_t n, int64_t v, int64_t inner) {                 \
+        sm_args a = {.out = dx, .x = dy, .y = y, .v = v, .inner = inner,                      \
+                     .overwrite = !accumulate};                                               \
+        run_axis(SM_PICK(log_softmax_bwd_##SUF), SM_PICK(cols_log_softmax_bwd_##SUF), &a, n); \
     }                                                                                         \
     /* loss[N], p[N, V] = softmax(x[N, V]); target[N], weight[V] or NULL */                   \
     void mg_cross_entropy_forward_##SUF(T *loss, T *p, const T *x, const int64_t *target,     \

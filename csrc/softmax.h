@@ -2,7 +2,10 @@
  * backward, float32 and float64.
  *
  * Dimension legend: N = rows (batch * time steps), V = classes (vocabulary) per row. Every
- * (N, V) array is a C-contiguous buffer with the V entries of a row adjacent.
+ * (N, V) array is a C-contiguous buffer with the V entries of a row adjacent. softmax and
+ * log_softmax also take I = inner: their arrays are (N, V, I) and the softmax runs along V for
+ * each (n, i) (a non-last axis, read with stride I, no copy); I = 1 is the (N, V) row case.
+ * The formulas below are written for rows.
  *
  *   softmax:      y[N, V] = exp(x - m) / s             m = max_c x[c], s = sum_c exp(x[c] - m)
  *                 backward  dx[N, V] += y * (dy - sum_c dy[c] y[c])
@@ -42,12 +45,12 @@
 #include <stdint.h>
 
 // cdef-begin
-void mg_softmax_forward_f32(float *y, const float *x, int64_t n, int64_t v);
+void mg_softmax_forward_f32(float *y, const float *x, int64_t n, int64_t v, int64_t inner);
 void mg_softmax_backward_f32(float *dx, const float *dy, const float *y, int accumulate, int64_t n,
-                             int64_t v);
-void mg_log_softmax_forward_f32(float *y, const float *x, int64_t n, int64_t v);
+                             int64_t v, int64_t inner);
+void mg_log_softmax_forward_f32(float *y, const float *x, int64_t n, int64_t v, int64_t inner);
 void mg_log_softmax_backward_f32(float *dx, const float *dy, const float *y, int accumulate,
-                                 int64_t n, int64_t v);
+                                 int64_t n, int64_t v, int64_t inner);
 void mg_cross_entropy_forward_f32(float *loss, float *p, const float *x, const int64_t *target,
                                   const float *weight, int64_t ignore_index, double label_smoothing,
                                   int64_t n, int64_t v);
@@ -55,12 +58,12 @@ void mg_cross_entropy_backward_f32(float *dx, const float *p, const int64_t *tar
                                    const float *weight, const float *a, const float *b,
                                    int64_t ignore_index, int accumulate, int64_t n, int64_t v);
 
-void mg_softmax_forward_f64(double *y, const double *x, int64_t n, int64_t v);
+void mg_softmax_forward_f64(double *y, const double *x, int64_t n, int64_t v, int64_t inner);
 void mg_softmax_backward_f64(double *dx, const double *dy, const double *y, int accumulate, int64_t n,
-                             int64_t v);
-void mg_log_softmax_forward_f64(double *y, const double *x, int64_t n, int64_t v);
+                             int64_t v, int64_t inner);
+void mg_log_softmax_forward_f64(double *y, const double *x, int64_t n, int64_t v, int64_t inner);
 void mg_log_softmax_backward_f64(double *dx, const double *dy, const double *y, int accumulate,
-                                 int64_t n, int64_t v);
+                                 int64_t n, int64_t v, int64_t inner);
 void mg_cross_entropy_forward_f64(double *loss, double *p, const double *x, const int64_t *target,
                                   const double *weight, int64_t ignore_index, double label_smoothing,
                                   int64_t n, int64_t v);

@@ -106,6 +106,54 @@ def test_forward_in_place_is_bitwise_out_of_place(dtype):
     assert p2 is z and p2.tobytes() == p.tobytes() and loss2.tobytes() == loss.tobytes()
 
 
+# ----------------------------------------------------------------------------- non-last axis
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, axis", [((3, 7, 5), 1), ((2, 17, 63), 1), ((2, 5, 64), 1), ((1, 130, 65), 1),
+                                         ((4, 3), 0), ((5, 2, 3), 0), ((0, 3, 4), 1), ((2, 0, 4), 1),
+                                         ((2, 3, 0), 1)])
+def test_non_last_axis_in_place_of_the_array(simd, dtype, shape, axis):
+    """The column kernels (I > 1): the same bounds as the rows, along a strided axis; sums of
+    SM_SUMROWS = 64 entries in the dtype, then added in double."""
+    rng = np.random.default_rng(sum(shape))
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    x64 = x.astype(np.float64)
+    d = np.abs(x64 - x64.max(axis=axis, keepdims=True)) if x.size else x64
+    r = 64 + 8
+    p, p_ref = K.softmax_forward(x, axis=axis), ref.softmax(x64, axis)
+    assert np.all(np.abs(p - p_ref) <= u(dtype) * (d + r) * p_ref + np.finfo(dtype).tiny)
+    lp, lp_ref = K.log_softmax_forward(x, axis=axis), ref.log_softmax(x64, axis)
+    assert np.all(np.abs(lp - lp_ref) <= u(dtype) * (d + np.abs(lp_ref) + r))
+    got = K.softmax_backward(dy, p, axis=axis)
+    want = ref.softmax_backward(dy.astype(np.float64), p.astype(np.float64), axis)
+    scale = np.abs(p) * (np.abs(dy) + np.sum(np.abs(dy * p), axis=axis, keepdims=True))
+    assert np.all(np.abs(got - want) <= 2 * r * u(dtype) * scale)
+    got = K.log_softmax_backward(dy, lp, axis=axis)
+    want = ref.log_softmax_backward(dy.astype(np.float64), lp.astype(np.float64), axis)
+    scale = np.abs(dy) + np.exp(lp) * np.sum(np.abs(dy), axis=axis, keepdims=True)
+    assert np.all(np.abs(got - want) <= 2 * r * u(dtype) * scale)
+    dx0 = rng.standard_normal(shape).astype(dtype)           # accumulate and in-place forms
+    np.testing.assert_array_equal(K.log_softmax_backward(dy, lp, dx=dx0.copy(), axis=axis) - dx0,
+                                  K.log_softmax_backward(dy, lp, axis=axis) + dx0 - dx0)
+    z = x.copy()
+    assert K.softmax_forward(z, out=z, axis=axis).tobytes() == p.tobytes()
+
+
+def test_non_last_axis_special_values_as_pytorch():
+    x = np.zeros((2, 3, 4), np.float32)
+    x[0, :, 0] = -np.inf                      # an all -inf column: NaN
+    x[0, 0, 1] = -np.inf                      # one -inf entry: probability 0
+    x[1, 1, 2] = np.nan
+    x[1, 0, 3] = 1e4
+    p, lp = K.softmax_forward(x, axis=1), K.log_softmax_forward(x, axis=1)
+    assert np.all(np.isnan(p[0, :, 0])) and np.all(np.isnan(p[1, :, 2]))
+    assert p[0, 0, 1] == 0 and lp[0, 0, 1] == -np.inf
+    assert p[1, 0, 3] == 1 and lp[1, 1, 3] == -1e4
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(p, torch.softmax(torch.tensor(x), 1).numpy())
+    np.testing.assert_array_equal(lp, torch.log_softmax(torch.tensor(x), 1).numpy())
+
+
 # ----------------------------------------------------------------------------- special values
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_huge_logits_are_stable(simd, dtype):
@@ -205,11 +253,15 @@ def test_bitwise_identical_for_1_and_2_threads(dtype):
     t = rng.integers(0, v, n)
     a, b = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
     w = rng.uniform(0.5, 2, v).astype(dtype)
+    x3 = data(40, 1531, dtype, seed=6).reshape(8, 5, 1531)    # the column kernels (axis 1)
+    dy3 = dy[:40].reshape(8, 5, 1531)
     old = K.get_num_threads()
     res = []
     try:
         for nt in (1, 2):
             K.set_num_threads(nt)
+            y3, ly3 = K.softmax_forward(x3, axis=1), K.log_softmax_forward(x3, axis=1)
+            res.append([y3, ly3, K.softmax_backward(dy3, y3, axis=1), K.log_softmax_backward(dy3, ly3, axis=1)])
             y, ly = K.softmax_forward(x), K.log_softmax_forward(x)
             loss, p = K.cross_entropy_forward(x, t, w, -100, 0.1)
             res.append([y, ly, loss, p, K.softmax_backward(dy, y), K.log_softmax_backward(dy, ly),
@@ -217,7 +269,7 @@ def test_bitwise_identical_for_1_and_2_threads(dtype):
                         K.cross_entropy_backward(p, t, a, b, w, -100, dx=dy.copy())])
     finally:
         K.set_num_threads(old)
-    for r1, r2 in zip(*res):
+    for r1, r2 in zip(res[0] + res[1], res[2] + res[3]):
         assert r1.tobytes() == r2.tobytes()
 
 
@@ -241,8 +293,10 @@ def test_bad_inputs_raise_clear_errors_before_any_c():
     t = np.array([0, 1, 4])
     with pytest.raises(TypeError, match="float32 or float64"):
         K.softmax_forward(x.astype(np.int32))
-    with pytest.raises(ValueError, match=r"shape \(N, V\), got \(5,\)"):
-        K.log_softmax_forward(x[0])
+    with pytest.raises(ValueError, match="at least one dimension"):
+        K.log_softmax_forward(x[0, :1].reshape(()))
+    with pytest.raises(ValueError, match="axis must be <= 1"):
+        K.softmax_forward(x, axis=2)
     with pytest.raises(ValueError, match="out"):
         K.softmax_forward(x, out=np.empty((3, 4), np.float32))
     with pytest.raises(TypeError, match="dtype"):
@@ -250,6 +304,8 @@ def test_bad_inputs_raise_clear_errors_before_any_c():
     big = data(4, 5, np.float32)
     with pytest.raises(ValueError, match="overlap"):
         K.softmax_forward(big[:3], out=big[1:])          # partial overlap: never allowed
+    with pytest.raises(ValueError, match=r"y has shape \(5, 3\)"):
+        K.softmax_backward(x, x.T.copy())
     with pytest.raises(TypeError, match="y has dtype float64"):
         K.softmax_backward(x, x.astype(np.float64))
     with pytest.raises(ValueError, match="overlap"):

@@ -1,8 +1,9 @@
 """Bindings of the row-wise softmax, log_softmax and cross-entropy kernels (csrc/softmax.h).
 
-Shape legend: N rows, V entries a row (classes). Every float array is (N, V) with the class axis
-last (the callers in minigrad.nn move any other axis there); ``target`` is (N,) int64, ``loss``,
-``a`` and ``b`` are (N,). As everywhere in this package, every check runs before any C code and
+Shape legend: N rows, V entries a row (classes), I the entries after the softmax axis. softmax and
+log_softmax take an array of any shape and an ``axis`` (seen as (N, V, I), read in place); the
+cross-entropy arrays are (N, V) with the class axis last (loss_ops moves it there); ``target`` is
+(N,) int64, ``loss``, ``a`` and ``b`` are (N,). As everywhere in this package, every check runs before any C code and
 before any copy; forward outputs may be the input itself (in place). The backward kernels ADD
 into a ``dx`` the caller passes (which must overlap nothing), and write a new array when none is
 passed (no zero-filled buffer to read first); the cross-entropy backward may also write the
@@ -11,7 +12,7 @@ gradient over its ``p`` (``dx=p``).
 import numpy as np
 
 from .common import (_check_ndarray, cfunc, check_arrays, check_float_array, check_int,
-                     check_real, contiguous, describe, ffi, ptr)
+                     check_no_overlap, check_out, check_real, contiguous, describe, ffi, ptr)
 
 _NULL = ffi.NULL
 
@@ -36,62 +37,85 @@ def _check_target(target, n, v, ignore_index, where):
     return contiguous(target)
 
 
-def _rows(stem, x, out, where, reference=False):
-    """Forward of softmax / log_softmax: out (N, V) from x (N, V); out may be x itself."""
-    check_arrays(where, [("x", x, "N V")], [("out", out, "N V")], inplace=[("out", "x")])
+def _axis_dims(shape, axis, where):
+    """(N, V, I) of an array of ``shape`` seen as x[N, V, I] with V the softmax ``axis``."""
+    if len(shape) == 0:
+        raise ValueError(f"{where}: x must have at least one dimension, got a 0-d array")
+    ax = check_int(axis, f"{where}: axis", lo=-len(shape), hi=len(shape) - 1) % len(shape)
+    n = int(np.prod(shape[:ax], dtype=np.int64))
+    return n, shape[ax], int(np.prod(shape[ax + 1:], dtype=np.int64))
+
+
+def _rows(stem, x, out, axis, where, reference=False):
+    """Forward of softmax / log_softmax along ``axis``: out from x (same shape); out may be x."""
+    check_float_array(x, f"{where}: x")
+    n, v, inner = _axis_dims(x.shape, axis, where)
+    if out is not None:
+        check_out(out, x.shape, x.dtype, f"{where}: out")
+        check_no_overlap([("out", out)], [("x", x)], inplace=[("out", "x")], where=where)
+    if reference and inner != 1:
+        raise ValueError(f"{where}: the reference kernel works along the last axis only")
     x = contiguous(x)
     if out is None:
         out = np.empty(x.shape, dtype=x.dtype)
-    n, v = x.shape
-    cfunc(stem + ("_ref" if reference else "_forward"), x.dtype)(ptr(out), ptr(x), n, v)
+    if reference:
+        cfunc(stem + "_ref", x.dtype)(ptr(out), ptr(x), n, v)
+    else:
+        cfunc(stem + "_forward", x.dtype)(ptr(out), ptr(x), n, v, inner)
     return out
 
 
-def _rows_backward(stem, dy, y, dx, where):
-    """Backward of softmax / log_softmax: dx (N, V) += f(dy, y) into a given dx (which overlaps
-    nothing), or a new dx = f(dy, y)."""
-    check_arrays(where, [("dy", dy, "N V"), ("y", y, "N V")], [("dx", dx, "N V")])
+def _rows_backward(stem, dy, y, dx, axis, where):
+    """Backward of softmax / log_softmax along ``axis``: dx += f(dy, y) into a given dx (which
+    overlaps nothing), or a new dx = f(dy, y)."""
+    check_float_array(dy, f"{where}: dy")
+    check_float_array(y, f"{where}: y", dy.dtype, "dy")
+    if y.shape != dy.shape:
+        raise ValueError(f"{where}: dy has shape {dy.shape} but y has shape {y.shape}")
+    n, v, inner = _axis_dims(dy.shape, axis, where)
+    if dx is not None:
+        check_out(dx, dy.shape, dy.dtype, f"{where}: dx")
+        check_no_overlap([("dx", dx)], [("dy", dy), ("y", y)], where=where)
     dy, y = contiguous(dy), contiguous(y)
     accumulate = dx is not None
     if dx is None:
         dx = np.empty(dy.shape, dtype=dy.dtype)
-    n, v = dy.shape
-    cfunc(stem + "_backward", dy.dtype)(ptr(dx), ptr(dy), ptr(y), int(accumulate), n, v)
+    cfunc(stem + "_backward", dy.dtype)(ptr(dx), ptr(dy), ptr(y), int(accumulate), n, v, inner)
     return dx
 
 
-def softmax_forward(x, out=None):
-    """``out = exp(x - max) / sum(exp(x - max))`` along the last axis of the 2-D ``x``.
-    ``out`` (same shape and dtype) may be ``x`` itself. Rows that are all -inf or hold a NaN
-    are NaN (as PyTorch)."""
-    return _rows("softmax", x, out, "softmax_forward")
+def softmax_forward(x, out=None, axis=-1):
+    """``out = exp(x - max) / sum(exp(x - max))`` along ``axis`` of ``x`` (any shape; a non-last
+    axis is read with strides, not copied). ``out`` (same shape and dtype) may be ``x`` itself.
+    Entries of -inf get 0; a row that is all -inf or holds a NaN or +inf is NaN (as PyTorch)."""
+    return _rows("softmax", x, out, axis, "softmax_forward")
 
 
-def softmax_backward(dy, y, dx=None):
-    """``dx += y * (dy - sum(dy * y))`` row by row (``y`` the forward output); returns ``dx``
+def softmax_backward(dy, y, dx=None, axis=-1):
+    """``dx += y * (dy - sum(dy * y))`` along ``axis`` (``y`` the forward output); returns ``dx``
     (a new array holding the gradient when not given)."""
-    return _rows_backward("softmax", dy, y, dx, "softmax_backward")
+    return _rows_backward("softmax", dy, y, dx, axis, "softmax_backward")
 
 
-def log_softmax_forward(x, out=None):
-    """``out = x - max - log(sum(exp(x - max)))`` along the last axis of the 2-D ``x``."""
-    return _rows("log_softmax", x, out, "log_softmax_forward")
+def log_softmax_forward(x, out=None, axis=-1):
+    """``out = x - max - log(sum(exp(x - max)))`` along ``axis`` (as softmax_forward)."""
+    return _rows("log_softmax", x, out, axis, "log_softmax_forward")
 
 
-def log_softmax_backward(dy, y, dx=None):
-    """``dx += dy - exp(y) * sum(dy)`` row by row (``y`` the forward output); returns ``dx``
+def log_softmax_backward(dy, y, dx=None, axis=-1):
+    """``dx += dy - exp(y) * sum(dy)`` along ``axis`` (``y`` the forward output); returns ``dx``
     (a new array holding the gradient when not given)."""
-    return _rows_backward("log_softmax", dy, y, dx, "log_softmax_backward")
+    return _rows_backward("log_softmax", dy, y, dx, axis, "log_softmax_backward")
 
 
 def softmax_reference(x):
-    """Naive libm softmax in double (csrc/softmax_ref.c), for tests."""
-    return _rows("softmax", x, None, "softmax_reference", reference=True)
+    """Naive libm softmax in double along the last axis (csrc/softmax_ref.c), for tests."""
+    return _rows("softmax", x, None, -1, "softmax_reference", reference=True)
 
 
 def log_softmax_reference(x):
-    """Naive libm log_softmax in double (csrc/softmax_ref.c), for tests."""
-    return _rows("log_softmax", x, None, "log_softmax_reference", reference=True)
+    """Naive libm log_softmax in double along the last axis (csrc/softmax_ref.c), for tests."""
+    return _rows("log_softmax", x, None, -1, "log_softmax_reference", reference=True)
 
 
 def _ce_consts(weight, ignore_index, dtype, v, where):

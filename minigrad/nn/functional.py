@@ -51,54 +51,27 @@ def linear(input, weight, bias=None):
     return _linear(input, weight, bias)
 
 # ====================================================================== softmax family
-# The row kernels of csrc/softmax.c (minigrad.kernels.softmax) work on (M, V) rows with V last.
-# Softmax along the last axis is a free reshape; along another axis the input is moved there with
-# one copy and the result moved back with another (bench/bench_softmax.py measures that path
-# against NumPy's strided reductions). The NumPy versions live on in minigrad.reference.softmax.
-def _to_rows(x, axis):
-    """``x`` as C-contiguous (M, V) rows with ``axis`` last (a view unless the axis must move)."""
-    if x.ndim == 0:
-        return x.reshape(1, 1)
-    V = x.shape[axis]
-    M = int(np.prod(x.shape[:axis] + x.shape[axis + 1:], dtype=np.int64))
-    if axis != x.ndim - 1:
-        x = np.ascontiguousarray(np.moveaxis(x, axis, -1))
-    return x.reshape(M, V)
-
-
-def _from_rows(y2, shape, axis):
-    """Inverse of :func:`_to_rows`: (M, V) rows back to ``shape`` (C-contiguous)."""
-    if len(shape) == 0 or axis == len(shape) - 1:
-        return y2.reshape(shape)
-    moved = shape[:axis] + shape[axis + 1:] + (shape[axis],)
-    return np.ascontiguousarray(np.moveaxis(y2.reshape(moved), -1, axis))
-
-
+# The kernels of csrc/softmax.c (minigrad.kernels.softmax) run along any axis of the array as it
+# lies: the last axis as rows, another one column-wise with strides (no copy moving the axis).
+# The NumPy versions they replaced live on in minigrad.reference.softmax.
 class _RowSoftmax(Function):
-    """Base of Softmax and LogSoftmax: the kernel ``y = f(x)`` on rows and its backward
+    """Base of Softmax and LogSoftmax: the kernel ``y = f(x)`` along ``axis`` and its backward
     ``dx = f'(y, g)``, written where :func:`~minigrad.nn.loss_ops._grad_target` says (a leaf's
-    gradient buffer, else a new array). Saved: the output rows y (M, V)."""
+    gradient buffer, else a new array). Saved: the output y (a 0-d input is seen as (1,))."""
     forward_kernel = backward_kernel = None
 
     def forward(self, x, axis):
         self.axis, self.shape = axis, x.shape
-        y2 = type(self).forward_kernel(_to_rows(x, axis))
-        self.save(y2)
-        return _from_rows(y2, x.shape, axis)
+        y = type(self).forward_kernel(x.reshape(-1) if x.ndim == 0 else x, axis=axis)
+        self.save(y)
+        return y.reshape(x.shape)
 
     def backward(self, g):
-        (y2,) = self.saved
-        g2, buf = _to_rows(g, self.axis), _grad_target(self, 0)
-        last = len(self.shape) == 0 or self.axis == len(self.shape) - 1
-        if buf is not None and last:
-            type(self).backward_kernel(g2, y2, dx=buf.reshape(y2.shape))
-            return None
-        dx2 = type(self).backward_kernel(g2, y2)
-        if buf is None:
-            return _from_rows(dx2, self.shape, self.axis)
-        moved = self.shape[:self.axis] + self.shape[self.axis + 1:] + (self.shape[self.axis],)
-        buf += np.moveaxis(dx2.reshape(moved), -1, self.axis)    # one strided add, no extra copy
-        return None
+        (y,) = self.saved
+        buf = _grad_target(self, 0)
+        dx = type(self).backward_kernel(g.reshape(y.shape), y, axis=self.axis,
+                                        dx=None if buf is None else buf.reshape(y.shape))
+        return None if buf is not None else dx.reshape(self.shape)
 
 
 class Softmax(_RowSoftmax):
