@@ -418,3 +418,19 @@ def test_ops_match_torch():
         tl.backward()
         ml.backward()
         np.testing.assert_allclose(mx.grad, tx.grad.numpy(), rtol=1e-4, atol=1e-7)
+
+
+def test_cross_entropy_minus_inf_rows_and_ignored_rows():
+    """A target whose logit is -inf: loss inf, gradient p - onehot as PyTorch. An ignored row
+    that is all -inf: gradient 0 (PyTorch gives NaN there; minigrad skips ignored rows)."""
+    inf = np.inf
+    x = np.array([[-inf, -inf, -inf], [0.0, 1.0, 2.0], [-inf, 0.0, 1.0]])
+    mx = mg.tensor(x, requires_grad=True, dtype=np.float64)
+    loss = F.cross_entropy(mx, np.array([-100, 1, 0]))
+    loss.backward()
+    assert loss.item() == inf
+    assert np.all(mx.grad[0] == 0)
+    p1 = ref.softmax(x[1:2], 1)[0]
+    np.testing.assert_allclose(mx.grad[1], (p1 - [0, 1, 0]) / 2, rtol=1e-15)
+    np.testing.assert_allclose(mx.grad[2], ([0, *ref.softmax(x[2:, 1:], 1)[0]] - np.array([1, 0, 0])) / 2,
+                               rtol=1e-15)
