@@ -1,0 +1,130 @@
+"""examples/sentiment.py in quick mode on a tiny synthetic SST-like corpus the tests write.
+
+The toy rule: a sentence of filler words holds one sentiment word ("good"/"great" positive,
+"bad"/"awful" negative) at a random place; its label is that word's. The example must learn it
+far beyond chance, pool only over real steps (a sentence gets the same logits alone and padded
+in a batch), resume a checkpoint into the very same run, and fail clearly on malformed or
+missing files.
+"""
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "sentiment.py")
+FILLER = ("the movie film story plot actors scene it is was a an of and to this that its with "
+          "director script cast ending music").split()
+SENTIMENT = {"good": 1, "great": 1, "bad": 0, "awful": 0}
+
+
+@pytest.fixture(scope="module")
+def sentiment():
+    spec = importlib.util.spec_from_file_location("_example_sentiment", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _sentences(rng, n):
+    out = []
+    for _ in range(n):
+        words = list(rng.choice(FILLER, size=int(rng.integers(2, 9))))
+        word = str(rng.choice(list(SENTIMENT)))
+        words.insert(int(rng.integers(0, len(words) + 1)), word)
+        out.append((SENTIMENT[word], " ".join(words)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A directory with train.tsv (GLUE layout), stsa.binary.dev and .test (Kim's layout)."""
+    d = tmp_path_factory.mktemp("sst")
+    rng = np.random.default_rng(0)
+    (d / "train.tsv").write_text("sentence\tlabel\n" + "".join(f"{s} \t{y}\n" for y, s in _sentences(rng, 480)))
+    for name in ("stsa.binary.dev", "stsa.binary.test"):
+        (d / name).write_text("".join(f"{y} {s}\n" for y, s in _sentences(rng, 80)))
+    return d
+
+
+def _quick(sentiment, corpus, tmp_path, name, *extra):
+    # One thread: results are bitwise identical for any thread count, and a shared machine
+    # cannot stall a test on an OpenMP barrier.
+    return sentiment.main(["--quick", "--no-progress", "--threads", "1", "--data", str(corpus),
+                           "--checkpoint", str(tmp_path / f"{name}.npz"), *extra])
+
+
+def test_quick_learns_the_toy_rule(sentiment, corpus, tmp_path):
+    res = _quick(sentiment, corpus, tmp_path, "learn", "--pool", "attention")
+    losses = np.asarray(res["losses"])
+    assert res["step"] == len(losses) == 4 * 30                    # 480 phrases / 16 a batch, 4 epochs
+    assert np.all(np.isfinite(losses)) and losses[-10:].mean() < 0.5 * losses[:5].mean()
+    assert res["dev_acc"] >= 0.9 and res["test_acc"] >= 0.85      # chance is 0.5
+    assert res["shown"].startswith("attention weight per word") and len(res["shown"].splitlines()) == 5
+    assert os.path.exists(res["checkpoint"])
+    # The attention has found the rule: the sentiment word carries the largest weight.
+    model, vocab = res["model"], res["vocab"]
+    model.eval()
+    sents = [line.split()[1:] for line in (corpus / "stsa.binary.test").read_text().splitlines()]
+    hits = 0
+    with mg.no_grad():
+        for words in sents:
+            _, w = model(np.array(vocab(words))[:, None], np.array([len(words)]))
+            hits += words[int(w[0].argmax())] in SENTIMENT
+    assert hits >= 0.9 * len(sents)
+
+
+@pytest.mark.parametrize("cell, pool", [("lstm", "mean"), ("gru", "max"), ("gru", "attention")])
+def test_pooling_ignores_padding(sentiment, corpus, tmp_path, cell, pool):
+    # Every pooling mode runs, and a sentence gets the same logits alone as padded next to a
+    # longer one: the padded steps take no part in the pooling.
+    res = _quick(sentiment, corpus, tmp_path, f"{cell}_{pool}", "--cell", cell, "--pool", pool,
+                 "--epochs", "1", "--show", "2")
+    assert res["test_acc"] > 0.5 and res["step"] == 30
+    model, vocab = res["model"], res["vocab"]
+    model.eval()
+    short, long = vocab("a good film".split()), vocab("the cast and the music of this film is awful".split())
+    x = np.zeros((len(long), 2), np.int64)
+    x[:len(short), 0], x[:, 1] = short, long
+    with mg.no_grad():
+        both, w = model(x, np.array([len(short), len(long)]))
+        alone, _ = model(np.array(short)[:, None], np.array([len(short)]))
+    np.testing.assert_allclose(both.data[0], alone.data[0], rtol=1e-5, atol=1e-6)
+    if pool != "mean":
+        assert np.all(w[0, len(short):] == 0)                      # no weight on padding
+        np.testing.assert_allclose(w.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_resume_continues_the_same_run(sentiment, corpus, tmp_path):
+    # Dropout on (quick mode), so the restored random generator matters too.
+    common = ["--epochs", "1", "--eval-every", "0.25"]
+    straight = _quick(sentiment, corpus, tmp_path, "straight", *common)
+    first = _quick(sentiment, corpus, tmp_path, "split", *common, "--stop-at", "11")
+    assert first["step"] == 11
+    resumed = sentiment.main(["--no-progress", "--threads", "1", "--checkpoint", str(tmp_path / "split.npz"),
+                              "--resume", str(tmp_path / "split.npz")])
+    assert resumed["step"] == straight["step"] == 30
+    assert resumed["losses"] == straight["losses"]                # exactly: the same run
+    assert resumed["history"]["dev_acc"] == straight["history"]["dev_acc"]
+    assert resumed["test_acc"] == straight["test_acc"]
+    ck = sentiment.load_checkpoint(str(tmp_path / "split.npz"))
+    assert ck["step"] == 30 and ck["vocab"].get_itos() == straight["vocab"].get_itos()
+
+
+def test_malformed_file_names_the_line(sentiment, corpus, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("stsa.binary.dev", "stsa.binary.test"):
+        (bad / name).write_text((corpus / name).read_text())
+    (bad / "train.tsv").write_text("sentence\tlabel\na good film\t1\na bad film 0\n")
+    with pytest.raises(ValueError, match=r"train.tsv, line 3: expected two tab-separated fields"):
+        _quick(sentiment, bad, tmp_path, "bad")
+
+
+def test_missing_data_says_what_to_get(sentiment, tmp_path):
+    with pytest.raises(SystemExit, match=r"(?s)no --data DIR given.*train.tsv.*stsa.binary.dev.*stsa.binary.test"):
+        sentiment.main(["--quick", "--no-progress"])
+    with pytest.raises(SystemExit, match=r"(?s)the directory .* lacks the SST files"):
+        sentiment.main(["--quick", "--no-progress", "--data", str(tmp_path)])
