@@ -43,6 +43,7 @@ from minigrad.text import Vocab, build_vocab_from_iterator, read_sst2_tsv, read_
 
 FILES = {"train": "train.tsv", "dev": "stsa.binary.dev", "test": "stsa.binary.test"}
 PAD, UNK = "<pad>", "<unk>"
+CLASSES = ("neg", "pos")                      # SST-2's labels 0 and 1
 # Kim's stsa files escape brackets and slashes as the Penn Treebank does; GLUE's do not.
 PTB_ESCAPES = {"-lrb-": "(", "-rrb-": ")", "-lsb-": "[", "-rsb-": "]", "-lcb-": "{", "-rcb-": "}"}
 
@@ -187,6 +188,17 @@ def evaluate(model, ids, labels, batch_size=256):
     return float(np.mean(pred == labels)) if len(labels) else 0.0, pred
 
 
+def validate(model, ids, labels, step, best, history):
+    """Evaluate on dev at ``step``, record it in ``history``; returns ``best`` (accuracy, step and
+    model weights of the best evaluation so far), updated if this one is better."""
+    acc, _ = evaluate(model, ids, labels)
+    history["eval_step"].append(step)
+    history["dev_acc"].append(acc)
+    if acc > best["acc"]:
+        best = {"acc": acc, "step": step, "model": model.state_dict()}
+    return best
+
+
 def show_weights(model, sentences, ids, labels, rows):
     """A readable per-word display of the pooling weights of the test sentences ``rows``."""
     if model.pool == "mean":
@@ -201,7 +213,7 @@ def show_weights(model, sentences, ids, labels, rows):
             logits, w = model(x, lengths)
             p = int(logits.data.argmax())
             words = " ".join(f"{t}({100 * w[0, i]:.0f})" for i, t in enumerate(sentences[r]))
-            lines.append(f"  [{'neg pos'.split()[labels[r]]} / {'neg pos'.split()[p]}] {words}")
+            lines.append(f"  [{CLASSES[labels[r]]} / {CLASSES[p]}] {words}")
     model.train(was_training)
     return "\n".join(lines)
 
@@ -332,12 +344,16 @@ def main(argv=None):
     in_main = threading.current_thread() is threading.main_thread()   # signals: main thread only
     previous_handler = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1)) if in_main else None
     say = bar.write if bar is not None else print
-    cached_epoch, batches = None, None
+    cached_epoch, batches, out_of_time = None, None, False
     model.train()
     try:
         while step < total and (args.stop_at is None or step < args.stop_at):
-            if time.perf_counter() - t_start > budget or interrupted:
-                say("time budget used up" if not interrupted else "interrupted: saving a checkpoint")
+            if interrupted:
+                say("interrupted: saving a checkpoint (continue with --resume)")
+                break
+            if time.perf_counter() - t_start > budget:
+                say("time budget used up")
+                out_of_time = True
                 break
             epoch, i = divmod(step, n_batches)
             if epoch != cached_epoch:
@@ -356,14 +372,9 @@ def main(argv=None):
                                     refresh=False)
                 bar.update(1)
             if step % eval_steps == 0 or step == total:
-                acc, _ = evaluate(model, ids["dev"], labels["dev"])
-                history["eval_step"].append(step)
-                history["dev_acc"].append(acc)
-                if acc > best["acc"]:
-                    best = {"acc": acc, "step": step, "model": model.state_dict()}
-                say(f"step {step} (epoch {step / n_batches:.2f}): dev accuracy {acc:.4f} "
-                    f"(best {best['acc']:.4f} at step {best['step']}), "
-                    f"{time.perf_counter() - t_start:.0f} s")
+                best = validate(model, ids["dev"], labels["dev"], step, best, history)
+                say(f"step {step} (epoch {step / n_batches:.2f}): dev accuracy {history['dev_acc'][-1]:.4f} "
+                    f"(best {best['acc']:.4f} at step {best['step']}), {time.perf_counter() - t_start:.0f} s")
                 save_checkpoint(args.checkpoint, run, vocab, model, opt, step, best, history)
     finally:
         if in_main:
@@ -371,6 +382,8 @@ def main(argv=None):
         if bar is not None:
             bar.close()
     train_seconds = time.perf_counter() - t_start
+    if out_of_time and step and history["eval_step"][-1:] != [step]:
+        best = validate(model, ids["dev"], labels["dev"], step, best, history)   # the last steps count too
     save_checkpoint(args.checkpoint, run, vocab, model, opt, step, best, history)
 
     final = model
