@@ -48,8 +48,8 @@ CLASSES = ("neg", "pos")                      # SST-2's labels 0 and 1
 PTB_ESCAPES = {"-lrb-": "(", "-rrb-": ")", "-lsb-": "[", "-rsb-": "]", "-lcb-": "{", "-rcb-": "}"}
 
 # Options that define the run (saved in the checkpoint and restored by --resume) ...
-RUN_KEYS = ("data", "cell", "bidirectional", "pool", "embed", "hidden", "attn", "dropout", "embed_dropout",
-            "optimizer", "lr", "momentum", "clip", "batch_size", "epochs", "eval_every", "seed",
+RUN_KEYS = ("data", "cell", "bidirectional", "pool", "embed", "embed_init", "hidden", "attn", "dropout",
+            "embed_dropout", "optimizer", "lr", "momentum", "clip", "batch_size", "epochs", "eval_every", "seed",
             "max_train", "max_eval", "vectors")
 # ... and the quick smoke-test configuration.
 QUICK = dict(embed=24, hidden=24, attn=16, batch_size=16, epochs=4, eval_every=0.5, max_train=1500,
@@ -272,6 +272,7 @@ def parse_args(argv):
     a("--embed", type=int, default=300, help="word embedding size")
     a("--hidden", type=int, default=150, help="hidden size per direction")
     a("--attn", type=int, default=64, help="attention size (--pool attention)")
+    a("--embed-init", type=float, default=0.25, help="embeddings start U(-a, a) (0: N(0, 1) as PyTorch)")
     a("--dropout", type=float, default=0.5, help="dropout on the pooled features")
     a("--embed-dropout", type=float, default=0.5, help="dropout on the word embeddings")
     a("--optimizer", choices=("adam", "sgd"), default="adam")
@@ -320,7 +321,11 @@ def main(argv=None):
         vocab = build_vocab_from_iterator(splits["train"][0], specials=[PAD, UNK])
         vocab.set_default_index(vocab[UNK])
         model, opt = build(run, vocab)
-        model.embedding.weight.data[vocab[UNK]] = 0     # unseen words: a neutral zero vector
+        # Kim 2014's U(-a, a) instead of PyTorch's N(0, 1): Adam moves each weight by about lr a
+        # step, so small initial vectors let the training data shape them within the first epoch.
+        if run["embed_init"]:
+            nn.init.uniform_(model.embedding.weight, -run["embed_init"], run["embed_init"])
+        model.embedding.weight.data[[0, vocab[UNK]]] = 0    # padding, and unseen words: neutral zeros
         if run["vectors"]:
             found = load_vectors(run["vectors"], vocab, model.embedding.weight.data)
             print(f"{found:,} of {len(vocab):,} words found in {run['vectors']}")
