@@ -294,13 +294,9 @@ def parse_args(argv):
     a("--show", type=int, default=4, help="test sentences whose pooling weights are printed")
     a("--quick", action="store_true", help="smoke test: a small model on a tiny sample")
     a("--no-progress", action="store_true", help="no progress bar")
-    args = p.parse_args(argv)
-    if args.quick:
-        given = {s.split("=")[0].lstrip("-").replace("-", "_") for s in (argv or []) if s.startswith("--")}
-        for k, v in QUICK.items():
-            if k not in given:
-                setattr(args, k, v)
-    return args
+    if "--quick" in (argv or []):
+        p.set_defaults(**QUICK)                  # options given on the command line still win
+    return p.parse_args(argv)
 
 
 def main(argv=None):
