@@ -130,3 +130,11 @@ def test_missing_data_says_what_to_get(sentiment, tmp_path):
         sentiment.main(["--quick", "--no-progress"])
     with pytest.raises(SystemExit, match=r"(?s)the directory .* lacks the SST files"):
         sentiment.main(["--quick", "--no-progress", "--data", str(tmp_path)])
+
+
+def test_time_budget_stops_and_evaluates_the_last_step(sentiment, corpus, tmp_path):
+    # A budget of a few milliseconds: the loop stops after its first step(s), well before the
+    # planned 4 epochs, and the last step is evaluated on dev so it can be selected.
+    res = _quick(sentiment, corpus, tmp_path, "budget", "--minutes", "0.0001")
+    assert 1 <= res["step"] < 4 * 30
+    assert res["history"]["eval_step"][-1] == res["step"] == res["best_step"]
