@@ -195,7 +195,8 @@ def validate(model, ids, labels, step, best, history):
     history["eval_step"].append(step)
     history["dev_acc"].append(acc)
     if acc > best["acc"]:
-        best = {"acc": acc, "step": step, "model": model.state_dict()}
+        # copies: state_dict() hands out the parameter arrays themselves, which training updates
+        best = {"acc": acc, "step": step, "model": {k: v.copy() for k, v in model.state_dict().items()}}
     return best
 
 
@@ -345,14 +346,14 @@ def main(argv=None):
     in_main = threading.current_thread() is threading.main_thread()   # signals: main thread only
     previous_handler = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1)) if in_main else None
     say = bar.write if bar is not None else print
-    cached_epoch, batches, out_of_time = None, None, False
+    cached_epoch, batches, out_of_time, first_step = None, None, False, step
     model.train()
     try:
         while step < total and (args.stop_at is None or step < args.stop_at):
             if interrupted:
                 say("interrupted: saving a checkpoint (continue with --resume)")
                 break
-            if time.perf_counter() - t_start > budget:
+            if step > first_step and time.perf_counter() - t_start > budget:   # at least one step
                 say("time budget used up")
                 out_of_time = True
                 break

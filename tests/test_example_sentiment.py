@@ -62,6 +62,8 @@ def test_quick_learns_the_toy_rule(sentiment, corpus, tmp_path):
     assert res["step"] == len(losses) == 4 * 30                    # 480 phrases / 16 a batch, 4 epochs
     assert np.all(np.isfinite(losses)) and losses[-10:].mean() < 0.5 * losses[:5].mean()
     assert res["dev_acc"] >= 0.9 and res["test_acc"] >= 0.85      # chance is 0.5
+    # the selected model is the one of the best evaluation (a snapshot, not the trained-on weights)
+    assert res["dev_acc"] == max(res["history"]["dev_acc"])
     assert res["shown"].startswith("attention weight per word") and len(res["shown"].splitlines()) == 5
     assert os.path.exists(res["checkpoint"])
     # The attention has found the rule: the sentiment word gets more than a uniform share 1/len
@@ -111,6 +113,7 @@ def test_resume_continues_the_same_run(sentiment, corpus, tmp_path):
     assert resumed["losses"] == straight["losses"]                # exactly: the same run
     assert resumed["history"]["dev_acc"] == straight["history"]["dev_acc"]
     assert resumed["test_acc"] == straight["test_acc"]
+    assert resumed["dev_acc"] == max(resumed["history"]["dev_acc"])
     ck = sentiment.load_checkpoint(str(tmp_path / "split.npz"))
     assert ck["step"] == 30 and ck["vocab"].get_itos() == straight["vocab"].get_itos()
 
@@ -138,3 +141,16 @@ def test_time_budget_stops_and_evaluates_the_last_step(sentiment, corpus, tmp_pa
     res = _quick(sentiment, corpus, tmp_path, "budget", "--minutes", "0.0001")
     assert 1 <= res["step"] < 4 * 30
     assert res["history"]["eval_step"][-1] == res["step"] == res["best_step"]
+
+
+def test_best_model_is_a_snapshot(sentiment, corpus, tmp_path):
+    # Model selection keeps the weights of the best evaluation: training on must not change them.
+    res = _quick(sentiment, corpus, tmp_path, "snap", "--epochs", "0.5")
+    model, history = res["last_model"], {"eval_step": [], "dev_acc": []}
+    ids = sentiment.encode([["good"], ["awful", "film"]], res["vocab"])
+    best = sentiment.validate(model, ids, np.array([1, 0]), 1, {"acc": -1.0, "step": 0}, history)
+    before = {k: v.copy() for k, v in best["model"].items()}
+    for p in model.parameters():
+        p.data += 1.0                                              # what optimizer steps do, in place
+    for k, v in best["model"].items():
+        np.testing.assert_array_equal(v, before[k])
