@@ -49,7 +49,7 @@ PTB_ESCAPES = {"-lrb-": "(", "-rrb-": ")", "-lsb-": "[", "-rsb-": "]", "-lcb-": 
 
 # Options that define the run (saved in the checkpoint and restored by --resume) ...
 RUN_KEYS = ("data", "cell", "bidirectional", "pool", "embed", "embed_init", "hidden", "attn", "dropout",
-            "embed_dropout", "optimizer", "lr", "momentum", "clip", "batch_size", "epochs", "eval_every", "seed",
+            "embed_dropout", "optimizer", "lr", "lr_decay", "patience", "momentum", "clip", "batch_size", "epochs", "eval_every", "seed",
             "max_train", "max_eval", "vectors")
 # ... and the quick smoke-test configuration.
 QUICK = dict(embed=24, hidden=24, attn=16, batch_size=16, epochs=4, eval_every=0.5, max_train=1500,
@@ -221,31 +221,39 @@ def show_weights(model, sentences, ids, labels, rows):
 
 # ------------------------------------------------------------------------------ checkpoints
 def build(run, vocab):
-    """Model and optimizer for the run options ``run`` (a dict) and vocabulary."""
+    """Model, optimizer and learning-rate scheduler (None without ``lr_decay``) for the run
+    options ``run`` (a dict) and vocabulary."""
     model = SentimentClassifier(len(vocab), run["embed"], run["hidden"], run["cell"], run["bidirectional"],
                                 run["pool"], run["attn"], run["dropout"], run["embed_dropout"])
     if run["optimizer"] == "adam":
         opt = optim.Adam(model.parameters(), lr=run["lr"])
     else:
         opt = optim.SGD(model.parameters(), lr=run["lr"], momentum=run["momentum"])
-    return model, opt
+    sched = None
+    if run["lr_decay"] < 1:     # multiply the rate by lr_decay when dev accuracy stops improving
+        sched = optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=run["lr_decay"],
+                                                     patience=run["patience"], threshold=0.0)
+    return model, opt, sched
 
 
-def save_checkpoint(path, run, vocab, model, opt, step, best, history):
+def save_checkpoint(path, run, vocab, model, opt, sched, step, best, history):
     mg.save({"model": model.state_dict(), "optim": opt.state_dict(), "run": run,
+             "sched": sched.state_dict() if sched is not None else {},
              "vocab": vocab.state_dict(), "step": step, "best": best,
              "rng": mg.default_generator().bit_generator.state,
              "history": {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}}, path)
 
 
 def load_checkpoint(path):
-    """Everything a checkpoint restores: model, opt, vocab, run, step, best, rng, history."""
+    """Everything a checkpoint restores: model, opt, sched, vocab, run, step, best, rng, history."""
     ck = mg.load(path)
     run, vocab = ck["run"], Vocab.from_state_dict(ck["vocab"])
-    model, opt = build(run, vocab)
+    model, opt, sched = build(run, vocab)
     model.load_state_dict(ck["model"])
     opt.load_state_dict(ck["optim"])
-    return dict(model=model, opt=opt, vocab=vocab, run=run, step=int(ck["step"]), best=ck["best"],
+    if sched is not None:
+        sched.load_state_dict(ck["sched"])
+    return dict(model=model, opt=opt, sched=sched, vocab=vocab, run=run, step=int(ck["step"]), best=ck["best"],
                 rng=ck["rng"], history={k: list(v) for k, v in ck["history"].items()})
 
 
@@ -279,6 +287,9 @@ def parse_args(argv):
     a("--optimizer", choices=("adam", "sgd"), default="adam")
     a("--lr", type=float, default=1e-3)
     a("--momentum", type=float, default=0.9, help="SGD momentum")
+    a("--lr-decay", type=float, default=0.5, help="multiply the learning rate by this when dev accuracy "
+      "has not improved for --patience evaluations (1: constant rate)")
+    a("--patience", type=int, default=1)
     a("--clip", type=float, default=5.0, help="gradient-norm clipping")
     a("--batch-size", type=int, default=64)
     a("--epochs", type=float, default=4.0, help="passes over the training phrases (if --minutes allows)")
@@ -306,7 +317,7 @@ def main(argv=None):
     mg.set_num_threads(args.threads)
     if args.resume:
         ck = load_checkpoint(args.resume)
-        run, vocab, model, opt = ck["run"], ck["vocab"], ck["model"], ck["opt"]
+        run, vocab, model, opt, sched = ck["run"], ck["vocab"], ck["model"], ck["opt"], ck["sched"]
         step, best, history = ck["step"], ck["best"], ck["history"]
         mg.default_generator().bit_generator.state = ck["rng"]
         splits = load_splits(run["data"], run["max_train"], run["max_eval"])
@@ -317,7 +328,7 @@ def main(argv=None):
         mg.manual_seed(run["seed"])
         vocab = build_vocab_from_iterator(splits["train"][0], specials=[PAD, UNK])
         vocab.set_default_index(vocab[UNK])
-        model, opt = build(run, vocab)
+        model, opt, sched = build(run, vocab)
         # Kim 2014's U(-a, a) instead of PyTorch's N(0, 1): Adam moves each weight by about lr a
         # step, so small initial vectors let the training data shape them within the first epoch.
         if run["embed_init"]:
@@ -375,9 +386,11 @@ def main(argv=None):
                 bar.update(1)
             if step % eval_steps == 0 or step == total:
                 best = validate(model, ids["dev"], labels["dev"], step, best, history)
+                if sched is not None:
+                    sched.step(history["dev_acc"][-1])
                 say(f"step {step} (epoch {step / n_batches:.2f}): dev accuracy {history['dev_acc'][-1]:.4f} "
-                    f"(best {best['acc']:.4f} at step {best['step']}), {time.perf_counter() - t_start:.0f} s")
-                save_checkpoint(args.checkpoint, run, vocab, model, opt, step, best, history)
+                    f"(best {best['acc']:.4f} at step {best['step']}), lr {opt.param_groups[0]['lr']:.2g}, {time.perf_counter() - t_start:.0f} s")
+                save_checkpoint(args.checkpoint, run, vocab, model, opt, sched, step, best, history)
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous_handler)
@@ -386,11 +399,11 @@ def main(argv=None):
     train_seconds = time.perf_counter() - t_start
     if out_of_time and step and history["eval_step"][-1:] != [step]:
         best = validate(model, ids["dev"], labels["dev"], step, best, history)   # the last steps count too
-    save_checkpoint(args.checkpoint, run, vocab, model, opt, step, best, history)
+    save_checkpoint(args.checkpoint, run, vocab, model, opt, sched, step, best, history)
 
     final = model
     if "model" in best:                          # model selection: the best dev accuracy
-        final, _ = build(run, vocab)
+        final = build(run, vocab)[0]
         final.load_state_dict(best["model"])
     dev_acc, _ = evaluate(final, ids["dev"], labels["dev"])
     test_acc, _ = evaluate(final, ids["test"], labels["test"])
