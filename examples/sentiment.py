@@ -49,8 +49,8 @@ PTB_ESCAPES = {"-lrb-": "(", "-rrb-": ")", "-lsb-": "[", "-rsb-": "]", "-lcb-": 
 
 # Options that define the run (saved in the checkpoint and restored by --resume) ...
 RUN_KEYS = ("data", "cell", "bidirectional", "pool", "embed", "embed_init", "hidden", "attn", "dropout",
-            "embed_dropout", "optimizer", "lr", "lr_decay", "patience", "momentum", "clip", "batch_size", "epochs", "eval_every", "seed",
-            "max_train", "max_eval", "vectors")
+            "embed_dropout", "optimizer", "lr", "lr_decay", "patience", "momentum", "clip", "batch_size",
+            "epochs", "eval_every", "seed", "max_train", "max_eval", "vectors")
 # ... and the quick smoke-test configuration.
 QUICK = dict(embed=24, hidden=24, attn=16, batch_size=16, epochs=4, eval_every=0.5, max_train=1500,
              max_eval=300, minutes=1.0, lr=0.01, dropout=0.2, embed_dropout=0.2)
@@ -389,7 +389,8 @@ def main(argv=None):
                 if sched is not None:
                     sched.step(history["dev_acc"][-1])
                 say(f"step {step} (epoch {step / n_batches:.2f}): dev accuracy {history['dev_acc'][-1]:.4f} "
-                    f"(best {best['acc']:.4f} at step {best['step']}), lr {opt.param_groups[0]['lr']:.2g}, {time.perf_counter() - t_start:.0f} s")
+                    f"(best {best['acc']:.4f} at step {best['step']}), lr {opt.param_groups[0]['lr']:.2g}, "
+                    f"{time.perf_counter() - t_start:.0f} s")
                 save_checkpoint(args.checkpoint, run, vocab, model, opt, sched, step, best, history)
     finally:
         if in_main:
