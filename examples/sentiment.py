@@ -164,9 +164,10 @@ class SentimentClassifier(nn.Module):
         if self.pool == "mean":
             pooled = out.sum(axis=0) / np.asarray(lengths, np.float32)[:, None]
         elif self.pool == "max":
-            pooled, arg = mg.masked_fill(out, ~real[:, :, None], -np.inf).max(0)  # (B, W)
-            W = out.shape[2]
-            weights = np.stack([np.bincount(arg.data[b], minlength=T) for b in range(B)]) / W
+            pooled, arg = mg.masked_fill(out, ~real[:, :, None], -np.inf).max(0)  # (B, W), argmax (B, W)
+            if not self.training:                # for display: the share of features each step won
+                weights = np.zeros((B, T))
+                np.add.at(weights, (np.arange(B)[:, None], arg.data), 1.0 / out.shape[2])
         else:
             mem = self.attention.memory(out.transpose(0, 1), real.T)                # keys (B, T, W)
             pooled, a = self.attention(self.query.expand(B, self.query.shape[1]), mem)
