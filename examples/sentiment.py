@@ -124,7 +124,11 @@ def load_vectors(path, vocab, weight):
                 raise ValueError(f"{path}, line {n}: expected a word and {D} numbers (--embed {D}), "
                                  f"got {len(parts) - 1} numbers")
             if parts[0] in vocab:
-                weight[vocab[parts[0]]] = np.asarray(parts[1:], dtype=weight.dtype)
+                try:
+                    weight[vocab[parts[0]]] = np.asarray(parts[1:], dtype=np.float64)
+                except ValueError:
+                    raise ValueError(f"{path}, line {n}: expected {D} numbers after the word "
+                                     f"{parts[0]!r}, got {line[:60]!r}...") from None
                 found += 1
     return found
 

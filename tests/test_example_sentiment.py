@@ -154,3 +154,26 @@ def test_best_model_is_a_snapshot(sentiment, corpus, tmp_path):
         p.data += 1.0                                              # what optimizer steps do, in place
     for k, v in best["model"].items():
         np.testing.assert_array_equal(v, before[k])
+
+
+def test_vectors_file(sentiment, corpus, tmp_path):
+    # GloVe text format: "word v1 ... vD"; words outside the vocabulary are skipped; a word2vec
+    # header line "count dim" is allowed; a line of the wrong width or a non-number is named.
+    vocab = sentiment.build_vocab_from_iterator([["good", "film"]], specials=["<pad>", "<unk>"])
+    path = tmp_path / "vec.txt"
+    path.write_text("3 4\ngood 1 2 3 4\nunseen 5 6 7 8\nfilm 0.5 0 0 -0.5\n")
+    weight = np.zeros((len(vocab), 4), np.float32)
+    assert sentiment.load_vectors(str(path), vocab, weight) == 2
+    np.testing.assert_array_equal(weight[vocab["good"]], [1, 2, 3, 4])
+    np.testing.assert_array_equal(weight[vocab["film"]], [0.5, 0, 0, -0.5])
+    assert not weight[:2].any()
+    path.write_text("good 1 2 3 4\nfilm 1 2 3\n")
+    with pytest.raises(ValueError, match=r"vec.txt, line 2: expected a word and 4 numbers \(--embed 4\), got 3"):
+        sentiment.load_vectors(str(path), vocab, weight)
+    path.write_text("good 1 2 x 4\n")
+    with pytest.raises(ValueError, match=r"vec.txt, line 1: expected 4 numbers after the word 'good'"):
+        sentiment.load_vectors(str(path), vocab, weight)
+    # end to end: the example starts from the file's vectors
+    path.write_text("good " + " ".join(["0.5"] * 24) + "\n")
+    res = _quick(sentiment, corpus, tmp_path, "vec", "--vectors", str(path), "--epochs", "0.5")
+    assert res["step"] == 15 and np.isfinite(res["losses"]).all()
