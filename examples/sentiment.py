@@ -297,7 +297,7 @@ def parse_args(argv):
     a("--patience", type=int, default=1)
     a("--clip", type=float, default=5.0, help="gradient-norm clipping")
     a("--batch-size", type=int, default=64)
-    a("--epochs", type=float, default=4.0, help="passes over the training phrases (if --minutes allows)")
+    a("--epochs", type=float, default=6.0, help="passes over the training phrases (if --minutes allows)")
     a("--eval-every", type=float, default=0.5, help="evaluate on dev every this many epochs")
     a("--max-train", type=int, default=None, help="use only the first N training phrases")
     a("--max-eval", type=int, default=None, help="use only the first N dev and test sentences")
@@ -405,6 +405,7 @@ def main(argv=None):
     train_seconds = time.perf_counter() - t_start
     if out_of_time and step and history["eval_step"][-1:] != [step]:
         best = validate(model, ids["dev"], labels["dev"], step, best, history)   # the last steps count too
+        print(f"step {step}: dev accuracy {history['dev_acc'][-1]:.4f}")
     save_checkpoint(args.checkpoint, run, vocab, model, opt, sched, step, best, history)
 
     final = model
