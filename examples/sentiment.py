@@ -13,7 +13,10 @@ accuracy of that model is the result.
 
 Model: Embedding (random init, or ``--vectors`` GloVe-format text) -> dropout -> (Bi)LSTM/GRU
 over the padded batch with ``lengths=`` -> pooling over each sentence's real steps only ->
-dropout -> Linear to 2 classes; cross-entropy, Adam (or SGD) with gradient-norm clipping.
+dropout -> Linear to 2 classes; cross-entropy, Adam (or SGD) with gradient-norm clipping, the
+rate halved when dev accuracy has not improved for two evaluations (``--lr-decay``). Embeddings
+start U(-0.25, 0.25) (``--embed-init``, Kim 2014), not N(0, 1): Adam moves a weight by about the
+learning rate per step, so unit-size random vectors barely change in a 15-minute run.
 Pooling (``--pool``): ``mean`` = sum over real steps / length (padded outputs are zero);
 ``max`` = element-wise max over real steps (padded steps filled with -inf first, so a sentence
 whose features are all negative is not pooled against the zeros of padding); ``attention`` =
