@@ -24,6 +24,12 @@ a learned query attending over the outputs (additive attention, ``nn.Attention``
 padded positions masked: their weights are exactly 0). Batches are buckets of phrases of equal
 or similar length (sorted after a shuffle, batch order shuffled every epoch), so padding is rare.
 
+Result with the defaults (BiLSTM 150 per direction, max pooling, embeddings 300 from random, 6
+epochs, 2026-11-29 on 2 AMD EPYC Zen 3 cores shared with other jobs): stsa.binary test accuracy
+84.57% (dev 84.29%) for ``--seed 0`` in 6.9 minutes at load ~3-4; seeds 1 and 2: 85.94% and
+84.13% (dev 84.40%, 85.09%), 14.6 minutes each when run side by side with ``--threads 1``.
+(Kim 2014's CNN with random embeddings: 82.7; Tai et al. 2015's LSTM with GloVe: 84.9.)
+
 Runs are deterministic for a ``--seed``: each epoch's batch order comes from (seed, epoch) and the
 dropout masks from minigrad's generator, whose state is in the checkpoint; ``--resume`` continues
 the very same run (the same losses as an uninterrupted one).
