@@ -28,6 +28,7 @@ Result with the defaults (BiLSTM 150 per direction, max pooling, embeddings 300 
 epochs, 2026-11-29 on 2 AMD EPYC Zen 3 cores shared with other jobs): stsa.binary test accuracy
 84.57% (dev 84.29%) for ``--seed 0`` in 6.9 minutes at load ~3-4; seeds 1 and 2: 85.94% and
 84.13% (dev 84.40%, 85.09%), 14.6 minutes each when run side by side with ``--threads 1``.
+``--cell gru --pool attention``, seed 0: 84.24% (dev 86.24%) in 5.0 minutes.
 (Kim 2014's CNN with random embeddings: 82.7; Tai et al. 2015's LSTM with GloVe: 84.9.)
 
 Runs are deterministic for a ``--seed``: each epoch's batch order comes from (seed, epoch) and the
