@@ -5,5 +5,7 @@ retired, but its vocabulary API is what tutorials use). The corpus readers for t
 (CoNLL, CoNLL-U, SST) live next to it in this package.
 """
 from .vocab import Vocab, build_vocab_from_iterator
+from .sst import read_sst2_tsv, read_stsa
 
 __all__ = ["Vocab", "build_vocab_from_iterator"]
+__all__ += ["read_sst2_tsv", "read_stsa"]
