@@ -196,6 +196,58 @@ def _step_kernel(stem, w, reference, plan):
     return fn, plan.handle, w
 
 
+def check_step_pass(where, gates, w_hh, gx, states, state_names, b_hn=None, lengths=None):
+    """Every check the per-step kernel calls of one pass need, made ONCE before its first step:
+    w_hh (G*H, H), gx (T, B, G*H), each state (B, H) (named by ``state_names``), b_hn (H,) or None,
+    all of one float dtype, and lengths (B,) in [0, T]. After it, a :class:`BoundStep` runs the
+    pass's steps on these arrays (and on arrays the steps make from them) with no further checks."""
+    _check_call(where, [("w_hh", w_hh, f"{gates}H H"), ("gx", gx, f"T B {gates}H")]
+                + [(name, s, "B H") for name, s in zip(state_names, states)] + [("b_hn", b_hn, "H", True)],
+                lengths=lengths, steps="T")
+
+
+_FROM = {np.dtype(np.float32): "float[]", np.dtype(np.float64): "double[]"}
+
+
+class BoundStep:
+    """One step kernel (``mg_<stem>``, e.g. stem 'lstm_forward') bound to everything that stays
+    fixed over one pass -- its StepPlan (W_hh packed once), lengths, the parameters after W_hh
+    (the GRU forward's b_hn) and the trailing flags (the Elman RNN's relu) -- for the unrolled
+    layer's own per-step calls: ``step(arrays, t)`` calls C with no checks at all.
+
+    ``arrays`` are the kernel's array arguments in C order (outputs, then the inputs before W_hh;
+    None for an optional one such as the LSTM's dc). They must be what :func:`check_step_pass`
+    checked or arrays of those shapes and dtype the pass made itself (slices of gx, states the
+    previous step wrote, C-contiguous gradient buffers): that check, once per pass, is what makes
+    the per-step call safe. Anything else goes through the public step functions, which check
+    every call. ``plan`` None (B or H is 0: nothing to pack) binds the kernel that takes W_hh
+    itself (``w_hh``)."""
+
+    __slots__ = ("fn", "head", "lengths", "sizes", "ctype", "where", "_keep")
+
+    def __init__(self, stem, w_hh, batch, plan=None, lengths=None, post=(), flags=()):
+        dt = w_hh.dtype
+        self.ctype, self.where = _FROM[dt], f"{stem} step"
+        if plan is None:
+            w = contiguous(w_hh)
+            self.fn, head = cfunc(stem, dt), ptr(w)
+        else:
+            w = plan
+            self.fn, head = cfunc(stem + "_planned", dt), plan.handle
+        # the C arguments around the per-step arrays: (W_hh or plan, post...) and (B, H, flags...)
+        self.head = (head,) + tuple(_nullable(a) for a in post)
+        self.lengths = _lengths_arg(lengths)
+        self.sizes = (batch, w_hh.shape[1]) + tuple(flags)
+        self._keep = (w, post)        # everything the pointers in head point into
+
+    def __call__(self, arrays, t):
+        fb, ct, null = ffi.from_buffer, self.ctype, ffi.NULL
+        rc = self.fn(*[null if a is None else fb(ct, a, require_writable=False) for a in arrays],
+                     *self.head, self.lengths, t, *self.sizes)
+        if rc:          # the unplanned kernels return -1 when their scratch cannot be allocated
+            _cell_rc(self.where, rc)
+
+
 def rnn_step_forward(gx_t, h_prev, w_hh, lengths=None, t=0, nonlinearity="tanh", out=None,
                      reference=False, plan=None):
     """One Elman step: ``h = act(gx_t + h_prev @ w_hh.T)``; returns h (B,H) (also its own cache)."""

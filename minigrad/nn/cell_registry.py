@@ -32,8 +32,10 @@ A spec holds, for its kind (dimensions: T time, B batch, H hidden, G = ``gates``
 
 Adding a cell kind: one spec here, its C rows and sequence-loop case (csrc/), one reference entry.
 """
+import numpy as np
+
 from .. import kernels as K
-from ..kernels.cells import SEQ_CACHE
+from ..kernels.cells import SEQ_CACHE, BoundStep
 
 __all__ = ["CellSpec", "CELLS", "MODES", "cell_spec"]
 
@@ -51,6 +53,8 @@ class CellSpec:
         self.recurrent_bias = folded_bias < self.gates
         self.separate_hidden_grad = separate_hidden_grad
         self.nonlinearity = nonlinearity
+        # trailing int arguments of the step kernels (csrc/rnn_cells.h): the Elman RNN's relu flag
+        self.step_flags = (int(nonlinearity == "relu"),) if nonlinearity else ()
         self.supports_projection = supports_projection
         self.step_output_names = self.state_names
         self.seq_output_names = ("output",) + tuple(s + "_n" for s in self.state_names)
@@ -59,16 +63,28 @@ class CellSpec:
         self.composed_name = composed
 
     # ------------------------------------------------------------------ kernel entry points
-    # (gx_t (B, G*H), states tuple of (B, H), w_hh (G*H, H), b_hn (H,) or None) -> (states, saved)
-    def step_forward(self, gx_t, states, w_hh, b_hn, lengths, t, plan=None):
-        """One fused step: returns (new states tuple, saved arrays tuple for step_backward)."""
-        return self._fns["step_forward"](self, gx_t, states, w_hh, b_hn, lengths, t, plan)
+    def bind_step(self, w_hh, batch, plan, lengths, b_hn, backward):
+        """The pass's :class:`~minigrad.kernels.cells.BoundStep` of this kind's forward (or
+        backward) step kernel ``mg_<c_cell>_<forward|backward>``: W_hh packed in ``plan`` (a
+        ``kernels.StepPlan``, or None when B or H is 0), lengths, the forward's recurrent bias
+        (b_hn, passed right after W_hh by the kinds that have one) and ``step_flags``. Call it only
+        after ``kernels.cells.check_step_pass`` has checked the pass's arrays."""
+        stem = f"{self.c_cell}_{'backward' if backward else 'forward'}"
+        post = (b_hn,) if self.recurrent_bias and not backward else ()
+        return BoundStep(stem, w_hh, batch, plan, lengths, post, self.step_flags)
 
-    def step_backward(self, dstates, saved, w_hh, lengths, t, dgx_t, dgh_t, dstates_prev, plan=None):
-        """Backward of one step. ``dstates``: gradients of the new states (dh never None; dc may
-        be None); WRITES dgx_t (B, G*H) and, when ``separate_hidden_grad``, dgh_t; ACCUMULATES
-        into the (B, H) arrays of ``dstates_prev``."""
-        self._fns["step_backward"](self, dstates, saved, w_hh, lengths, t, dgx_t, dgh_t, dstates_prev, plan)
+    # (step: the BoundStep; gx_t (B, G*H); states: tuple of (B, H)) -> (new states, saved arrays)
+    def step_forward(self, step, gx_t, states, t):
+        """One fused step t through the pass's bound forward kernel ``step``: returns (new states
+        tuple, saved arrays tuple for step_backward)."""
+        return self._fns["step_forward"](step, gx_t, states, t)
+
+    def step_backward(self, step, dstates, saved, t, dgx_t, dgh_t, dstates_prev):
+        """Backward of step t through the pass's bound backward kernel ``step``. ``dstates``:
+        gradients of the new states (dh never None; dc may be None); WRITES dgx_t (B, G*H) and,
+        when ``separate_hidden_grad``, dgh_t; ACCUMULATES into the (B, H) arrays of
+        ``dstates_prev``. Every array C-contiguous, of the pass's dtype (see BoundStep)."""
+        self._fns["step_backward"](step, dstates, saved, t, dgx_t, dgh_t, dstates_prev)
 
     def seq_forward(self, gx, states0, w_hh, b_hn, lengths, reverse):
         """The whole time loop in C: returns (output (T, B, H), final states tuple, cache dict).
@@ -109,14 +125,16 @@ class CellSpec:
 
 
 # ---------------------------------------------------------------------- Elman (tanh / relu)
-def _rnn_step_forward(spec, gx_t, states, w, b_hn, lengths, t, plan):
-    h = K.rnn_step_forward(gx_t, states[0], w, lengths, t, spec.nonlinearity, plan=plan)
-    return (h,), (h,)
+# The step adapters hand the bound C kernel its arrays in its argument order (csrc/rnn_cells.h:
+# outputs, then inputs) and allocate the outputs; they check nothing (see CellSpec.bind_step).
+def _rnn_step_forward(step, gx_t, states, t):
+    h = np.empty_like(states[0])
+    step((h, gx_t, states[0]), t)
+    return (h,), (h,)                   # h is its own cache: tanh' = 1 - h^2, relu' = (h > 0)
 
 
-def _rnn_step_backward(spec, dstates, saved, w, lengths, t, dgx_t, dgh_t, dprev, plan):
-    K.rnn_step_backward(dstates[0], saved[0], w, lengths, t, spec.nonlinearity, dgates=dgx_t,
-                        dh_prev=dprev[0], plan=plan)
+def _rnn_step_backward(step, dstates, saved, t, dgx_t, dgh_t, dprev):
+    step((dgx_t, dprev[0], dstates[0], saved[0]), t)
 
 
 def _rnn_seq_forward(spec, gx, states0, w, b_hn, lengths, reverse):
@@ -130,15 +148,18 @@ def _rnn_seq_backward(spec, dout, dfinals, cache, w, lengths, reverse):
 
 
 # ---------------------------------------------------------------------- LSTM
-def _lstm_step_forward(spec, gx_t, states, w, b_hn, lengths, t, plan):
-    h, c, gates, tanh_c = K.lstm_step_forward(gx_t, states[0], states[1], w, lengths, t, plan=plan)
-    return (h, c), (gates, tanh_c, states[1])
+def _lstm_step_forward(step, gx_t, states, t):
+    h_prev, c_prev = states
+    B, H = h_prev.shape
+    h, c, tanh_c = np.empty_like(h_prev), np.empty_like(h_prev), np.empty_like(h_prev)
+    gates = np.empty((B, 4 * H), h_prev.dtype)          # post-activation i, f, g, o
+    step((h, c, gates, tanh_c, gx_t, h_prev, c_prev), t)
+    return (h, c), (gates, tanh_c, c_prev)
 
 
-def _lstm_step_backward(spec, dstates, saved, w, lengths, t, dgx_t, dgh_t, dprev, plan):
+def _lstm_step_backward(step, dstates, saved, t, dgx_t, dgh_t, dprev):
     gates, tanh_c, c_prev = saved
-    K.lstm_step_backward(dstates[0], dstates[1], gates, tanh_c, c_prev, w, lengths, t, dgates=dgx_t,
-                         dh_prev=dprev[0], dc_prev=dprev[1], plan=plan)
+    step((dgx_t, dprev[0], dprev[1], dstates[0], dstates[1], gates, tanh_c, c_prev), t)
 
 
 def _lstm_seq_forward(spec, gx, states0, w, b_hn, lengths, reverse):
@@ -155,15 +176,18 @@ def _lstm_seq_backward(spec, dout, dfinals, cache, w, lengths, reverse):
 
 
 # ---------------------------------------------------------------------- GRU
-def _gru_step_forward(spec, gx_t, states, w, b_hn, lengths, t, plan):
-    h, gates, hn = K.gru_step_forward(gx_t, states[0], w, b_hn, lengths, t, plan=plan)
-    return (h,), (gates, hn, states[0])
+def _gru_step_forward(step, gx_t, states, t):
+    h_prev = states[0]
+    B, H = h_prev.shape
+    h, hn = np.empty_like(h_prev), np.empty_like(h_prev)  # hn = h_prev @ W_hn^T + b_hn
+    gates = np.empty((B, 3 * H), h_prev.dtype)          # post-activation r, z, n
+    step((h, gates, hn, gx_t, h_prev), t)
+    return (h,), (gates, hn, h_prev)
 
 
-def _gru_step_backward(spec, dstates, saved, w, lengths, t, dgx_t, dgh_t, dprev, plan):
+def _gru_step_backward(step, dstates, saved, t, dgx_t, dgh_t, dprev):
     gates, hn, h_prev = saved
-    K.gru_step_backward(dstates[0], gates, hn, h_prev, w, lengths, t, dgx=dgx_t, dgh=dgh_t,
-                        dh_prev=dprev[0], plan=plan)
+    step((dgx_t, dgh_t, dprev[0], dstates[0], gates, hn, h_prev), t)
 
 
 def _gru_seq_forward(spec, gx, states0, w, b_hn, lengths, reverse):
