@@ -82,9 +82,10 @@ def _hidden_weight_grads(ws, dgh, hprev, dw, needs_w, has_bias):
     """dW_hh += dgh^T @ hprev (one GEMM over all T*B rows, into ``dw``) and, when the recurrence
     uses part of b_hh (the GRU's b_hn), db_hh with that part filled. dgh (T, B, G*H), hprev (T, B, H)."""
     GH = ws.w_hh.shape[0]
-    dgh2 = dgh.reshape(-1, GH)
+    TB = dgh.shape[0] * dgh.shape[1]             # (not -1: H may be 0)
+    dgh2 = dgh.reshape(TB, GH)
     if needs_w:
-        K.gemm(dgh2, hprev.reshape(-1, hprev.shape[-1]), trans_a=True, beta=1.0, out=dw)
+        K.gemm(dgh2, hprev.reshape(TB, hprev.shape[-1]), trans_a=True, beta=1.0, out=dw)
     if not has_bias:
         return None
     db = np.zeros(GH, dgh.dtype)
@@ -117,7 +118,7 @@ class InputProjection(Function):
         x2, w_ih = self.saved
         needs = self.needs
         GH = w_ih.shape[0]
-        dgx2 = dgx.reshape(-1, GH)
+        dgx2 = dgx.reshape(self.T * dgx.shape[1], GH)     # (not -1: H may be 0)
         dx = K.gemm(dgx2, w_ih).reshape(self.T, -1, x2.shape[1]) if needs[0] else None
         if needs[1]:
             K.gemm(dgx2, x2, trans_a=True, beta=1.0, out=self.grad_buffer(1))

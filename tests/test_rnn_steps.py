@@ -1,0 +1,111 @@
+"""The unrolled time loop's per-step calls (nn.recurrent_ops.RecurrentStep through a
+kernels.cells.BoundStep): the pass's arrays are checked once, before the first step, and the
+steps then call C unchecked -- so every array a step can receive from outside the pass (the
+caller's states, the engine's gradients, hooks' gradients) must still be right or be refused."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.nn.cell_registry import CELLS
+from minigrad.nn.direction import run_direction
+from minigrad.reference import rnn as ref
+
+
+def _weights(spec, I, H, rng, dtype=np.float64):
+    G = spec.gates
+    mk = lambda *s: mg.tensor(rng.standard_normal(s) * 0.5, requires_grad=True, dtype=dtype)
+    return mk(G * H, I), mk(G * H, H), mk(G * H), mk(G * H)
+
+
+def _grads(spec, unroll, x, states, ws, lengths=None, reverse=False, hook=None):
+    """Gradients of a fixed random projection of output and final states, w.r.t. everything."""
+    for t in (x, *states, *ws):
+        t.grad = None
+    out, finals, steps = run_direction(spec, x, states, *ws, lengths=lengths, reverse=reverse, unroll=unroll)
+    if hook is not None:
+        for s in steps:
+            s[0].register_hook(hook)
+    rng = np.random.default_rng(1)
+    loss = (out * rng.standard_normal(out.shape)).sum()
+    for f in finals:
+        loss = loss + (f * rng.standard_normal(f.shape)).sum()
+    loss.backward()
+    return [None if t.grad is None else t.grad.copy() for t in (x, *states, *ws)]
+
+
+@pytest.mark.parametrize("kind", ref.KINDS)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_unrolled_steps_match_the_fused_loop(kind, reverse):
+    spec, rng = CELLS[kind], np.random.default_rng(0)
+    T, B, I, H = 5, 3, 2, 4
+    x = mg.tensor(rng.standard_normal((T, B, I)), requires_grad=True, dtype=np.float64)
+    states = [mg.tensor(rng.standard_normal((B, H)), requires_grad=True, dtype=np.float64)
+              for _ in spec.state_names]
+    ws = _weights(spec, I, H, rng)
+    lengths = np.array([5, 2, 4], np.int64)
+    fused = _grads(spec, False, x, states, ws, lengths, reverse)
+    unrolled = _grads(spec, True, x, states, ws, lengths, reverse)
+    for a, b in zip(fused, unrolled):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+def test_one_tensor_given_as_h0_and_c0():
+    """h_0 and c_0 the same tensor: its two gradients must add up (the step kernel's two
+    accumulating outputs must not be one buffer)."""
+    spec, rng = CELLS["lstm"], np.random.default_rng(2)
+    T, B, I, H = 4, 2, 3, 3
+    x = mg.tensor(rng.standard_normal((T, B, I)), dtype=np.float64)
+    s = mg.tensor(rng.standard_normal((B, H)), requires_grad=True, dtype=np.float64)
+    ws = _weights(spec, I, H, rng)
+    fused = _grads(spec, False, x, [s, s], ws)
+    unrolled = _grads(spec, True, x, [s, s], ws)
+    h, c = (mg.tensor(s.data.copy(), requires_grad=True, dtype=np.float64) for _ in range(2))
+    apart = _grads(spec, True, x, [h, c], ws)
+    np.testing.assert_allclose(unrolled[1], fused[1], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(unrolled[1], apart[1] + apart[2], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
+def test_hooked_gradient_in_any_layout_is_used_as_given(kind):
+    """A hook on h_t may return a Fortran-ordered or strided array: the step makes it
+    C-contiguous before C reads it (same numbers as the unhooked run, doubled by the hook)."""
+    spec, rng = CELLS[kind], np.random.default_rng(3)
+    T, B, I, H = 4, 3, 2, 5
+    x = mg.tensor(rng.standard_normal((T, B, I)), requires_grad=True, dtype=np.float64)
+    states = [mg.tensor(rng.standard_normal((B, H)), requires_grad=True, dtype=np.float64)
+              for _ in spec.state_names]
+    ws = _weights(spec, I, H, rng)
+    plain = _grads(spec, True, x, states, ws, hook=lambda g: 2 * g)
+    fortran = _grads(spec, True, x, states, ws, hook=lambda g: np.asfortranarray(2 * g))
+    strided = _grads(spec, True, x, states, ws, hook=lambda g: np.repeat(2 * g, 2, axis=1)[:, ::2])
+    for a, b, c in zip(plain, fortran, strided):
+        np.testing.assert_array_equal(b, a)
+        np.testing.assert_array_equal(c, a)
+
+
+@pytest.mark.parametrize("kind", ref.KINDS)
+def test_bad_initial_state_is_refused_before_the_first_step(kind):
+    spec, rng = CELLS[kind], np.random.default_rng(4)
+    T, B, I, H = 3, 2, 2, 3
+    x = mg.tensor(rng.standard_normal((T, B, I)), dtype=np.float64)
+    ws = _weights(spec, I, H, rng)
+    states = [mg.tensor(np.zeros((B, H + 1)), dtype=np.float64) for _ in spec.state_names]
+    with pytest.raises(ValueError, match=rf"{spec.state_names[0]} has shape \(2, 4\)"):
+        run_direction(spec, x, states, *ws, unroll=True)
+    states = [mg.tensor(np.zeros((B, H)), dtype=np.float64) for _ in spec.state_names]
+    with pytest.raises(ValueError, match=r"lengths must lie in \[0, 3\]"):
+        run_direction(spec, x, states, *ws, lengths=np.array([4, 1]), unroll=True)
+
+
+@pytest.mark.parametrize("unroll", [False, True], ids=["fused", "unrolled"])
+@pytest.mark.parametrize("kind", ref.KINDS)
+@pytest.mark.parametrize("B, H", [(0, 3), (2, 0)])
+def test_zero_size_steps(kind, B, H, unroll):
+    """B or H zero (unrolled: no plan is made; the bound kernel is the one that takes W_hh)."""
+    spec, rng = CELLS[kind], np.random.default_rng(5)
+    T, I = 3, 2
+    x = mg.tensor(rng.standard_normal((T, B, I)), requires_grad=True, dtype=np.float64)
+    states = [mg.tensor(np.zeros((B, H)), requires_grad=True, dtype=np.float64) for _ in spec.state_names]
+    ws = _weights(spec, I, H, rng)
+    grads = _grads(spec, unroll, x, states, ws)
+    assert grads[0].shape == (T, B, I) and not grads[0].any()
