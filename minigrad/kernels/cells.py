@@ -19,13 +19,6 @@ from .common import cfunc, check_arrays, check_flag, check_int, contiguous, ffi,
 # recurrent part. Step kernels: one time step, caches returned for backward; step backward
 # WRITES the gate gradients and ACCUMULATES into dh_prev/dc_prev (zeros unless given). Sequence
 # drivers: the whole time loop of one direction in C; they return the caches as a dict.
-CELL_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-# CELL_GATES: gate blocks per C kernel family (the mg_rnn_* / mg_lstm_* / mg_gru_* symbols; the
-# cell registry, minigrad/nn/cell_registry.py, maps each cell kind to its family as spec.c_cell).
-# SEQ_CACHE: per family, the (T,B,.) caches the sequence forward returns: name -> width in units of H.
-SEQ_CACHE = {"rnn": (("hprev", 1), ("out", 1)),
-              "lstm": (("hprev", 1), ("cprev", 1), ("gates", 4), ("tanh_c", 1)),
-              "gru": (("hprev", 1), ("gates", 3), ("hn", 1))}
 from ..dtypes import INT64_MAX as _INT64_MAX   # lengths and t are int64 in C
 
 
@@ -145,9 +138,10 @@ class StepPlan:
 
     def __init__(self, kind, w_hh, batch, backward=False):
         where = "StepPlan"
-        if kind not in CELL_GATES:
-            raise ValueError(f"{where}: kind must be one of {sorted(CELL_GATES)}, got {kind!r}")
-        G = CELL_GATES[kind]
+        from ..nn.cell_registry import families
+        if not isinstance(kind, str) or kind not in families():
+            raise ValueError(f"{where}: kind must be one of {families()}, got {kind!r}")
+        G = _cell(kind).gates
         H = _check_call(where, [("w_hh", w_hh, f"{G}H H")], flags=[("backward", backward)])["H"]
         if not (w_hh.flags.c_contiguous and w_hh.flags.aligned):   # the plan is tied to this array
             raise ValueError(f"{where}: w_hh {w_hh.shape} must be C-contiguous and aligned (the plan "
@@ -357,24 +351,38 @@ def gru_step_backward(dh, gates, hn, h_prev, w_hh, lengths=None, t=0, dgx=None, 
     return dx, dg, dhp
 
 
-def _seq_forward_setup(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, overwrite_gx=False):
-    """Checks (``_check_call``, before any copy) and buffers of a sequence forward.
+# ----------------------------------------------------------------------------- sequence drivers
+# One binding for every cell kind, driven by the kind's rows in its CellSpec (``cell`` below;
+# minigrad/nn/cell_registry.py): ``c_cell`` (the C family: mg_<c_cell>_seq_forward_<f32|f64>),
+# ``gates`` (G), ``state_names`` (('h',) or ('h', 'c')), ``seq_cache`` ((name, k) of the (T, B, k*H)
+# caches forward writes, in C argument order; 'out' and 'hprev' always among them),
+# ``seq_backward_reads`` (the caches backward reads, in its C order), ``recurrent_bias`` (the
+# forward takes b_hn right after W_hh) and ``separate_hidden_grad`` (backward also writes dgh).
+# The C argument order of every family (csrc/rnn_cells.h):
+#   forward:  out, <the other caches>, <final states>, gx, <initial states>, W_hh, [b_hn], lengths,
+#             T, B, H, reverse, <flags>
+#   backward: dgx, [dgh], <initial-state grads>, dout, <final-state grads>, <the caches it reads>,
+#             W_hh, lengths, T, B, H, reverse, <flags>
+def seq_forward(cell, gx, states0, w_hh, b_hn=None, lengths=None, reverse=False, flags=(), overwrite_gx=False):
+    """The whole time loop of one direction in C, for the cell kind ``cell`` (a CellSpec).
 
-    Returns (where, C-contiguous w_hh, gx, T, B, H, dtype, lengths pointer, h0, c0, b_hn,
-    out, h_n, c_n, cache); the per-kind functions below make the C call.
-    """
-    where = f"{kind}_seq_forward"
-    G, gxo = CELL_GATES[kind], "gx (overwrite_gx=True)"
-    no_c0 = "cprev" not in dict(SEQ_CACHE[kind])         # only the LSTM family carries a cell state
+    gx (T, B, G*H), states0 tuple of (B, H) (h0, and c0 for the LSTM), w_hh (G*H, H), b_hn (H,)
+    or None, lengths (B,) int64 in [0, T] or None, ``flags`` the kind's trailing ints (the Elman
+    RNN's relu). Returns (out (T, B, H) with zeros at padded steps, final states tuple, cache dict
+    of the ``seq_cache`` arrays). ``overwrite_gx=True`` writes the gates cache into gx itself
+    (only for a kind whose 'gates' cache is (T, B, G*H) and whose C loop allows it: the LSTM).
+    Every check runs before any copy or allocation (``_check_call``)."""
+    where = f"{cell.c_cell}_seq_forward"
+    G, gxo = cell.gates, "gx (overwrite_gx=True)"
+    names0 = [n + "0" for n in cell.state_names]
     # overwrite_gx: gx is also an output (writeable, C-contiguous, aligned), the very same buffer
-    d = _check_call(where, [("w_hh", w_hh, f"{G}H H"), ("gx", gx, f"T B {G}H"), ("h0", h0, "B H"),
-                            ("c0", c0, "B H", no_c0), ("b_hn", b_hn, "H", True)],
+    d = _check_call(where, [("w_hh", w_hh, f"{G}H H"), ("gx", gx, f"T B {G}H")]
+                    + [(n, s, "B H") for n, s in zip(names0, states0)] + [("b_hn", b_hn, "H", True)],
                     [(gxo, gx, f"T B {G}H")] if overwrite_gx else (), lengths, steps="T",
                     inplace=[(gxo, "gx")], flags=[("reverse", reverse), ("overwrite_gx", overwrite_gx)])
     T, B, H, dt = d["T"], d["B"], d["H"], w_hh.dtype
-    w, x, h0, c0, bhn = _inputs(w_hh, gx, h0, c0, b_hn)
-    lp = _lengths_arg(lengths)
-    h_n, c_n = np.empty((B, H), dt), np.empty((B, H), dt)
+    w, x, bhn, *s0 = _inputs(w_hh, gx, b_hn, *states0)
+    finals = tuple(np.empty((B, H), dt) for _ in states0)
     if lengths is None:
         # No padding: the state entering step t+1 IS the output of step t, so out and the hprev
         # cache are two views of one (T+1, B, H) buffer with h0 at one end -- a (T,B,H) buffer and
@@ -386,35 +394,54 @@ def _seq_forward_setup(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, overwrite
         out, hprev = np.empty((T, B, H), dt), np.empty((T, B, H), dt)
     given = {"out": out, "hprev": hprev, "gates": x if overwrite_gx else None}
     cache = {name: given[name] if given.get(name) is not None else np.empty((T, B, k * H), dt)
-             for name, k in SEQ_CACHE[kind]}
-    return where, w, x, T, B, H, dt, lp, h0, c0, bhn, out, h_n, c_n, cache
+             for name, k in cell.seq_cache}
+    post = (_nullable(bhn),) if cell.recurrent_bias else ()
+    rc = cfunc(where, dt)(ptr(out), *(ptr(a) for n, a in cache.items() if n != "out"), *map(ptr, finals),
+                          ptr(x), *map(ptr, s0), ptr(w), *post, _lengths_arg(lengths), T, B, H,
+                          int(bool(reverse)), *flags)
+    _cell_rc(where, rc)
+    return out, finals, cache
 
 
-def _seq_backward_setup(kind, dout, dh_n, dc_n, cache, w_hh, lengths, reverse):
-    """Checks (``_check_call``, before any copy) and buffers of a sequence backward. The caches
-    fix T and B (there is no gx in backward). Returns (where, w_hh, T, B, H, dtype, lengths
-    pointer, cache arrays dict, dout, dh_n, dc_n, dgates (T, B, G*H))."""
-    where = f"{kind}_seq_backward"
-    names = [n for n, _ in SEQ_CACHE[kind]]
+def seq_backward(cell, dout, dfinals, cache, w_hh, lengths=None, reverse=False, flags=()):
+    """Backward of :func:`seq_forward`: dout (T, B, H) and the final-state gradients ``dfinals``
+    (a tuple of (B, H), one per state) may each be None (zeros); ``cache`` the dict it returned.
+    Returns (dgx (T, B, G*H), dgh (T, B, G*H): the gradient of h_prev @ W_hh^T + b_hh -- dgx itself
+    unless ``cell.separate_hidden_grad`` --, initial-state gradients tuple)."""
+    where = f"{cell.c_cell}_seq_backward"
+    names = [n for n, _ in cell.seq_cache]
     if not isinstance(cache, dict) or any(n not in cache for n in names):
-        raise TypeError(f"{where}: cache must be the dict returned by {kind}_seq_forward (keys {names})")
-    d = _check_call(where, [("w_hh", w_hh, f"{CELL_GATES[kind]}H H")]
-                    + [(f"cache[{n!r}]", cache[n], f"T B {k}H") for n, k in SEQ_CACHE[kind]]
-                    + [("dout", dout, "T B H", True), ("dh_n", dh_n, "B H", True),
-                       ("dc_n", dc_n, "B H", True)],
+        raise TypeError(f"{where}: cache must be the dict returned by {cell.c_cell}_seq_forward (keys {names})")
+    fin = [n + "_n" for n in cell.state_names]
+    d = _check_call(where, [("w_hh", w_hh, f"{cell.gates}H H")]
+                    + [(f"cache[{n!r}]", cache[n], f"T B {k}H") for n, k in cell.seq_cache]
+                    + [("dout", dout, "T B H", True)] + [("d" + n, g, "B H", True) for n, g in zip(fin, dfinals)],
                     lengths=lengths, steps="T", flags=[("reverse", reverse)])
     T, B, H, dt = d["T"], d["B"], d["H"], w_hh.dtype
-    w, do, dhn, dcn = _inputs(w_hh, dout, dh_n, dc_n)
+    w, do, *dfin = _inputs(w_hh, dout, *dfinals)
     c = dict(zip(names, _inputs(*(cache[n] for n in names))))
-    return (where, w, T, B, H, dt, _lengths_arg(lengths), c, do, dhn, dcn,
-            np.empty((T, B, CELL_GATES[kind] * H), dt))
-
-
-def _seq_rc(where, rc, B, H):
+    dgx = np.empty((T, B, cell.gates * H), dt)
+    dgh = np.empty((T, B, cell.gates * H), dt) if cell.separate_hidden_grad else dgx
+    d0 = tuple(np.empty((B, H), dt) for _ in cell.state_names)
+    rc = cfunc(where, dt)(ptr(dgx), *((ptr(dgh),) if dgh is not dgx else ()), *map(ptr, d0),
+                          _nullable(do), *map(_nullable, dfin), *(ptr(c[n]) for n in cell.seq_backward_reads),
+                          ptr(w), _lengths_arg(lengths), T, B, H, int(bool(reverse)), *flags)
     if rc != 0:
         raise MemoryError(f"{where}: could not allocate the (4, {B}, {H}) workspace")
+    return dgx, dgh, d0
 
 
+def _cell(c_cell):
+    """The rows of the C family ``c_cell`` ('rnn', 'lstm', 'gru'): the first CellSpec using it.
+    (The rows live with each kind in the cell registry; imported on first use, as minigrad.nn
+    imports this package.)"""
+    from ..nn.cell_registry import family
+    return family(c_cell)
+
+
+# The named entry points of the three kinds minigrad was built with: each is one call of the
+# binding above (a new cell kind needs none of these -- the layers call seq_forward/seq_backward
+# with its spec).
 def rnn_seq_forward(gx, h0, w_hh, lengths=None, reverse=False, nonlinearity="tanh"):
     """Elman RNN over a whole sequence: gx (T,B,H), h0 (B,H), w_hh (H,H).
 
@@ -422,11 +449,7 @@ def rnn_seq_forward(gx, h0, w_hh, lengths=None, reverse=False, nonlinearity="tan
     'hprev' (T,B,H), the state entering each step, and 'out'.
     """
     relu = _relu_flag(nonlinearity)
-    where, w, x, T, B, H, dt, lp, h0, _, _, out, h_n, _, cache = _seq_forward_setup("rnn", gx, h0, None, w_hh,
-                                                                                    None, lengths, reverse)
-    rc = cfunc("rnn_seq_forward", dt)(ptr(out), ptr(cache["hprev"]), ptr(h_n), ptr(x), ptr(h0), ptr(w),
-                                      lp, T, B, H, int(bool(reverse)), relu)
-    _cell_rc(where, rc)
+    out, (h_n,), cache = seq_forward(_cell("rnn"), gx, (h0,), w_hh, None, lengths, reverse, (relu,))
     return out, h_n, cache
 
 
@@ -436,12 +459,7 @@ def rnn_seq_backward(dout, dh_n, cache, w_hh, lengths=None, reverse=False, nonli
     Returns (dgates (T,B,H) = grads of the pre-activations, dh0 (B,H)).
     """
     relu = _relu_flag(nonlinearity)
-    where, w, T, B, H, dt, lp, c, do, dhn, _, dg = _seq_backward_setup("rnn", dout, dh_n, None, cache, w_hh,
-                                                                       lengths, reverse)
-    dh0 = np.empty((B, H), dt)
-    rc = cfunc("rnn_seq_backward", dt)(ptr(dg), ptr(dh0), _nullable(do), _nullable(dhn), ptr(c["out"]),
-                                       ptr(w), lp, T, B, H, int(bool(reverse)), relu)
-    _seq_rc(where, rc, B, H)
+    dg, _, (dh0,) = seq_backward(_cell("rnn"), dout, (dh_n,), cache, w_hh, lengths, reverse, (relu,))
     return dg, dh0
 
 
@@ -452,24 +470,14 @@ def lstm_seq_forward(gx, h0, c0, w_hh, lengths=None, reverse=False, overwrite_gx
     ``overwrite_gx=True`` stores the gates in gx itself (cache['gates'] is gx): one (T,B,4H)
     buffer less, and gx's input values are gone afterwards.
     """
-    where, w, x, T, B, H, dt, lp, h0, c0, _, out, h_n, c_n, cache = _seq_forward_setup(
-        "lstm", gx, h0, c0, w_hh, None, lengths, reverse, overwrite_gx)
-    rc = cfunc("lstm_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in SEQ_CACHE["lstm"]),
-                                       ptr(h_n), ptr(c_n), ptr(x), ptr(h0), ptr(c0), ptr(w), lp, T, B, H,
-                                       int(bool(reverse)))
-    _cell_rc(where, rc)
+    out, (h_n, c_n), cache = seq_forward(_cell("lstm"), gx, (h0, c0), w_hh, None, lengths, reverse,
+                                         overwrite_gx=overwrite_gx)
     return out, h_n, c_n, cache
 
 
 def lstm_seq_backward(dout, dh_n, dc_n, cache, w_hh, lengths=None, reverse=False):
     """Backward of lstm_seq_forward; dout, dh_n, dc_n may be None. Returns (dgates (T,B,4H), dh0, dc0)."""
-    where, w, T, B, H, dt, lp, c, do, dhn, dcn, dg = _seq_backward_setup("lstm", dout, dh_n, dc_n, cache, w_hh,
-                                                                         lengths, reverse)
-    dh0, dc0 = np.empty((B, H), dt), np.empty((B, H), dt)
-    rc = cfunc("lstm_seq_backward", dt)(ptr(dg), ptr(dh0), ptr(dc0), _nullable(do), _nullable(dhn),
-                                        _nullable(dcn), ptr(c["gates"]), ptr(c["tanh_c"]), ptr(c["cprev"]),
-                                        ptr(w), lp, T, B, H, int(bool(reverse)))
-    _seq_rc(where, rc, B, H)
+    dg, _, (dh0, dc0) = seq_backward(_cell("lstm"), dout, (dh_n, dc_n), cache, w_hh, lengths, reverse)
     return dg, dh0, dc0
 
 
@@ -478,12 +486,7 @@ def gru_seq_forward(gx, h0, w_hh, b_hn=None, lengths=None, reverse=False):
 
     Returns (out (T,B,H), h_n, cache) with cache 'hprev', 'gates' (T,B,3H), 'hn'.
     """
-    where, w, x, T, B, H, dt, lp, h0, _, bhn, out, h_n, _, cache = _seq_forward_setup(
-        "gru", gx, h0, None, w_hh, b_hn, lengths, reverse)
-    rc = cfunc("gru_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in SEQ_CACHE["gru"]),
-                                      ptr(h_n), ptr(x), ptr(h0), ptr(w), _nullable(bhn), lp, T, B, H,
-                                      int(bool(reverse)))
-    _cell_rc(where, rc)
+    out, (h_n,), cache = seq_forward(_cell("gru"), gx, (h0,), w_hh, b_hn, lengths, reverse)
     return out, h_n, cache
 
 
@@ -493,11 +496,5 @@ def gru_seq_backward(dout, dh_n, cache, w_hh, lengths=None, reverse=False):
     dgx: gradients of the input-side pre-activations gx; dgh: of h_prev @ W_hh^T + b_hh (they
     differ in the n block, which r scales).
     """
-    where, w, T, B, H, dt, lp, c, do, dhn, _, dg = _seq_backward_setup("gru", dout, dh_n, None, cache, w_hh,
-                                                                       lengths, reverse)
-    dgh, dh0 = np.empty((T, B, 3 * H), dt), np.empty((B, H), dt)
-    rc = cfunc("gru_seq_backward", dt)(ptr(dg), ptr(dgh), ptr(dh0), _nullable(do), _nullable(dhn),
-                                       ptr(c["gates"]), ptr(c["hn"]), ptr(c["hprev"]), ptr(w),
-                                       lp, T, B, H, int(bool(reverse)))
-    _seq_rc(where, rc, B, H)
-    return dg, dgh, dh0
+    dgx, dgh, (dh0,) = seq_backward(_cell("gru"), dout, (dh_n,), cache, w_hh, lengths, reverse)
+    return dgx, dgh, dh0

@@ -20,7 +20,7 @@ A spec holds, for its kind (dimensions: T time, B batch, H hidden, G = ``gates``
 * ``c_cell`` -- the C kernel family (``mg_rnn_*``, ``mg_lstm_*``, ``mg_gru_*``): the only other
   spelling, used by the binding (:mod:`minigrad.kernels.cells`) because it names C symbols;
 * ``seq_cache`` -- the (T, B, k*H) caches the sequence kernel keeps for backward, name -> k
-  (the binding's ``SEQ_CACHE`` of the C family);
+  in its C argument order, and ``seq_backward_reads`` -- those the sequence backward reads;
 * ``step_output_names`` / ``seq_output_names`` -- the outputs of a step node / sequence node;
 * the kernel entry points (thin adapters over :mod:`minigrad.kernels`, one calling convention
   for every kind): ``step_forward``, ``step_backward``, ``seq_forward``, ``seq_backward``;
@@ -35,31 +35,31 @@ Adding a cell kind: one spec here, its C rows and sequence-loop case (csrc/), on
 import numpy as np
 
 from .. import kernels as K
-from ..kernels.cells import SEQ_CACHE, BoundStep
+from ..kernels.cells import BoundStep, seq_backward, seq_forward
 
-__all__ = ["CellSpec", "CELLS", "MODES", "cell_spec"]
+__all__ = ["CellSpec", "CELLS", "MODES", "cell_spec", "family"]
 
 
 class CellSpec:
     """One recurrent cell kind (see the module docstring for every field)."""
 
-    def __init__(self, name, mode, gate_names, state_names, c_cell, seq_cache, folded_bias,
-                 separate_hidden_grad, step_forward, step_backward, seq_forward, seq_backward,
-                 nonlinearity=None, composed=None, supports_projection=False):
+    def __init__(self, name, mode, gate_names, state_names, c_cell, seq_cache, seq_backward_reads,
+                 folded_bias, separate_hidden_grad, step_forward, step_backward, nonlinearity=None,
+                 gates_over_gx=False, composed=None, supports_projection=False):
         self.name, self.mode, self.c_cell = name, mode, c_cell
         self.gate_names, self.gates = tuple(gate_names), len(gate_names)
         self.state_names, self.n_state = tuple(state_names), len(state_names)
         self.seq_cache, self.folded_bias = tuple(seq_cache), folded_bias
+        self.seq_backward_reads, self.gates_over_gx = tuple(seq_backward_reads), gates_over_gx
         self.recurrent_bias = folded_bias < self.gates
         self.separate_hidden_grad = separate_hidden_grad
         self.nonlinearity = nonlinearity
-        # trailing int arguments of the step kernels (csrc/rnn_cells.h): the Elman RNN's relu flag
-        self.step_flags = (int(nonlinearity == "relu"),) if nonlinearity else ()
+        # trailing int arguments of every C kernel of the kind (csrc/rnn_cells.h): the Elman RNN's relu
+        self.c_flags = (int(nonlinearity == "relu"),) if nonlinearity else ()
         self.supports_projection = supports_projection
         self.step_output_names = self.state_names
         self.seq_output_names = ("output",) + tuple(s + "_n" for s in self.state_names)
-        self._fns = dict(step_forward=step_forward, step_backward=step_backward,
-                         seq_forward=seq_forward, seq_backward=seq_backward)
+        self._fns = dict(step_forward=step_forward, step_backward=step_backward)
         self.composed_name = composed
 
     # ------------------------------------------------------------------ kernel entry points
@@ -67,11 +67,11 @@ class CellSpec:
         """The pass's :class:`~minigrad.kernels.cells.BoundStep` of this kind's forward (or
         backward) step kernel ``mg_<c_cell>_<forward|backward>``: W_hh packed in ``plan`` (a
         ``kernels.StepPlan``, or None when B or H is 0), lengths, the forward's recurrent bias
-        (b_hn, passed right after W_hh by the kinds that have one) and ``step_flags``. Call it only
+        (b_hn, passed right after W_hh by the kinds that have one) and ``c_flags``. Call it only
         after ``kernels.cells.check_step_pass`` has checked the pass's arrays."""
         stem = f"{self.c_cell}_{'backward' if backward else 'forward'}"
         post = (b_hn,) if self.recurrent_bias and not backward else ()
-        return BoundStep(stem, w_hh, batch, plan, lengths, post, self.step_flags)
+        return BoundStep(stem, w_hh, batch, plan, lengths, post, self.c_flags)
 
     # (step: the BoundStep; gx_t (B, G*H); states: tuple of (B, H)) -> (new states, saved arrays)
     def step_forward(self, step, gx_t, states, t):
@@ -87,14 +87,16 @@ class CellSpec:
         self._fns["step_backward"](step, dstates, saved, t, dgx_t, dgh_t, dstates_prev)
 
     def seq_forward(self, gx, states0, w_hh, b_hn, lengths, reverse):
-        """The whole time loop in C: returns (output (T, B, H), final states tuple, cache dict).
-        ``gx`` may be overwritten (it is the caller's private buffer)."""
-        return self._fns["seq_forward"](self, gx, states0, w_hh, b_hn, lengths, reverse)
+        """The whole time loop in C (``kernels.cells.seq_forward`` with this spec's rows): returns
+        (output (T, B, H), final states tuple, cache dict). ``gx`` is the caller's private buffer:
+        with ``gates_over_gx`` the gate cache is written over it (one (T, B, G*H) buffer less)."""
+        return seq_forward(self, gx, states0, w_hh, b_hn, lengths, reverse, self.c_flags,
+                           overwrite_gx=self.gates_over_gx)
 
     def seq_backward(self, dout, dfinals, cache, w_hh, lengths, reverse):
         """Backward of seq_forward: returns (dgx (T, B, G*H), dgh (T, B, G*H) -- dgx itself unless
         ``separate_hidden_grad`` --, dstates0 tuple)."""
-        return self._fns["seq_backward"](self, dout, dfinals, cache, w_hh, lengths, reverse)
+        return seq_backward(self, dout, dfinals, cache, w_hh, lengths, reverse, self.c_flags)
 
     # ------------------------------------------------------------------ equations
     @property
@@ -137,14 +139,8 @@ def _rnn_step_backward(step, dstates, saved, t, dgx_t, dgh_t, dprev):
     step((dgx_t, dprev[0], dstates[0], saved[0]), t)
 
 
-def _rnn_seq_forward(spec, gx, states0, w, b_hn, lengths, reverse):
-    out, h_n, cache = K.rnn_seq_forward(gx, states0[0], w, lengths, reverse, spec.nonlinearity)
-    return out, (h_n,), cache
 
 
-def _rnn_seq_backward(spec, dout, dfinals, cache, w, lengths, reverse):
-    dgx, dh0 = K.rnn_seq_backward(dout, dfinals[0], cache, w, lengths, reverse, spec.nonlinearity)
-    return dgx, dgx, (dh0,)
 
 
 # ---------------------------------------------------------------------- LSTM
@@ -162,17 +158,8 @@ def _lstm_step_backward(step, dstates, saved, t, dgx_t, dgh_t, dprev):
     step((dgx_t, dprev[0], dprev[1], dstates[0], dstates[1], gates, tanh_c, c_prev), t)
 
 
-def _lstm_seq_forward(spec, gx, states0, w, b_hn, lengths, reverse):
-    # gx is the caller's private buffer, so the gate cache is written over it: one (T, B, 4H)
-    # buffer less on the tape.
-    out, h_n, c_n, cache = K.lstm_seq_forward(gx, states0[0], states0[1], w, lengths, reverse,
-                                              overwrite_gx=True)
-    return out, (h_n, c_n), cache
 
 
-def _lstm_seq_backward(spec, dout, dfinals, cache, w, lengths, reverse):
-    dgx, dh0, dc0 = K.lstm_seq_backward(dout, dfinals[0], dfinals[1], cache, w, lengths, reverse)
-    return dgx, dgx, (dh0, dc0)
 
 
 # ---------------------------------------------------------------------- GRU
@@ -190,35 +177,32 @@ def _gru_step_backward(step, dstates, saved, t, dgx_t, dgh_t, dprev):
     step((dgx_t, dgh_t, dprev[0], dstates[0], gates, hn, h_prev), t)
 
 
-def _gru_seq_forward(spec, gx, states0, w, b_hn, lengths, reverse):
-    out, h_n, cache = K.gru_seq_forward(gx, states0[0], w, b_hn, lengths, reverse)
-    return out, (h_n,), cache
 
 
-def _gru_seq_backward(spec, dout, dfinals, cache, w, lengths, reverse):
-    dgx, dgh, dh0 = K.gru_seq_backward(dout, dfinals[0], cache, w, lengths, reverse)
-    return dgx, dgh, (dh0,)
 
 
+# seq_cache: the (T, B, k*H) caches the sequence forward writes, (name, k) in its C argument order;
+# seq_backward_reads: those the sequence backward reads, in its C order (csrc/rnn_cells.h).
 _ELMAN = dict(gate_names=("a",), state_names=("h",), c_cell="rnn", folded_bias=1,
-              seq_cache=SEQ_CACHE["rnn"], separate_hidden_grad=False, composed="rnn_cell",
-              step_forward=_rnn_step_forward, step_backward=_rnn_step_backward,
-              seq_forward=_rnn_seq_forward, seq_backward=_rnn_seq_backward)
+              seq_cache=(("hprev", 1), ("out", 1)), seq_backward_reads=("out",),
+              separate_hidden_grad=False, composed="rnn_cell",
+              step_forward=_rnn_step_forward, step_backward=_rnn_step_backward)
 
 #: The registry: cell kind -> CellSpec.
 CELLS = {
     "rnn_tanh": CellSpec("rnn_tanh", "RNN_TANH", nonlinearity="tanh", **_ELMAN),
     "rnn_relu": CellSpec("rnn_relu", "RNN_RELU", nonlinearity="relu", **_ELMAN),
     "lstm": CellSpec("lstm", "LSTM", ("i", "f", "g", "o"), ("h", "c"), "lstm",
-                     SEQ_CACHE["lstm"], folded_bias=4,
-                     separate_hidden_grad=False, composed="lstm_cell", supports_projection=True,
-                     step_forward=_lstm_step_forward, step_backward=_lstm_step_backward,
-                     seq_forward=_lstm_seq_forward, seq_backward=_lstm_seq_backward),
+                     seq_cache=(("hprev", 1), ("cprev", 1), ("gates", 4), ("tanh_c", 1)),
+                     seq_backward_reads=("gates", "tanh_c", "cprev"), folded_bias=4,
+                     separate_hidden_grad=False, gates_over_gx=True, composed="lstm_cell",
+                     supports_projection=True,
+                     step_forward=_lstm_step_forward, step_backward=_lstm_step_backward),
     "gru": CellSpec("gru", "GRU", ("r", "z", "n"), ("h",), "gru",
-                    SEQ_CACHE["gru"], folded_bias=2,
+                    seq_cache=(("hprev", 1), ("gates", 3), ("hn", 1)),
+                    seq_backward_reads=("gates", "hn", "hprev"), folded_bias=2,
                     separate_hidden_grad=True, composed="gru_cell",
-                    step_forward=_gru_step_forward, step_backward=_gru_step_backward,
-                    seq_forward=_gru_seq_forward, seq_backward=_gru_seq_backward),
+                    step_forward=_gru_step_forward, step_backward=_gru_step_backward),
 }
 
 #: PyTorch's mode strings (constructor arguments only) -> cell kind.
@@ -235,3 +219,18 @@ def cell_spec(kind):
         raise ValueError(f"unknown recurrent cell kind {kind!r}: expected one of {tuple(CELLS)} "
                          f"(or PyTorch's mode strings {tuple(MODES)})")
     return spec
+
+
+def family(c_cell):
+    """The rows of the C kernel family ``c_cell`` ('rnn', 'lstm', 'gru'): the first CellSpec using
+    it (the Elman kinds share one family; their relu flag is the caller's). Raises ValueError
+    naming the families."""
+    for spec in CELLS.values():
+        if spec.c_cell == c_cell:
+            return spec
+    raise ValueError(f"unknown C cell family {c_cell!r}: expected one of {families()}")
+
+
+def families():
+    """The C kernel families, sorted: ['gru', 'lstm', 'rnn']."""
+    return sorted({spec.c_cell for spec in CELLS.values()})
