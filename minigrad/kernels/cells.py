@@ -1,5 +1,12 @@
 """Bindings of the recurrent cell kernels (csrc/rnn_cells.h): single steps forward and backward,
-step plans, and the whole-sequence drivers.
+step plans, and the whole-sequence drivers -- one binding for every cell kind.
+
+Nothing here is written per kind: :func:`step_forward`, :func:`step_backward`,
+:func:`seq_forward`, :func:`seq_backward` and :class:`BoundStep` take the kind's ``CellSpec``
+(minigrad/nn/cell_registry.py), whose rows (gates, states, caches, what backward reads, flags)
+say which arrays go where in the C call; the C argument order every family follows is spelled
+out above each of them. ``rnn_step_forward``, ``lstm_seq_backward``, ... are the named entry
+points of the three built-in kinds, one call each; a new kind needs none.
 
 Every entry point first calls ``_check_call`` on the caller's arrays (types, dtypes, shapes,
 outputs, overlaps, lengths, t, plan, flags), before any copy or allocation; each check runs once
@@ -13,13 +20,27 @@ from .common import cfunc, check_arrays, check_flag, check_int, contiguous, ffi,
 
 
 # ----------------------------------------------------------------------------- recurrent cells
-# Fused RNN / LSTM / GRU kernels of csrc/rnn_cells.h (read its header comment for the maths and
-# the variable-length rules). Legend: T time, B batch, H hidden, G gates (rnn 1, lstm 4, gru 3).
+# Fused cell kernels of csrc/rnn_cells.h (read its header comment for the maths and the
+# variable-length rules). Legend: T time, B batch, H hidden, G gates (the spec's ``gates``).
 # The layer computes gx = X @ W_ih^T + biases for all steps as one GEMM; these kernels do the
 # recurrent part. Step kernels: one time step, caches returned for backward; step backward
 # WRITES the gate gradients and ACCUMULATES into dh_prev/dc_prev (zeros unless given). Sequence
 # drivers: the whole time loop of one direction in C; they return the caches as a dict.
 from ..dtypes import INT64_MAX as _INT64_MAX   # lengths and t are int64 in C
+
+
+_FAMILIES = {}    # C family -> its CellSpec (the rows), filled on first use
+
+
+def _cell(c_cell):
+    """The rows of the C family ``c_cell`` ('rnn', 'lstm', 'gru'): the first CellSpec using it.
+    The rows live with each kind in the cell registry (minigrad/nn/cell_registry.py), which is
+    imported here on first use because minigrad.nn itself imports this package."""
+    cell = _FAMILIES.get(c_cell)
+    if cell is None:
+        from ..nn.cell_registry import family
+        cell = _FAMILIES[c_cell] = family(c_cell)
+    return cell
 
 
 def _nullable(a):
@@ -242,37 +263,93 @@ class BoundStep:
             _cell_rc(self.where, rc)
 
 
+# ----------------------------------------------------------------------------- single steps
+# One binding for every cell kind, driven by the kind's rows in its CellSpec (``cell``): besides
+# the rows the sequence drivers read (below), ``step_caches`` ((name, k) of the (B, k*H) caches a
+# step forward writes after the new states) and ``step_saved`` (what its backward reads, by name:
+# a new state 'h'/'c', a previous state 'h_prev'/'c_prev', or a cache). The C argument order of
+# every family (csrc/rnn_cells.h):
+#   forward:  <new states>, <caches>, gx_t, <previous states>, W_hh or plan, [b_hn], lengths, t, B,
+#             H, <flags>
+#   backward: dgx, [dgh], <previous-state grads (accumulated)>, <new-state grads: dh, then dc or
+#             NULL>, <the saved arrays>, W_hh or plan, lengths, t, B, H, <flags>
+def step_grad_names(cell):
+    """The gate-gradient outputs of ``cell``'s step backward: ('dgates',), or ('dgx', 'dgh') when
+    the hidden-side gradient differs (the GRU)."""
+    return ("dgx", "dgh") if cell.separate_hidden_grad else ("dgates",)
+
+
+def step_forward(cell, gx_t, states, w_hh, b_hn=None, lengths=None, t=0, flags=(), out=None,
+                 reference=False, plan=None):
+    """One step of the cell kind ``cell`` (a CellSpec): gx_t (B, G*H), states the previous
+    states (B, H) each, w_hh (G*H, H), b_hn (H,) or None (kinds with ``recurrent_bias``), lengths
+    (B,) or None, ``flags`` the kind's trailing ints. ``out``: None or a tuple of buffers for the
+    new states and ``step_caches``, in that order. Returns that tuple (new states, then caches)."""
+    where = f"{cell.c_cell}_step_forward"
+    G, names = cell.gates, cell.state_names
+    specs = [(n, "B H") for n in names] + [(n, f"B {k}H") for n, k in cell.step_caches]
+    outs = _out_items(where, out, specs)
+    bias = [("b_hn", b_hn, "H", True)] if cell.recurrent_bias else []
+    d = _check_call(where, [("w_hh", w_hh, f"{G}H H"), ("gx_t", gx_t, f"B {G}H")]
+                    + [(n + "_prev", s, "B H") for n, s in zip(names, states)] + bias,
+                    outs, lengths, t, plan=plan, stem=f"{cell.c_cell}_forward", reference=reference)
+    B, H, dt = d["B"], d["H"], w_hh.dtype
+    gx, *prev = _inputs(gx_t, *states)
+    widths = [1] * len(names) + [k for _, k in cell.step_caches]
+    res = [_out(a, (B, k * H), dt) for (_, a, _), k in zip(outs, widths)]
+    fn, wp, w = _step_kernel(f"{cell.c_cell}_forward", w_hh, reference, plan)
+    post = (_nullable(contiguous(b_hn) if b_hn is not None else None),) if cell.recurrent_bias else ()
+    rc = fn(*map(ptr, res), ptr(gx), *map(ptr, prev), wp, *post, _lengths_arg(lengths), int(t), B, H, *flags)
+    _cell_rc(where, rc)
+    return tuple(res)
+
+
+def _saved_pattern(cell, name):
+    """The (B, k*H) pattern of a saved array named as in ``cell.step_saved``."""
+    return f"B {dict(cell.step_caches).get(name, 1)}H"
+
+
+def step_backward(cell, dstates, saved, w_hh, lengths=None, t=0, flags=(), outs=None, reference=False,
+                  plan=None):
+    """Backward of :func:`step_forward`: ``dstates`` the new states' gradients (dh, and dc or
+    None), ``saved`` the arrays named by ``cell.step_saved``; ``outs`` None or a tuple of buffers
+    for the ``step_grad_names`` outputs then dh_prev (and dc_prev), each None to allocate. WRITES
+    the gate gradients, ACCUMULATES into dh_prev/dc_prev (zeros unless given). Returns them all."""
+    where = f"{cell.c_cell}_step_backward"
+    G, names = cell.gates, cell.state_names
+    grads = step_grad_names(cell)
+    specs = [(n, f"B {G}H") for n in grads] + [(f"d{n}_prev", "B H") for n in names]
+    outs = [(n, a, p) for (n, p), a in zip(specs, outs or (None,) * len(specs))]
+    d = _check_call(where, [("w_hh", w_hh, f"{G}H H")]
+                    + [("d" + n, g, "B H", i > 0) for i, (n, g) in enumerate(zip(names, dstates))]
+                    + [(n, a, _saved_pattern(cell, n)) for n, a in zip(cell.step_saved, saved)],
+                    outs, lengths, t, plan=plan, stem=f"{cell.c_cell}_backward", reference=reference)
+    B, H, dt = d["B"], d["H"], w_hh.dtype
+    dst, sv = _inputs(*dstates), _inputs(*saved)
+    res = [_out(a, (B, G * H), dt) for _, a, _ in outs[:len(grads)]]
+    res += [_out(a, (B, H), dt, zero=True) for _, a, _ in outs[len(grads):]]
+    fn, wp, w = _step_kernel(f"{cell.c_cell}_backward", w_hh, reference, plan)
+    rc = fn(*map(ptr, res), *map(_nullable, dst), *map(ptr, sv), wp, _lengths_arg(lengths), int(t), B, H, *flags)
+    _cell_rc(where, rc)
+    return tuple(res)
+
+
+# The named step entry points of the three kinds minigrad was built with: each is one call of the
+# binding above (a new cell kind needs none of these).
 def rnn_step_forward(gx_t, h_prev, w_hh, lengths=None, t=0, nonlinearity="tanh", out=None,
                      reference=False, plan=None):
     """One Elman step: ``h = act(gx_t + h_prev @ w_hh.T)``; returns h (B,H) (also its own cache)."""
-    where = "rnn_step_forward"
     relu = _relu_flag(nonlinearity)
-    d = _check_call(where, [("w_hh", w_hh, "H H"), ("h_prev", h_prev, "B H"), ("gx_t", gx_t, "B H")],
-                    [("h", out, "B H")], lengths, t, plan=plan, stem="rnn_forward", reference=reference)
-    B, H, dt = d["B"], d["H"], w_hh.dtype
-    gx, hp = _inputs(gx_t, h_prev)
-    h = _out(out, (B, H), dt)
-    fn, wp, w = _step_kernel("rnn_forward", w_hh, reference, plan)
-    rc = fn(ptr(h), ptr(gx), ptr(hp), wp, _lengths_arg(lengths), int(t), B, H, relu)
-    _cell_rc(where, rc)
-    return h
+    return step_forward(_cell("rnn"), gx_t, (h_prev,), w_hh, None, lengths, t, (relu,),
+                        None if out is None else (out,), reference, plan)[0]
 
 
 def rnn_step_backward(dh, h, w_hh, lengths=None, t=0, nonlinearity="tanh", dgates=None, dh_prev=None,
                       reference=False, plan=None):
     """Backward of one Elman step: returns (dgates (B,H), dh_prev (B,H) accumulated into)."""
-    where = "rnn_step_backward"
     relu = _relu_flag(nonlinearity)
-    d = _check_call(where, [("w_hh", w_hh, "H H"), ("h", h, "B H"), ("dh", dh, "B H")],
-                    [("dgates", dgates, "B H"), ("dh_prev", dh_prev, "B H")], lengths, t, plan=plan,
-                    stem="rnn_backward", reference=reference)
-    B, H, dt = d["B"], d["H"], w_hh.dtype
-    dhh, hh = _inputs(dh, h)
-    dg, dhp = _out(dgates, (B, H), dt), _out(dh_prev, (B, H), dt, zero=True)
-    fn, wp, w = _step_kernel("rnn_backward", w_hh, reference, plan)
-    rc = fn(ptr(dg), ptr(dhp), ptr(dhh), ptr(hh), wp, _lengths_arg(lengths), int(t), B, H, relu)
-    _cell_rc(where, rc)
-    return dg, dhp
+    return step_backward(_cell("rnn"), (dh,), (h,), w_hh, lengths, t, (relu,), (dgates, dh_prev),
+                         reference, plan)
 
 
 def lstm_step_forward(gx_t, h_prev, c_prev, w_hh, lengths=None, t=0, out=None, reference=False, plan=None):
@@ -280,53 +357,19 @@ def lstm_step_forward(gx_t, h_prev, c_prev, w_hh, lengths=None, t=0, out=None, r
 
     ``out``: optional tuple of 4 buffers in that order (e.g. slices of (T,B,.) caches).
     """
-    where = "lstm_step_forward"
-    outs = _out_items(where, out, [("h", "B H"), ("c", "B H"), ("gates", "B 4H"), ("tanh_c", "B H")])
-    d = _check_call(where, [("w_hh", w_hh, "4H H"), ("h_prev", h_prev, "B H"), ("gx_t", gx_t, "B 4H"),
-                            ("c_prev", c_prev, "B H")],
-                    outs, lengths, t, plan=plan, stem="lstm_forward", reference=reference)
-    B, H, dt = d["B"], d["H"], w_hh.dtype
-    gx, hp, cp = _inputs(gx_t, h_prev, c_prev)
-    outs = [_out(a, (B, 4 * H if name == "gates" else H), dt) for name, a, _ in outs]
-    fn, wp, w = _step_kernel("lstm_forward", w_hh, reference, plan)
-    rc = fn(*map(ptr, outs), ptr(gx), ptr(hp), ptr(cp), wp, _lengths_arg(lengths), int(t), B, H)
-    _cell_rc(where, rc)
-    return tuple(outs)
+    return step_forward(_cell("lstm"), gx_t, (h_prev, c_prev), w_hh, None, lengths, t, (), out, reference, plan)
 
 
 def lstm_step_backward(dh, dc, gates, tanh_c, c_prev, w_hh, lengths=None, t=0,
                        dgates=None, dh_prev=None, dc_prev=None, reference=False, plan=None):
     """Backward of one LSTM step (dc may be None); returns (dgates (B,4H), dh_prev, dc_prev)."""
-    where = "lstm_step_backward"
-    d = _check_call(where, [("w_hh", w_hh, "4H H"), ("dh", dh, "B H"), ("dc", dc, "B H", True),
-                            ("gates", gates, "B 4H"), ("tanh_c", tanh_c, "B H"), ("c_prev", c_prev, "B H")],
-                    [("dgates", dgates, "B 4H"), ("dh_prev", dh_prev, "B H"), ("dc_prev", dc_prev, "B H")],
-                    lengths, t, plan=plan, stem="lstm_backward", reference=reference)
-    B, H, dt = d["B"], d["H"], w_hh.dtype
-    dhh, dcc, g, tc, cp = _inputs(dh, dc, gates, tanh_c, c_prev)
-    dg = _out(dgates, (B, 4 * H), dt)
-    dhp, dcp = _out(dh_prev, (B, H), dt, zero=True), _out(dc_prev, (B, H), dt, zero=True)
-    fn, wp, w = _step_kernel("lstm_backward", w_hh, reference, plan)
-    rc = fn(ptr(dg), ptr(dhp), ptr(dcp), ptr(dhh), _nullable(dcc), ptr(g), ptr(tc), ptr(cp), wp,
-            _lengths_arg(lengths), int(t), B, H)
-    _cell_rc(where, rc)
-    return dg, dhp, dcp
+    return step_backward(_cell("lstm"), (dh, dc), (gates, tanh_c, c_prev), w_hh, lengths, t, (),
+                         (dgates, dh_prev, dc_prev), reference, plan)
 
 
 def gru_step_forward(gx_t, h_prev, w_hh, b_hn=None, lengths=None, t=0, out=None, reference=False, plan=None):
     """One GRU step; returns (h, gates (B,3H) post-activation r,z,n, hn = h_prev @ W_hn^T + b_hn)."""
-    where = "gru_step_forward"
-    outs = _out_items(where, out, [("h", "B H"), ("gates", "B 3H"), ("hn", "B H")])
-    d = _check_call(where, [("w_hh", w_hh, "3H H"), ("h_prev", h_prev, "B H"), ("gx_t", gx_t, "B 3H"),
-                            ("b_hn", b_hn, "H", True)],
-                    outs, lengths, t, plan=plan, stem="gru_forward", reference=reference)
-    B, H, dt = d["B"], d["H"], w_hh.dtype
-    gx, hp, bhn = _inputs(gx_t, h_prev, b_hn)
-    outs = [_out(a, (B, 3 * H if name == "gates" else H), dt) for name, a, _ in outs]
-    fn, wp, w = _step_kernel("gru_forward", w_hh, reference, plan)
-    rc = fn(*map(ptr, outs), ptr(gx), ptr(hp), wp, _nullable(bhn), _lengths_arg(lengths), int(t), B, H)
-    _cell_rc(where, rc)
-    return tuple(outs)
+    return step_forward(_cell("gru"), gx_t, (h_prev,), w_hh, b_hn, lengths, t, (), out, reference, plan)
 
 
 def gru_step_backward(dh, gates, hn, h_prev, w_hh, lengths=None, t=0, dgx=None, dgh=None, dh_prev=None,
@@ -335,20 +378,8 @@ def gru_step_backward(dh, gates, hn, h_prev, w_hh, lengths=None, t=0, dgx=None, 
 
     dgx: grads of the input-side pre-activations (gx); dgh: of h_prev @ W_hh^T + b_hh.
     """
-    where = "gru_step_backward"
-    d = _check_call(where, [("w_hh", w_hh, "3H H"), ("dh", dh, "B H"), ("gates", gates, "B 3H"),
-                            ("hn", hn, "B H"), ("h_prev", h_prev, "B H")],
-                    [("dgx", dgx, "B 3H"), ("dgh", dgh, "B 3H"), ("dh_prev", dh_prev, "B H")],
-                    lengths, t, plan=plan, stem="gru_backward", reference=reference)
-    B, H, dt = d["B"], d["H"], w_hh.dtype
-    dhh, g, hnn, hp = _inputs(dh, gates, hn, h_prev)
-    dx, dg = _out(dgx, (B, 3 * H), dt), _out(dgh, (B, 3 * H), dt)
-    dhp = _out(dh_prev, (B, H), dt, zero=True)
-    fn, wp, w = _step_kernel("gru_backward", w_hh, reference, plan)
-    rc = fn(ptr(dx), ptr(dg), ptr(dhp), ptr(dhh), ptr(g), ptr(hnn), ptr(hp), wp, _lengths_arg(lengths),
-            int(t), B, H)
-    _cell_rc(where, rc)
-    return dx, dg, dhp
+    return step_backward(_cell("gru"), (dh,), (gates, hn, h_prev), w_hh, lengths, t, (),
+                         (dgx, dgh, dh_prev), reference, plan)
 
 
 # ----------------------------------------------------------------------------- sequence drivers
@@ -429,14 +460,6 @@ def seq_backward(cell, dout, dfinals, cache, w_hh, lengths=None, reverse=False, 
     if rc != 0:
         raise MemoryError(f"{where}: could not allocate the (4, {B}, {H}) workspace")
     return dgx, dgh, d0
-
-
-def _cell(c_cell):
-    """The rows of the C family ``c_cell`` ('rnn', 'lstm', 'gru'): the first CellSpec using it.
-    (The rows live with each kind in the cell registry; imported on first use, as minigrad.nn
-    imports this package.)"""
-    from ..nn.cell_registry import family
-    return family(c_cell)
 
 
 # The named entry points of the three kinds minigrad was built with: each is one call of the

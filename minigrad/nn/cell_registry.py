@@ -43,14 +43,20 @@ __all__ = ["CellSpec", "CELLS", "MODES", "cell_spec", "family"]
 class CellSpec:
     """One recurrent cell kind (see the module docstring for every field)."""
 
-    def __init__(self, name, mode, gate_names, state_names, c_cell, seq_cache, seq_backward_reads,
-                 folded_bias, separate_hidden_grad, step_forward, step_backward, nonlinearity=None,
+    def __init__(self, name, mode, gate_names, state_names, c_cell, step_caches, step_saved, seq_cache,
+                 seq_backward_reads, folded_bias, separate_hidden_grad, nonlinearity=None,
                  gates_over_gx=False, composed=None, supports_projection=False):
         self.name, self.mode, self.c_cell = name, mode, c_cell
         self.gate_names, self.gates = tuple(gate_names), len(gate_names)
         self.state_names, self.n_state = tuple(state_names), len(state_names)
         self.seq_cache, self.folded_bias = tuple(seq_cache), folded_bias
         self.seq_backward_reads, self.gates_over_gx = tuple(seq_backward_reads), gates_over_gx
+        self.step_caches, self.step_saved = tuple(step_caches), tuple(step_saved)
+        # a step forward's arrays in C order (new states, caches, gx_t, previous states): where each
+        # saved one is
+        pool = (list(self.state_names) + [n for n, _ in self.step_caches] + ["gx_t"]
+                + [n + "_prev" for n in self.state_names])
+        self._saved_at = tuple(pool.index(n) for n in self.step_saved)
         self.recurrent_bias = folded_bias < self.gates
         self.separate_hidden_grad = separate_hidden_grad
         self.nonlinearity = nonlinearity
@@ -59,7 +65,6 @@ class CellSpec:
         self.supports_projection = supports_projection
         self.step_output_names = self.state_names
         self.seq_output_names = ("output",) + tuple(s + "_n" for s in self.state_names)
-        self._fns = dict(step_forward=step_forward, step_backward=step_backward)
         self.composed_name = composed
 
     # ------------------------------------------------------------------ kernel entry points
@@ -75,16 +80,23 @@ class CellSpec:
 
     # (step: the BoundStep; gx_t (B, G*H); states: tuple of (B, H)) -> (new states, saved arrays)
     def step_forward(self, step, gx_t, states, t):
-        """One fused step t through the pass's bound forward kernel ``step``: returns (new states
-        tuple, saved arrays tuple for step_backward)."""
-        return self._fns["step_forward"](step, gx_t, states, t)
+        """One fused step t through the pass's bound forward kernel ``step``: allocates the new
+        states (B, H) and the ``step_caches`` (B, k*H), hands the kernel its arrays in its C order
+        (see kernels/cells.py) and returns (new states tuple, the ``step_saved`` arrays)."""
+        h_prev = states[0]
+        B, H = h_prev.shape
+        new = [np.empty_like(h_prev) for _ in states]
+        pool = (*new, *[np.empty((B, k * H), h_prev.dtype) for _, k in self.step_caches], gx_t, *states)
+        step(pool, t)
+        return tuple(new), tuple([pool[i] for i in self._saved_at])
 
     def step_backward(self, step, dstates, saved, t, dgx_t, dgh_t, dstates_prev):
         """Backward of step t through the pass's bound backward kernel ``step``. ``dstates``:
         gradients of the new states (dh never None; dc may be None); WRITES dgx_t (B, G*H) and,
         when ``separate_hidden_grad``, dgh_t; ACCUMULATES into the (B, H) arrays of
         ``dstates_prev``. Every array C-contiguous, of the pass's dtype (see BoundStep)."""
-        self._fns["step_backward"](step, dstates, saved, t, dgx_t, dgh_t, dstates_prev)
+        grads = (dgx_t, dgh_t) if self.separate_hidden_grad else (dgx_t,)
+        step((*grads, *dstates_prev, *dstates, *saved), t)
 
     def seq_forward(self, gx, states0, w_hh, b_hn, lengths, reverse):
         """The whole time loop in C (``kernels.cells.seq_forward`` with this spec's rows): returns
@@ -126,83 +138,33 @@ class CellSpec:
         return f"CellSpec({self.name!r}, gates={self.gates}, states={self.state_names})"
 
 
-# ---------------------------------------------------------------------- Elman (tanh / relu)
-# The step adapters hand the bound C kernel its arrays in its argument order (csrc/rnn_cells.h:
-# outputs, then inputs) and allocate the outputs; they check nothing (see CellSpec.bind_step).
-def _rnn_step_forward(step, gx_t, states, t):
-    h = np.empty_like(states[0])
-    step((h, gx_t, states[0]), t)
-    return (h,), (h,)                   # h is its own cache: tanh' = 1 - h^2, relu' = (h > 0)
-
-
-def _rnn_step_backward(step, dstates, saved, t, dgx_t, dgh_t, dprev):
-    step((dgx_t, dprev[0], dstates[0], saved[0]), t)
-
-
-
-
-
-
-# ---------------------------------------------------------------------- LSTM
-def _lstm_step_forward(step, gx_t, states, t):
-    h_prev, c_prev = states
-    B, H = h_prev.shape
-    h, c, tanh_c = np.empty_like(h_prev), np.empty_like(h_prev), np.empty_like(h_prev)
-    gates = np.empty((B, 4 * H), h_prev.dtype)          # post-activation i, f, g, o
-    step((h, c, gates, tanh_c, gx_t, h_prev, c_prev), t)
-    return (h, c), (gates, tanh_c, c_prev)
-
-
-def _lstm_step_backward(step, dstates, saved, t, dgx_t, dgh_t, dprev):
-    gates, tanh_c, c_prev = saved
-    step((dgx_t, dprev[0], dprev[1], dstates[0], dstates[1], gates, tanh_c, c_prev), t)
-
-
-
-
-
-
-# ---------------------------------------------------------------------- GRU
-def _gru_step_forward(step, gx_t, states, t):
-    h_prev = states[0]
-    B, H = h_prev.shape
-    h, hn = np.empty_like(h_prev), np.empty_like(h_prev)  # hn = h_prev @ W_hn^T + b_hn
-    gates = np.empty((B, 3 * H), h_prev.dtype)          # post-activation r, z, n
-    step((h, gates, hn, gx_t, h_prev), t)
-    return (h,), (gates, hn, h_prev)
-
-
-def _gru_step_backward(step, dstates, saved, t, dgx_t, dgh_t, dprev):
-    gates, hn, h_prev = saved
-    step((dgx_t, dgh_t, dprev[0], dstates[0], gates, hn, h_prev), t)
-
-
-
-
-
-
+# ---------------------------------------------------------------------- the kinds
+# A kind is data: its gates and states, and the rows the C binding reads (kernels/cells.py spells
+# out the C argument order they fill):
+# step_caches: the (B, k*H) caches a step forward writes after the new states, (name, k);
+# step_saved: what a step backward reads, by name (a new state, a previous state '<s>_prev', a cache);
 # seq_cache: the (T, B, k*H) caches the sequence forward writes, (name, k) in its C argument order;
 # seq_backward_reads: those the sequence backward reads, in its C order (csrc/rnn_cells.h).
 _ELMAN = dict(gate_names=("a",), state_names=("h",), c_cell="rnn", folded_bias=1,
+              step_caches=(), step_saved=("h",),     # h is its own cache: tanh' = 1 - h^2, relu' = h > 0
               seq_cache=(("hprev", 1), ("out", 1)), seq_backward_reads=("out",),
-              separate_hidden_grad=False, composed="rnn_cell",
-              step_forward=_rnn_step_forward, step_backward=_rnn_step_backward)
+              separate_hidden_grad=False, composed="rnn_cell")
 
 #: The registry: cell kind -> CellSpec.
 CELLS = {
     "rnn_tanh": CellSpec("rnn_tanh", "RNN_TANH", nonlinearity="tanh", **_ELMAN),
     "rnn_relu": CellSpec("rnn_relu", "RNN_RELU", nonlinearity="relu", **_ELMAN),
     "lstm": CellSpec("lstm", "LSTM", ("i", "f", "g", "o"), ("h", "c"), "lstm",
+                     step_caches=(("gates", 4), ("tanh_c", 1)), step_saved=("gates", "tanh_c", "c_prev"),
                      seq_cache=(("hprev", 1), ("cprev", 1), ("gates", 4), ("tanh_c", 1)),
                      seq_backward_reads=("gates", "tanh_c", "cprev"), folded_bias=4,
                      separate_hidden_grad=False, gates_over_gx=True, composed="lstm_cell",
-                     supports_projection=True,
-                     step_forward=_lstm_step_forward, step_backward=_lstm_step_backward),
+                     supports_projection=True),
     "gru": CellSpec("gru", "GRU", ("r", "z", "n"), ("h",), "gru",
+                    step_caches=(("gates", 3), ("hn", 1)), step_saved=("gates", "hn", "h_prev"),
                     seq_cache=(("hprev", 1), ("gates", 3), ("hn", 1)),
                     seq_backward_reads=("gates", "hn", "hprev"), folded_bias=2,
-                    separate_hidden_grad=True, composed="gru_cell",
-                    step_forward=_gru_step_forward, step_backward=_gru_step_backward),
+                    separate_hidden_grad=True, composed="gru_cell"),
 }
 
 #: PyTorch's mode strings (constructor arguments only) -> cell kind.
