@@ -109,7 +109,7 @@ class RNNBase(Module):
     def of_kind(kind, input_size, hidden_size, num_layers=1, **kwargs):
         """The layer (RNN, LSTM or GRU) of a cell kind ('rnn_tanh', 'lstm', ... or a CellSpec)."""
         spec = cell_spec(kind)
-        cls = _LAYER_OF_MODE[spec.mode]
+        cls = _LAYER_OF_KIND[spec.name]
         if spec.nonlinearity:
             kwargs["nonlinearity"] = spec.nonlinearity
         return cls(input_size, hidden_size, num_layers, **kwargs)
@@ -365,7 +365,7 @@ class RNNCellBase(Module):
         spec = cell_spec(kind)
         if spec.nonlinearity:
             kwargs["nonlinearity"] = spec.nonlinearity
-        return _CELL_OF_MODE[spec.mode](input_size, hidden_size, **kwargs)
+        return _CELL_OF_KIND[spec.name](input_size, hidden_size, **kwargs)
 
     def check_state(self, x, state):
         """Validate ``x`` and ``state`` (see the class docstring); returns (x, states tuple of
@@ -393,6 +393,8 @@ class RNNCellBase(Module):
         return x.reshape(B, self.input_size), states, batched
 
     def forward(self, x, state=None):
+        """One step: x (B, I) or (I,), state h or (h, c) of (B, H) or (H,) each (None: zeros) ->
+        the new state of the same form (one fused C step kernel call, recorded as one tape node)."""
         x, states, batched = self.check_state(x, state)
         _, final, _ = run_direction(self.spec, x.reshape(1, x.shape[0], self.input_size), states, self.weight_ih,
                                     self.weight_hh, self.bias_ih, self.bias_hh, unroll=True,
@@ -445,6 +447,6 @@ class GRUCell(RNNCellBase):
         super().__init__("GRU", input_size, hidden_size, bias, dtype)
 
 
-# PyTorch's mode string -> the module classes (RNNBase.of_kind, RNNCellBase.of_kind)
-_LAYER_OF_MODE = {"RNN_TANH": RNN, "RNN_RELU": RNN, "LSTM": LSTM, "GRU": GRU}
-_CELL_OF_MODE = {"RNN_TANH": RNNCell, "RNN_RELU": RNNCell, "LSTM": LSTMCell, "GRU": GRUCell}
+# cell kind -> the module classes (RNNBase.of_kind, RNNCellBase.of_kind)
+_LAYER_OF_KIND = {"rnn_tanh": RNN, "rnn_relu": RNN, "lstm": LSTM, "gru": GRU}
+_CELL_OF_KIND = {"rnn_tanh": RNNCell, "rnn_relu": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
