@@ -109,3 +109,31 @@ def test_zero_size_steps(kind, B, H, unroll):
     ws = _weights(spec, I, H, rng)
     grads = _grads(spec, unroll, x, states, ws)
     assert grads[0].shape == (T, B, I) and not grads[0].any()
+
+
+def _respelled(spec):
+    """A new cell kind that is nothing but a spec: ``spec``'s rows under another name (the same C
+    family, so no C to add). Everything the layers run must come from these rows."""
+    from minigrad.nn.cell_registry import CellSpec
+    return CellSpec(spec.name + "_copy", spec.mode + "_COPY", spec.gate_names, spec.state_names, spec.c_cell,
+                    spec.step_caches, spec.step_saved, spec.seq_cache, spec.seq_backward_reads,
+                    spec.folded_bias, spec.separate_hidden_grad, spec.nonlinearity, spec.gates_over_gx,
+                    spec.composed_name, spec.supports_projection)
+
+
+@pytest.mark.parametrize("kind", ref.KINDS)
+@pytest.mark.parametrize("unroll", [False, True], ids=["fused", "unrolled"])
+def test_a_kind_given_only_as_a_spec_runs_both_time_loops(kind, unroll):
+    """The binding (kernels/cells.py) and the nodes dispatch on the spec's rows alone: a spec the
+    registry has never seen gives the registered kind's numbers, forward and backward."""
+    spec, rng = CELLS[kind], np.random.default_rng(6)
+    T, B, I, H = 4, 3, 2, 3
+    x = mg.tensor(rng.standard_normal((T, B, I)), requires_grad=True, dtype=np.float64)
+    states = [mg.tensor(rng.standard_normal((B, H)), requires_grad=True, dtype=np.float64)
+              for _ in spec.state_names]
+    ws = _weights(spec, I, H, rng)
+    lengths = np.array([4, 1, 3], np.int64)
+    want = _grads(spec, unroll, x, states, ws, lengths)
+    got = _grads(_respelled(spec), unroll, x, states, ws, lengths)
+    for a, b in zip(want, got):
+        np.testing.assert_array_equal(b, a)
