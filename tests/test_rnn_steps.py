@@ -137,3 +137,25 @@ def test_a_kind_given_only_as_a_spec_runs_both_time_loops(kind, unroll):
     got = _grads(_respelled(spec), unroll, x, states, ws, lengths)
     for a, b in zip(want, got):
         np.testing.assert_array_equal(b, a)
+
+
+@pytest.mark.parametrize("kind", ref.KINDS)
+def test_a_kind_given_only_as_a_spec_makes_layers_and_cells(kind):
+    """make_layer / make_cell of an unregistered spec: RNNBase / RNNCellBase run it as they are,
+    with the registered kind's parameter names and numbers."""
+    spec = CELLS[kind]
+    new = _respelled(spec)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 2, 4))
+    for unroll in (False, True):
+        a, b = spec.make_layer(4, 3, unroll=unroll, dtype=np.float64), new.make_layer(4, 3, unroll=unroll,
+                                                                                    dtype=np.float64)
+        assert type(b).__name__ == "RNNBase" and b.spec is new
+        b.load_state_dict(a.state_dict())
+        np.testing.assert_array_equal(b(x)[0].data, a(x)[0].data)
+    a, b = spec.make_cell(4, 3, dtype=np.float64), new.make_cell(4, 3, dtype=np.float64)
+    assert type(b).__name__ == "RNNCellBase" and b.spec is new
+    b.load_state_dict(a.state_dict())
+    ya, yb = a(x[0]), b(x[0])
+    for p, q in zip(ya if isinstance(ya, tuple) else (ya,), yb if isinstance(yb, tuple) else (yb,)):
+        np.testing.assert_array_equal(q.data, p.data)

@@ -22,15 +22,28 @@ A spec holds, for its kind (dimensions: T time, B batch, H hidden, G = ``gates``
 * ``seq_cache`` -- the (T, B, k*H) caches the sequence kernel keeps for backward, name -> k
   in its C argument order, and ``seq_backward_reads`` -- those the sequence backward reads;
 * ``step_output_names`` / ``seq_output_names`` -- the outputs of a step node / sequence node;
-* the kernel entry points (thin adapters over :mod:`minigrad.kernels`, one calling convention
-  for every kind): ``step_forward``, ``step_backward``, ``seq_forward``, ``seq_backward``;
+* ``step_caches`` / ``step_saved`` -- the (B, k*H) caches a step forward writes after the new
+  states, and what a step backward reads (by name), in the C argument order;
+* ``gates_over_gx`` -- the sequence forward may write its gate cache over gx (the LSTM);
+* ``c_flags`` -- the trailing int arguments of the kind's C kernels (the Elman RNN's relu);
+* the kernel entry points, one calling convention for every kind and no per-kind code (the
+  generic binding of :mod:`minigrad.kernels.cells` reads the rows above): ``bind_step``,
+  ``step_forward``, ``step_backward``, ``seq_forward``, ``seq_backward``;
 * ``make_layer`` / ``make_cell`` -- the nn modules of the kind (nn.LSTM, nn.LSTMCell, ...);
 * ``supports_projection`` -- whether a layer of the kind takes ``proj_size`` (PyTorch: the LSTM);
 * ``composed`` -- the step written with ordinary tape ops (:mod:`minigrad.nn.composed`);
 * ``reference`` -- the NumPy forward and hand-written BPTT (:mod:`minigrad.reference`) with this
   kind's name.
 
-Adding a cell kind: one spec here, its C rows and sequence-loop case (csrc/), one reference entry.
+Adding a cell kind touches: one spec here (data only: the rows the binding reads); in C, its gate
+rows (csrc/rnn_rows.inc), its planned step kernels and their unplanned wrappers (rnn_step.inc),
+its case in the sequence loop and the sequence entry points (rnn_seq.inc, rnn_seq.c's enum), the
+prototypes (rnn_cells.h, which is also the cffi declaration) and its naive reference step
+(rnn_ref.inc, rnn_ref.h); one NumPy reference entry (minigrad/reference/rnn.py) and its composed
+equations (minigrad/nn/composed.py). Not the binding (minigrad/kernels/cells.py), the tape nodes,
+the layers (``make_layer``/``make_cell`` run any spec through RNNBase / RNNCellBase; a named
+class such as nn.LSTM is optional) or the drawings; seq2seq runs any kind but offers the tested
+ones (``SEQ2SEQ_CELLS``); the parametrised tests pick it up from ``CELLS``.
 """
 import numpy as np
 

@@ -109,7 +109,9 @@ class RNNBase(Module):
     def of_kind(kind, input_size, hidden_size, num_layers=1, **kwargs):
         """The layer (RNN, LSTM or GRU) of a cell kind ('rnn_tanh', 'lstm', ... or a CellSpec)."""
         spec = cell_spec(kind)
-        cls = _LAYER_OF_KIND[spec.name]
+        cls = _LAYER_OF_KIND.get(spec.name)
+        if cls is None:          # a kind without a named class of its own: the base runs any spec
+            return RNNBase(spec, input_size, hidden_size, num_layers, **kwargs)
         if spec.nonlinearity:
             kwargs["nonlinearity"] = spec.nonlinearity
         return cls(input_size, hidden_size, num_layers, **kwargs)
@@ -363,9 +365,12 @@ class RNNCellBase(Module):
     def of_kind(kind, input_size, hidden_size, **kwargs):
         """The cell (RNNCell, LSTMCell or GRUCell) of a cell kind ('rnn_tanh', ... or a CellSpec)."""
         spec = cell_spec(kind)
+        cls = _CELL_OF_KIND.get(spec.name)
+        if cls is None:          # a kind without a named class of its own: the base runs any spec
+            return RNNCellBase(spec, input_size, hidden_size, **kwargs)
         if spec.nonlinearity:
             kwargs["nonlinearity"] = spec.nonlinearity
-        return _CELL_OF_KIND[spec.name](input_size, hidden_size, **kwargs)
+        return cls(input_size, hidden_size, **kwargs)
 
     def check_state(self, x, state):
         """Validate ``x`` and ``state`` (see the class docstring); returns (x, states tuple of
