@@ -289,7 +289,10 @@ class LSTM(RNNBase):
     Extra argument ``proj_size``: P in [1, H) projects every h_t to P features with
     ``weight_hr_l{k}`` (P, H); h_0, h_n, the output (T, B, D*P), the columns of
     ``weight_hh_l{k}`` (4H, P) and the input of layer k > 0 (D*P) are then P wide, c stays H
-    wide. Default 0 (no projection).
+    wide. Default 0 (no projection). How it runs: the fused LSTM kernels carry m_t = o_t * tanh(c_t)
+    (width H) through the recurrence with W_eff = W_hh @ W_hr (4H, H), since W_hh h_{t-1} =
+    W_eff m_{t-1}; h_0 enters once as W_hh h_0 in each row's first step, and all h_t = W_hr m_t
+    are one GEMM after the loop (:func:`~minigrad.nn.direction.run_projected_direction`).
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, **kwargs):
