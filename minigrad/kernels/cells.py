@@ -241,19 +241,13 @@ class BoundStep:
     __slots__ = ("fn", "head", "lengths", "sizes", "ctype", "where", "_keep")
 
     def __init__(self, stem, w_hh, batch, plan=None, lengths=None, post=(), flags=()):
-        dt = w_hh.dtype
-        self.ctype, self.where = _FROM[dt], f"{stem} step"
-        if plan is None:
-            w = contiguous(w_hh)
-            self.fn, head = cfunc(stem, dt), ptr(w)
-        else:
-            w = plan
-            self.fn, head = cfunc(stem + "_planned", dt), plan.handle
+        self.ctype, self.where = _FROM[w_hh.dtype], f"{stem} step"
+        self.fn, head, w = _step_kernel(stem, w_hh, False, plan)
         # the C arguments around the per-step arrays: (W_hh or plan, post...) and (B, H, flags...)
         self.head = (head,) + tuple(_nullable(a) for a in post)
         self.lengths = _lengths_arg(lengths)
         self.sizes = (batch, w_hh.shape[1]) + tuple(flags)
-        self._keep = (w, post)        # everything the pointers in head point into
+        self._keep = (w, plan, post)        # everything the pointers in head point into
 
     def __call__(self, arrays, t):
         fb, ct, null = ffi.from_buffer, self.ctype, ffi.NULL
