@@ -159,3 +159,16 @@ def test_a_kind_given_only_as_a_spec_makes_layers_and_cells(kind):
     ya, yb = a(x[0]), b(x[0])
     for p, q in zip(ya if isinstance(ya, tuple) else (ya,), yb if isinstance(yb, tuple) else (yb,)):
         np.testing.assert_array_equal(q.data, p.data)
+
+
+@pytest.mark.parametrize("unroll", [False, True], ids=["fused", "unrolled"])
+def test_strided_recurrent_bias(unroll):
+    """The GRU's b_hn is a slice of bias_hh; a strided bias_hh (assigned from elsewhere) is bound
+    to the steps as a contiguous copy, with the same numbers."""
+    ref_layer = CELLS["gru"].make_layer(3, 4, dtype=np.float64)
+    x = np.random.default_rng(8).standard_normal((3, 2, 3))
+    layer = CELLS["gru"].make_layer(3, 4, unroll=unroll, dtype=np.float64)
+    layer.load_state_dict(ref_layer.state_dict())
+    layer.bias_hh_l0.data = np.repeat(layer.bias_hh_l0.data, 2)[::2]
+    assert not layer.bias_hh_l0.data.flags.c_contiguous
+    np.testing.assert_array_equal(layer(x)[0].data, ref_layer(x)[0].data)

@@ -244,6 +244,7 @@ class BoundStep:
         self.ctype, self.where = _FROM[w_hh.dtype], f"{stem} step"
         self.fn, head, w = _step_kernel(stem, w_hh, False, plan)
         # the C arguments around the per-step arrays: (W_hh or plan, post...) and (B, H, flags...)
+        post = _inputs(*post)                # (checked by check_step_pass; copied only if strided)
         self.head = (head,) + tuple(_nullable(a) for a in post)
         self.lengths = _lengths_arg(lengths)
         self.sizes = (batch, w_hh.shape[1]) + tuple(flags)
