@@ -172,3 +172,26 @@ def test_strided_recurrent_bias(unroll):
     layer.bias_hh_l0.data = np.repeat(layer.bias_hh_l0.data, 2)[::2]
     assert not layer.bias_hh_l0.data.flags.c_contiguous
     np.testing.assert_array_equal(layer(x)[0].data, ref_layer(x)[0].data)
+
+
+@pytest.mark.parametrize("kind", ref.KINDS)
+def test_unrolled_steps_bitwise_equal_for_one_and_two_threads(kind):
+    """Each pass's BoundSteps use plans made at the thread count in force; results may not
+    depend on it (no reduction is split across threads)."""
+    spec, rng = CELLS[kind], np.random.default_rng(9)
+    T, B, I, H = 4, 13, 5, 37                      # B, H not multiples of the GEMM tiles
+    x = mg.tensor(rng.standard_normal((T, B, I)), requires_grad=True, dtype=np.float64)
+    states = [mg.tensor(rng.standard_normal((B, H)), requires_grad=True, dtype=np.float64)
+              for _ in spec.state_names]
+    ws = _weights(spec, I, H, rng)
+    lengths = rng.integers(1, T + 1, B).astype(np.int64)
+    before = mg.get_num_threads()
+    try:
+        runs = []
+        for n in (1, 2):
+            mg.set_num_threads(n)
+            runs.append(_grads(spec, True, x, states, ws, lengths, reverse=True))
+    finally:
+        mg.set_num_threads(before)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(b, a)
