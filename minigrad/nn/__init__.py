@@ -14,6 +14,8 @@ from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBas
 from . import composed
 from .attention import Attention, AttentionMemory
 from .seq2seq import Decoder, DecoderState, Encoder, Seq2Seq
+from .crf import CRF
+from .char_encoder import CharEncoder
 
 __all__ = ["Dropout", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Linear", "LinearFn", "Module",
            "Parameter", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "Sequential", "composed", "linear", "utils",
@@ -21,4 +23,4 @@ __all__ = ["Dropout", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Linear
            "functional", "init", "ModuleDict", "ModuleList", "ParameterDict", "ParameterList",
            "GELU", "Flatten", "Identity", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh",
            "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "L1Loss", "MSELoss", "NLLLoss",
-           "SmoothL1Loss"]
+           "SmoothL1Loss", "CRF", "CharEncoder"]
