@@ -222,3 +222,26 @@ def test_pos_malformed_file_and_missing_data(pos_tag, pos_data, tmp_path):
         pos_tag.main(_quick(tmp_path, "none"))
     with pytest.raises(SystemExit, match=r"expected one \*-ud-train.conllu"):
         pos_tag.main(_quick(tmp_path, "empty", "--data", str(tmp_path / "nothing")))
+
+
+def test_vectors_start_the_word_embeddings(pos_tag, pos_data, tmp_path):
+    # "zebra" occurs only in the test split: with a vector it joins the vocabulary anyway.
+    test = (pos_data / "xx_toy-ud-test.conllu").read_text(encoding="utf-8")
+    test += "\t".join(["1", "Zebra", "zebra", "NOUN", "_", "_", "0", "root", "_", "_"]) + "\n\n"
+    for split in ("train", "dev"):
+        (tmp_path / f"xx_toy-ud-{split}.conllu").write_text(
+            (pos_data / f"xx_toy-ud-{split}.conllu").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "xx_toy-ud-test.conllu").write_text(test, encoding="utf-8")
+    vec = {"dog": [0.5, -1.0, 2.0], "zebra": [1.5, 0.25, -0.75], "absent": [9.0, 9.0, 9.0]}
+    glove = tmp_path / "vectors.txt"
+    glove.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vec.items()), encoding="utf-8")
+    res = pos_tag.main(_quick(tmp_path, "vec", "--data", str(tmp_path), "--vectors", str(glove),
+                              "--epochs", "1", "--lr", "0"))
+    words = res["vocabs"]["words"]
+    weight = res["model"].word_emb.weight.data
+    assert weight.shape[1] == 3 and "absent" not in words
+    for w in ("dog", "zebra"):
+        np.testing.assert_array_equal(weight[words[w]], np.array(vec[w], dtype=np.float32))
+    glove.write_text("dog 1 2 3\ncat 1 2\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="vectors.txt, line 2: expected 3 values"):
+        pos_tag.main(_quick(tmp_path, "vec", "--data", str(tmp_path), "--vectors", str(glove)))
