@@ -35,8 +35,8 @@ PAD, UNK = "<pad>", "<unk>"            # index 0 and 1 of the word and char voca
 # Options that define a run (saved in the checkpoint, restored by --resume) and --quick's settings.
 RUN_KEYS = ("word_dim", "case_dim", "char_dim", "char_hidden", "hidden", "dropout", "word_dropout", "crf",
             "optimizer", "lr", "lr_decay", "momentum", "clip", "batch_size", "max_word_len", "seed")
-QUICK = dict(word_dim=16, case_dim=4, char_dim=8, char_hidden=8, hidden=16, batch_size=4, epochs=15,
-             patience=15, minutes=1.0, lr=0.01, dropout=0.0, word_dropout=0.0)
+QUICK = dict(word_dim=16, case_dim=4, char_dim=8, char_hidden=8, hidden=16, batch_size=4, epochs=8,
+             patience=8, minutes=1.0, lr=0.01, dropout=0.0, word_dropout=0.0)
 
 
 # ----------------------------------------------------------------------------- token features
