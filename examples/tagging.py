@@ -21,6 +21,7 @@ accuracy) and how to print a tagged sentence; ``run(task, argv)`` does the rest.
 import argparse
 import re
 import time
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
@@ -34,7 +35,7 @@ PAD, UNK = "<pad>", "<unk>"            # index 0 and 1 of the word and char voca
 
 # Options that define a run (saved in the checkpoint, restored by --resume) and --quick's settings.
 RUN_KEYS = ("word_dim", "case_dim", "char_dim", "char_hidden", "hidden", "dropout", "word_dropout", "crf",
-            "optimizer", "lr", "lr_decay", "momentum", "clip", "batch_size", "max_word_len", "seed")
+            "optimizer", "lr", "lr_decay", "momentum", "clip", "batch_size", "max_word_len", "ema", "seed")
 QUICK = dict(word_dim=16, case_dim=4, char_dim=8, char_hidden=8, hidden=16, batch_size=4, epochs=8,
              patience=8, minutes=1.0, lr=0.01, dropout=0.0, word_dropout=0.0)
 
@@ -208,6 +209,37 @@ def predict(model, data, batch_size=64):
     return out
 
 
+class WeightAverage:
+    """An exponential moving average of the parameters (Polyak averaging), evaluated in their place.
+
+    After every optimizer step: avg += (1 - d) (param - avg) with d = min(decay, (1 + t) / (10 + t))
+    at step t, so the first steps do not keep the random initialisation. The average of the
+    last few hundred steps is a smoother model than the last step's (the dev score jumps less).
+    """
+
+    def __init__(self, params, decay, arrays=None, steps=0):
+        self.params, self.decay, self.steps = params, decay, steps
+        self.arrays = [p.data.copy() for p in params] if arrays is None else [np.array(a) for a in arrays]
+
+    def update(self):
+        self.steps += 1
+        d = min(self.decay, (1.0 + self.steps) / (10.0 + self.steps))
+        for a, p in zip(self.arrays, self.params):
+            a += (1.0 - d) * (p.data - a)
+
+    @contextmanager
+    def applied(self):
+        """Inside the block the parameters hold the average; the trained values come back after."""
+        live = [p.data.copy() for p in self.params]
+        for a, p in zip(self.arrays, self.params):
+            p.data[...] = a
+        try:
+            yield
+        finally:
+            for x, p in zip(live, self.params):
+                p.data[...] = x
+
+
 def load_vectors(path, vocab_keys):
     """GloVe-format text vectors (``word v1 ... vd`` per line) of the words in ``vocab_keys``
     (normalised words); returns (dict key -> float32 vector, d). A line with another number of
@@ -256,6 +288,8 @@ def parse_args(task, argv):
     a("--lr-decay", type=float, default=0.0, help="lr / (1 + lr_decay * epoch) (0.05 with SGD is usual)")
     a("--momentum", type=float, default=0.9, help="SGD momentum")
     a("--clip", type=float, default=5.0, help="max gradient norm")
+    a("--ema", type=float, default=0.0, help="evaluate an exponential moving average of the weights with this "
+      "decay per step (e.g. 0.999; 0: the trained weights)")
     a("--batch-size", type=int, default=16, help="sentences per batch")
     a("--max-word-len", type=int, default=30, help="longer words keep their first and last characters")
     a("--epochs", type=int, default=100)
@@ -297,6 +331,8 @@ def save_checkpoint(path, state):
              "model": state["model"].state_dict(), "optim": state["opt"].state_dict(),
              "sched": state["sched"].state_dict(), "epoch": state["epoch"], "best_score": state["best_score"],
              "best_epoch": state["best_epoch"], "best_model": state["best_model"],
+             "ema": state["ema"].arrays if state["ema"] else [],
+             "ema_steps": state["ema"].steps if state["ema"] else 0,
              "history": {k: np.asarray(v, dtype=np.float64) for k, v in state["history"].items()},
              "rng": mg.default_generator().bit_generator.state}, path)
 
@@ -309,7 +345,10 @@ def load_checkpoint(path):
     model.load_state_dict(ck["model"])
     opt.load_state_dict(ck["optim"])
     sched.load_state_dict(ck["sched"])
-    return dict(run=ck["run"], vocabs=vocabs, model=model, opt=opt, sched=sched, epoch=ck["epoch"],
+    ema = None
+    if ck["run"]["ema"]:
+        ema = WeightAverage(list(model.parameters()), ck["run"]["ema"], ck["ema"], ck["ema_steps"])
+    return dict(ema=ema, run=ck["run"], vocabs=vocabs, model=model, opt=opt, sched=sched, epoch=ck["epoch"],
                 best_score=ck["best_score"], best_epoch=ck["best_epoch"], best_model=ck["best_model"],
                 history={k: list(v) for k, v in ck["history"].items()}, rng=ck["rng"])
 
@@ -330,7 +369,13 @@ def new_state(args, train, dev, test):
         model.word_emb.weight.data[rows] = np.stack([vectors[itos[i]] for i in rows])
         print(f"--vectors: {len(rows):,} of {len(itos):,} words start from {args.vectors}")
     return dict(run=run, vocabs=vocabs, model=model, opt=opt, sched=sched, epoch=0, best_score=-1.0,
-                best_epoch=0, best_model=None, history={"loss": [], "dev": []})
+                best_epoch=0, best_model=None, history={"loss": [], "dev": []},
+                ema=WeightAverage(list(model.parameters()), run["ema"]) if run["ema"] else None)
+
+
+def averaged(state):
+    """A context in which the model holds the weights it is evaluated with (the average if any)."""
+    return state["ema"].applied() if state["ema"] is not None else nullcontext()
 
 
 def _progress(total, disable, desc):
@@ -389,6 +434,8 @@ def run(task, argv=None):
             loss.backward()
             nn.utils.clip_grad_norm_(params, runo["clip"])
             opt.step()
+            if state["ema"] is not None:
+                state["ema"].update()
             lv = float(loss.item())
             total, tokens = total + lv * batch.lengths.sum(), tokens + batch.lengths.sum()
             if bar is not None:
@@ -400,13 +447,15 @@ def run(task, argv=None):
             bar.close()
         sched.step()
         state["epoch"] += 1
-        dev_score = score("dev")[0]
+        with averaged(state):
+            dev_score = score("dev")[0]
         state["history"]["loss"].append(float(total / max(tokens, 1)))
         state["history"]["dev"].append(float(dev_score))
         better = dev_score > state["best_score"]
         if better:
             state["best_score"], state["best_epoch"] = dev_score, state["epoch"]
-            state["best_model"] = {k: v.copy() for k, v in model.state_dict().items()}
+            with averaged(state):
+                state["best_model"] = {k: v.copy() for k, v in model.state_dict().items()}
         print(f"epoch {state['epoch']}: train loss {total / max(tokens, 1):.4f} per token, dev {task.metric} "
               f"{dev_score:.2f}{' (best)' if better else ''}, {time.perf_counter() - t_epoch:.0f} s, "
               f"{time.perf_counter() - t0:.0f} s in all", flush=True)

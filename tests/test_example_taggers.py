@@ -147,8 +147,10 @@ def test_ner_checkpoint_restores_the_best_model(ner, ner_run):
 
 
 def test_ner_resume_continues_the_same_run(ner, ner_data, tmp_path):
-    # Dropout and word dropout on, so the restored random generator matters too.
-    common = ["--data", str(ner_data), "--dropout", "0.3", "--word-dropout", "0.5", "--patience", "99"]
+    # Dropout and word dropout on, so the restored random generator matters too; the weight
+    # average (--ema) must be restored as well.
+    common = ["--data", str(ner_data), "--dropout", "0.3", "--word-dropout", "0.5", "--patience", "99",
+              "--ema", "0.9"]
     straight = ner.main(_quick(tmp_path, "straight", *common, "--epochs", "4"))
     ner.main(_quick(tmp_path, "part", *common, "--epochs", "2"))
     resumed = ner.main(_quick(tmp_path, "part", *common, "--epochs", "4", "--resume", str(tmp_path / "part.npz")))
@@ -245,3 +247,19 @@ def test_vectors_start_the_word_embeddings(pos_tag, pos_data, tmp_path):
     glove.write_text("dog 1 2 3\ncat 1 2\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="vectors.txt, line 2: expected 3 values"):
         pos_tag.main(_quick(tmp_path, "vec", "--data", str(tmp_path), "--vectors", str(glove)))
+
+
+def test_weight_average_is_the_debiased_ema_and_applied_temporarily(pos_tag):
+    tagging = pos_tag.tagging
+    p = mg.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    avg = tagging.WeightAverage([p], decay=0.5)
+    want = p.data.copy()
+    for t, value in enumerate([3.0, 5.0, -1.0], 1):
+        p.data[...] = value
+        avg.update()
+        d = min(0.5, (1 + t) / (10 + t))                 # 0.18.., 0.25, 0.307..: the warm-up decays
+        want = d * want + (1 - d) * value
+    np.testing.assert_allclose(avg.arrays[0], want, rtol=1e-12)
+    with avg.applied():
+        np.testing.assert_array_equal(p.data, avg.arrays[0])
+    np.testing.assert_array_equal(p.data, [-1.0, -1.0])
