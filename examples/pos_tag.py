@@ -21,7 +21,8 @@ from minigrad.text import read_conllu  # noqa: E402
 
 
 class POS:
-    name, metric, hidden, minutes = "pos_tag", "accuracy", 100, 15.0
+    name, metric = "pos_tag", "accuracy"
+    defaults = dict(minutes=15.0)
     description = __doc__.split("\n")[0]
     data_help = "directory with a UD treebank: *-ud-train.conllu, *-ud-dev.conllu, *-ud-test.conllu"
 

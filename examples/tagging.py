@@ -16,7 +16,8 @@ vocabularies, the model, the best model, the optimizer and the random state: ``-
 continues from the last finished epoch.
 
 A task (ner.py, pos_tag.py) supplies: the three splits, how to score predicted tags (entity F1,
-accuracy) and how to print a tagged sentence; ``run(task, argv)`` does the rest.
+accuracy), how to print a tagged sentence and its own option defaults (``defaults``: the
+settings that reached its target); ``run(task, argv)`` does the rest.
 """
 import argparse
 import re
@@ -279,7 +280,7 @@ def parse_args(task, argv):
     a("--case-dim", type=int, default=8, help="capitalisation-pattern embedding size (0: none)")
     a("--char-dim", type=int, default=25, help="character embedding size")
     a("--char-hidden", type=int, default=25, help="char-BiLSTM size per direction (0: no char features)")
-    a("--hidden", type=int, default=task.hidden, help="word BiLSTM size per direction")
+    a("--hidden", type=int, default=100, help="word BiLSTM size per direction")
     a("--dropout", type=float, default=0.5, help="dropout on the token features and the BiLSTM output")
     a("--word-dropout", type=float, default=0.5, help="probability of replacing a word seen once by <unk>")
     a("--vectors", metavar="FILE", help="GloVe-format text vectors to start the word embeddings from")
@@ -294,7 +295,7 @@ def parse_args(task, argv):
     a("--max-word-len", type=int, default=30, help="longer words keep their first and last characters")
     a("--epochs", type=int, default=100)
     a("--patience", type=int, default=5, help="stop after this many epochs without a better dev score")
-    a("--minutes", type=float, default=task.minutes, help="training time budget (dev evaluations included)")
+    a("--minutes", type=float, default=15.0, help="training time budget (dev evaluations included)")
     a("--seed", type=int, default=0)
     a("--threads", type=int, default=2)
     a("--checkpoint", default=f"{task.name}.npz", help="where to save checkpoints (after every epoch)")
@@ -302,6 +303,7 @@ def parse_args(task, argv):
     a("--show", type=int, default=5, help="tagged test sentences to print")
     a("--quick", action="store_true", help="smoke test: a tiny model for a few epochs")
     a("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(**task.defaults)
     args = p.parse_args(argv)
     if args.quick:
         given = {s.split("=")[0].lstrip("-").replace("-", "_") for s in (argv or []) if s.startswith("--")}
