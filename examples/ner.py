@@ -37,9 +37,9 @@ def find_files(directory):
 
 class NER:
     name, metric = "ner", "F1"
-    # NER overfits fast (dev F1 jumps by +-0.5 between epochs): a decaying lr, a patient early stop
-    # and the averaged weights
-    defaults = dict(minutes=30.0, lr_decay=0.1, patience=10, ema=0.999)
+    # NER overfits fast and dev F1 jumps by +-0.5 between epochs: a decaying lr and a patient early
+    # stop (with lr_decay 0 and patience 5 the CoNLL run stopped at epoch 17, test F1 84.4)
+    defaults = dict(minutes=30.0, lr_decay=0.1, patience=10)
     description = __doc__.split("\n")[0]
     data_help = ("directory with CoNLL-2003: eng.train eng.testa eng.testb (IOB1) or train.txt valid.txt "
                  "test.txt (IOB2)")
