@@ -11,6 +11,11 @@ The model and the training loop are examples/tagging.py's (shared with pos_tag.p
 are read as BIO (IOB1 files converted), trained as IOBES (``--tags bio`` to keep BIO) and
 converted back to BIO for evaluation: entity-level precision, recall and F1 by ``seqeval``
 (the CoNLL evaluation script's rules), per entity type; early stopping on dev F1.
+
+Measured (2026-11-29, AMD EPYC shared with other jobs, ``--threads 1``, seed 0, random word
+embeddings): best dev F1 90.49 at epoch 24 of 34, test F1 85.09 (LOC 89.5, MISC 76.0, ORG 80.3,
+PER 89.4) in 13.0 minutes of training. Lample et al.'s ablation without pretrained embeddings
+is about 83.6; their full model with pretrained embeddings 90.94.
 """
 import os
 import sys

@@ -8,6 +8,10 @@
 The model and the training loop are examples/tagging.py's (shared with ner.py); the tags are
 the CoNLL-U UPOS column (multiword-token lines such as "don't" are skipped, their words kept).
 Score: token accuracy, per tag too; early stopping on dev accuracy.
+
+Measured on UD English EWT 2.16 (2026-11-29, AMD EPYC shared with other jobs, ``--threads 1``,
+seed 0, random word embeddings, the CRF): best dev accuracy 94.88% at epoch 15 of 20, test
+95.33%, in 9.3 minutes of training.
 """
 import glob
 import os
