@@ -1,6 +1,6 @@
 """nn.CRF against pytorch-crf (torchcrf): the NLL's forward + backward, and Viterbi decoding.
 
-    python bench/bench_crf.py [--repeat R] [--dtype float32|float64]
+    python bench/bench_crf.py [--repeat R] [--dtype float32|float64] [--threads N]
 
 At (B, T, K) = (32, 40, 9) and (32, 40, 17) -- a CoNLL NER tag set and a UPOS-sized one --
 with a mask of random lengths in [T/2, T], the same inputs and parameters for every variant:
@@ -10,10 +10,13 @@ with a mask of random lengths in [T/2, T], the same inputs and parameters for ev
               asked to measure against the C kernel pair
   torchcrf    pytorch-crf 0.7.2 on PyTorch (CPU), -crf(emissions, tags, mask).backward()
 Each variant is timed in turns (interleaved repeats, so drifting machine load hits all alike);
-the table shows the median time per call and the ratio torchcrf / variant (> 1: faster than
-pytorch-crf). Threads: minigrad and torch both use the thread count printed in the header.
+the table shows the median wall time per call, the median process CPU time per call (all
+threads; on a machine shared with other jobs it shows the work done, wall time also the waiting)
+and the ratio of wall times torchcrf / variant (> 1: faster than pytorch-crf). Threads: minigrad
+and torch both use the thread count printed in the header.
 """
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -26,14 +29,18 @@ from minigrad import kernels as K
 
 
 def cpu_name():
+    """The CPU's model name with its family/model numbers (AMD family 25 = 0x19: Zen 3 / Zen 4)."""
+    info = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or "unknown CPU"
+    if "model name" not in info:
+        return platform.processor() or "unknown CPU"
+    return f"{info['model name']} (family {info.get('cpu family', '?')} model {info.get('model', '?')})"
 
 
 def tape_nll(em, tags, mask, start, end, trans):
@@ -57,15 +64,15 @@ def tape_nll(em, tags, mask, start, end, trans):
 
 
 def timed(fn, min_time=0.02):
-    """Seconds per call of fn(): one batch of calls lasting >= min_time."""
-    reps, dt = 1, 0.0
+    """(wall seconds, process CPU seconds) per call of fn(): one batch of calls lasting >= min_time."""
+    reps = 1
     while True:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(reps):
             fn()
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         if dt >= min_time:
-            return dt / reps
+            return dt / reps, dc / reps
         reps *= 2
 
 
@@ -73,8 +80,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    ap.add_argument("--threads", type=int, default=None, help="threads for minigrad and torch "
+                    "(default: minigrad's current count)")
     args = ap.parse_args()
     dtype = np.dtype(args.dtype)
+    if args.threads:
+        K.set_num_threads(args.threads)
     nt = K.get_num_threads()
     try:
         import torch
@@ -84,9 +95,11 @@ def main():
     except ImportError:
         torch = torchcrf = None
         tver = "torch / pytorch-crf not installed"
-    print(f"# CPU: {cpu_name()}; avx2+fma={K.cpu_has_avx2_fma()}, openmp={K.has_openmp()}, "
+    load = f"load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    print(f"# CPU: {cpu_name()}, {os.cpu_count()} cores, {load}; avx2+fma={K.cpu_has_avx2_fma()}, openmp={K.has_openmp()}, "
           f"threads={nt}; {tver}; dtype={dtype.name}; median of {args.repeat} interleaved repeats")
-    print(f"{'B':>3s} {'T':>3s} {'K':>3s}  {'task':16s} {'variant':10s} {'ms/call':>9s} {'torchcrf/x':>10s}")
+    print(f"{'B':>3s} {'T':>3s} {'K':>3s}  {'task':8s} {'variant':10s} {'wall ms':>9s} {'cpu ms':>9s} "
+          f"{'torchcrf/x':>10s}")
     for (B, T, K_) in ((32, 40, 9), (32, 40, 17)):
         rng = np.random.default_rng(0)
         em = rng.normal(size=(T, B, K_)).astype(dtype)
@@ -139,11 +152,12 @@ def main():
             for _ in range(args.repeat):
                 for name, fn in fns.items():
                     times[name].append(timed(fn))
-            ref = statistics.median(times["torchcrf"]) if "torchcrf" in times else None
-            for name, ts in times.items():
-                med = statistics.median(ts)
-                ratio = f"{ref / med:10.2f}" if ref else f"{'-':>10s}"
-                print(f"{B:3d} {T:3d} {K_:3d}  {task:16s} {name:10s} {med * 1e3:9.3f} {ratio}")
+            med = {name: (statistics.median(w for w, _ in ts), statistics.median(c for _, c in ts))
+                   for name, ts in times.items()}
+            ref = med.get("torchcrf")
+            for name, (wall, cpu) in med.items():
+                ratio = f"{ref[0] / wall:10.2f}" if ref else f"{'-':>10s}"
+                print(f"{B:3d} {T:3d} {K_:3d}  {task:8s} {name:10s} {wall * 1e3:9.3f} {cpu * 1e3:9.3f} {ratio}")
 
 
 if __name__ == "__main__":

@@ -537,8 +537,11 @@ def main():
     if args.baseline:
         frameworks += [b for b, role in BASELINE_ROLES.items() if role in frameworks]
         args.isolate = True
+        # run from bench/: `python -c` puts the working directory first on sys.path, and from the
+        # repository root that would import this checkout's unbuilt minigrad/ instead of the baseline's
         base_ver = subprocess.run([args.baseline, "-c", "import minigrad; print(minigrad.__file__)"],
-                                  capture_output=True, text=True, check=True).stdout.strip()
+                                  capture_output=True, text=True, check=True,
+                                  cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
         print(f"baseline: {args.baseline} (minigrad from {base_ver}); this build: {mg.__file__}")
     load = os.getloadavg()
     print(f"threads={args.threads}  float32  one layer, one training step (forward, MSE on all outputs, "

@@ -15,7 +15,8 @@
 #define CRF_TINY 1e-250
 #define CRF_MAX_LOG_SCALE 600.0
 /* One chunk's workspace slot: d trans partial (K*K), d start and d end partials (K each),
- * scratch (4K). The workspace (crf.h) is [W or A^T (K*K) | A (K*K) | s (K) | e (K) | slots]. */
+ * scratch (4K). The workspace (crf.h) is
+ * [W, or A^T for Viterbi (K*K) | A (K*K) | W^T (K*K, backward) | s (K) | e (K) | slots]. */
 #define CRF_SLOT(K) ((K) * (K) + 6 * (K))
 
 #ifdef _OPENMP
@@ -69,17 +70,6 @@ static void vec_mat(double *restrict out, const double *restrict u, const double
         if (ui == 0.0) continue;
         const double *restrict w = W + i * K;
         for (int64_t j = 0; j < K; j++) out[j] += ui * w[j];
-    }
-}
-
-/* out[i] = sum_j W[i*K + j] * v[j]. */
-static void mat_vec(double *restrict out, const double *restrict W, const double *restrict v,
-                    int64_t K) {
-    for (int64_t i = 0; i < K; i++) {
-        const double *restrict w = W + i * K;
-        double s = 0.0;
-        for (int64_t j = 0; j < K; j++) s += w[j] * v[j];
-        out[i] = s;
     }
 }
 

@@ -10,7 +10,7 @@
  *   start (K), end (K), trans (K, K): trans[i*K + j] is the score of tag i followed by tag j
  *   alpha  (B, T, K) double: alpha_t(j) (rows t >= L are not written)
  *   logz, nll, score (B,) double;  best (B, T) int64 (-1 at t >= L);  bp (B, T, K) int32
- *   work   double workspace, 2*K*K + 2*K + ceil(B/C) * (K*K + 6*K) elements (the references
+ *   work   double workspace, 3*K*K + 2*K + ceil(B/C) * (K*K + 6*K) elements (the references
  *          of crf_ref.c need (T + 1) * K)
  *
  * Equations, for one sequence y_0 .. y_{L-1} with emissions E_t (K) (A = trans, s = start,

@@ -88,6 +88,15 @@ def test_nll_logz_and_best_path_match_brute_force(dtype, T, B, K_, L):
     np.testing.assert_allclose(logz, [r[0] for r in ref], rtol=8 * EPS64 * T)
 
 
+def test_tensor_tags_mask_and_lengths():
+    crf = make_crf(3)
+    em, tags, L = case(5, 4, 3, seed=14)
+    want = crf(em, tags, lengths=L).item()
+    assert crf(mg.tensor(em), mg.tensor(tags), mask=mg.tensor(mask_of(L, 5))).item() == want
+    assert crf(em, mg.tensor(tags), lengths=mg.tensor(L)).item() == want
+    assert crf.decode(mg.tensor(em), lengths=mg.tensor(L)) == crf.decode(em, mask=mask_of(L, 5).astype(np.uint8))
+
+
 def test_no_mask_means_full_length():
     crf = make_crf(3)
     em, tags, _ = case(4, 2, 3)
@@ -97,7 +106,7 @@ def test_no_mask_means_full_length():
 
 
 # ------------------------------------------------------------------ fast kernels vs reference
-SHAPES = [(1, 1, 1), (1, 5, 3), (2, 4, 2), (7, 5, 1), (13, 9, 5), (6, 4, 17), (11, 3, 33), (40, 32, 9)]
+SHAPES = [(1, 1, 1), (3, 0, 4), (1, 5, 3), (2, 4, 2), (7, 5, 1), (13, 9, 5), (6, 4, 17), (11, 3, 33), (40, 32, 9)]
 
 
 def _kernel_args(T, B, K_, dtype, seed, batch_first):
@@ -115,7 +124,7 @@ def test_fast_kernels_match_reference(dtype, T, B, K_, batch_first):
     em, tags, L, p = _kernel_args(T, B, K_, dtype, T + B + K_, batch_first)
     fast = crf_forward(em, tags, L, *p, batch_first=batch_first)
     ref = crf_forward(em, tags, L, *p, batch_first=batch_first, reference=True)
-    scale = np.abs(ref[1]).max() + T                 # |log Z| and the terms it sums
+    scale = np.abs(ref[1]).max(initial=0) + T      # |log Z| and the terms it sums
     for a, r in zip(fast[:2], ref[:2]):
         np.testing.assert_allclose(a, r, rtol=0, atol=64 * EPS64 * scale)
     g = np.random.default_rng(1).normal(size=B)
@@ -332,8 +341,8 @@ def _bad(crf, em, tags, **kw):
     (lambda c, em, t: c(em, t, mask=np.ones((4, 2), bool), lengths=[4, 4]), ValueError, "not both"),
     (lambda c, em, t: c(em, t, lengths=[0, 4]), ValueError, r"lengths must lie in \[1, 4\]"),
     (lambda c, em, t: c(em, t, lengths=[5, 4]), ValueError, r"lengths must lie in \[1, 4\]"),
-    (lambda c, em, t: c(em, t, lengths=[4]), ValueError, "one length per sequence"),
-    (lambda c, em, t: c(em, t, lengths=[4.0, 4.0]), TypeError, "lengths must hold integers"),
+    (lambda c, em, t: c(em, t, lengths=[4]), ValueError, "one length per batch item"),
+    (lambda c, em, t: c(em, t, lengths=[4.0, 4.0]), TypeError, "lengths must be integers"),
     (lambda c, em, t: c(em, t, reduction="batchmean"), ValueError, "unknown reduction 'batchmean'"),
     (lambda c, em, t: c(np.where(em > 0, np.nan, em), t), ValueError, "NaN or infinite"),
     (lambda c, em, t: c(em[:0], t[:0]), ValueError, "no time steps"),
@@ -394,3 +403,69 @@ def test_matches_pytorch_crf(dtype, batch_first):
             np.testing.assert_allclose(getattr(crf, name).grad, getattr(tc, name).grad.numpy(),
                                        err_msg=name, **tol)
     assert crf.decode(em, mask=mask) == tc.decode(torch.from_numpy(em), torch.from_numpy(mask))
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda em, y, L, p: crf_forward(em, y, L, p[0].astype(np.float32), *p[1:]), TypeError,
+     "start_transitions has dtype float32 .* emissions is float64"),
+    (lambda em, y, L, p: crf_forward(em, y, L, p[0], p[1], p[2][:2]), ValueError,
+     r"transitions has shape \(2, 3\), expected \(3, 3\)"),
+    (lambda em, y, L, p: crf_forward(em[..., :0], y, L, p[0][:0], p[1][:0], p[2][:0, :0]), ValueError,
+     r"no tags \(K = 0\)"),
+    (lambda em, y, L, p: crf_forward(em[0], y, L, *p), ValueError, "emissions must be 3-D"),
+    (lambda em, y, L, p: crf_forward(em, y.T, L, *p), ValueError, r"tags must be integers of shape \(2, 4\)"),
+    (lambda em, y, L, p: crf_forward(em, y + 3, L, *p), ValueError, r"tags hold 3"),
+    (lambda em, y, L, p: crf_forward(em, y, L.astype(np.uint64) + 2**63, *p), ValueError,
+     r"lengths must lie in \[1, 4\]"),
+    (lambda em, y, L, p: crf_forward(em, y, L[:1], *p), ValueError, "lengths must be 2 integers"),
+    (lambda em, y, L, p: crf_forward(em, None, L, *p), ValueError, "has no tags"),
+    (lambda em, y, L, p: crf_backward(np.ones(3), np.zeros((2, 4, 3)), np.zeros(2), em, y, L, *p),
+     ValueError, r"do not match B=2"),
+    (lambda em, y, L, p: crf_viterbi(em.astype(np.int32), L, *p), TypeError, "float32 or float64"),
+    (lambda em, y, L, p: crf_viterbi(em, L, p[0], p[1], p[2].astype(np.float32)), TypeError,
+     "transitions has dtype float32"),
+])
+def test_binding_checks_before_any_c(call, exc, match):
+    """The kernel binding's own checks: what the C code relies on, named, before it runs."""
+    em, tags, L, p = _kernel_args(4, 2, 3, np.float64, 0, False)
+    with pytest.raises(exc, match=match):
+        call(em, tags, L, p)
+
+
+def test_loads_a_pytorch_crf_state_dict():
+    torch = pytest.importorskip("torch")
+    torchcrf = pytest.importorskip("torchcrf")
+    tc = torchcrf.CRF(4).double()
+    crf = nn.CRF(4, dtype=np.float64)
+    crf.load_state_dict({k: v.numpy() for k, v in tc.state_dict().items()})
+    em, tags, L = case(5, 3, 4, seed=13)
+    mask = mask_of(L, 5)
+    theirs = -tc(torch.from_numpy(em), torch.from_numpy(tags), torch.from_numpy(mask), reduction="sum")
+    np.testing.assert_allclose(crf(em, tags, mask=mask, reduction="sum").item(), theirs.item(), rtol=1e-12)
+
+
+def test_learns_a_tagging_rule_only_transitions_can_express():
+    """BIO spans (tags O=0, B=1, I=2): token 0 begins a span (B), token 3 continues an open span (I
+    after B or I, O after O), tokens 1 and 2 are outside (O). The emissions see only the current
+    token, so token 3 is ambiguous for them; learning that O -> I is impossible makes the decoded
+    paths exact."""
+    rng = np.random.default_rng(0)
+    T, B, V = 10, 16, 4
+    x = rng.choice(V, (T, B), p=[0.2, 0.2, 0.2, 0.4])
+    y = np.zeros((T, B), np.int64)
+    for t in range(T):
+        y[t] = np.where(x[t] == 0, 1, np.where((x[t] == 3) & (y[t - 1] > 0) if t else False, 2, 0))
+    assert ((x == 3) & (y == 2)).any() and ((x == 3) & (y == 0)).any()    # token 3 is ambiguous
+    crf = nn.CRF(3, dtype=np.float64)
+    emb = nn.Embedding(V, 3, dtype=np.float64)           # per-token emission scores
+    opt = mg.optim.Adam(list(crf.parameters()) + list(emb.parameters()), lr=0.1)
+    first = None
+    for _ in range(200):
+        loss = crf(emb(x), y)
+        first = loss.item() if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.1 * first
+    assert crf.decode(emb(x).numpy()) == y.T.tolist()
+    assert crf.transitions.data[0, 2] < crf.transitions.data[1, 2] - 1      # O -> I learned unlikely

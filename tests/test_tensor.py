@@ -518,3 +518,27 @@ def test_grad_buffer_outside_backward_errors():
     y = leaf([1.0, 2.0]) * 2
     with pytest.raises(RuntimeError, match=r"Mul.grad_buffer\(0\) called outside backward"):
         y.grad_fn.grad_buffer(0)
+
+
+@pytest.mark.parametrize("op", ["leaf", "mul", "softmax", "log_softmax", "tanh", "ce_none", "twice"])
+def test_backward_borrows_the_callers_grad_without_writing_it(op):
+    # backward(grad) does not copy `grad` any more; no op may write into it, and the result must be
+    # the same as with a private copy.
+    import minigrad.nn.functional as F
+    rng = np.random.default_rng(3)
+    x = mg.tensor(rng.standard_normal((6, 5)), requires_grad=True)
+    fns = {"leaf": lambda: x, "mul": lambda: x * 2.0, "softmax": lambda: F.softmax(x, dim=1),
+           "log_softmax": lambda: F.log_softmax(x, dim=0), "tanh": lambda: mg.tanh(x),
+           "ce_none": lambda: F.cross_entropy(x, mg.tensor(np.arange(6) % 5), reduction="none"),
+           "twice": lambda: x + x}
+    y = fns[op]()
+    g = rng.standard_normal(y.shape)
+    g_before = g.copy()
+    y.backward(g)
+    assert np.array_equal(g, g_before)
+    got = x.grad.copy()
+    x.grad += 1.0                                   # .grad is the library's array, not the caller's
+    assert np.array_equal(g, g_before)
+    x.grad = None
+    fns[op]().backward(g_before.copy())
+    np.testing.assert_array_equal(got, x.grad)

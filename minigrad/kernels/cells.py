@@ -1,5 +1,12 @@
 """Bindings of the recurrent cell kernels (csrc/rnn_cells.h): single steps forward and backward,
-step plans, and the whole-sequence drivers.
+step plans, and the whole-sequence drivers -- one binding for every cell kind.
+
+Nothing here is written per kind: :func:`step_forward`, :func:`step_backward`,
+:func:`seq_forward`, :func:`seq_backward` and :class:`BoundStep` take the kind's ``CellSpec``
+(minigrad/nn/cell_registry.py), whose rows (gates, states, caches, what backward reads, flags)
+say which arrays go where in the C call; the C argument order every family follows is spelled
+out above each of them. ``rnn_step_forward``, ``lstm_seq_backward``, ... are the named entry
+points of the three built-in kinds, one call each; a new kind needs none.
 
 Every entry point first calls ``_check_call`` on the caller's arrays (types, dtypes, shapes,
 outputs, overlaps, lengths, t, plan, flags), before any copy or allocation; each check runs once
@@ -13,20 +20,27 @@ from .common import cfunc, check_arrays, check_flag, check_int, contiguous, ffi,
 
 
 # ----------------------------------------------------------------------------- recurrent cells
-# Fused RNN / LSTM / GRU kernels of csrc/rnn_cells.h (read its header comment for the maths and
-# the variable-length rules). Legend: T time, B batch, H hidden, G gates (rnn 1, lstm 4, gru 3).
+# Fused cell kernels of csrc/rnn_cells.h (read its header comment for the maths and the
+# variable-length rules). Legend: T time, B batch, H hidden, G gates (the spec's ``gates``).
 # The layer computes gx = X @ W_ih^T + biases for all steps as one GEMM; these kernels do the
 # recurrent part. Step kernels: one time step, caches returned for backward; step backward
 # WRITES the gate gradients and ACCUMULATES into dh_prev/dc_prev (zeros unless given). Sequence
 # drivers: the whole time loop of one direction in C; they return the caches as a dict.
-CELL_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-# CELL_GATES: gate blocks per C kernel family (the mg_rnn_* / mg_lstm_* / mg_gru_* symbols; the
-# cell registry, minigrad/nn/cell_registry.py, maps each cell kind to its family as spec.c_cell).
-# SEQ_CACHE: per family, the (T,B,.) caches the sequence forward returns: name -> width in units of H.
-SEQ_CACHE = {"rnn": (("hprev", 1), ("out", 1)),
-              "lstm": (("hprev", 1), ("cprev", 1), ("gates", 4), ("tanh_c", 1)),
-              "gru": (("hprev", 1), ("gates", 3), ("hn", 1))}
 from ..dtypes import INT64_MAX as _INT64_MAX   # lengths and t are int64 in C
+
+
+_FAMILIES = {}    # C family -> its CellSpec (the rows), filled on first use
+
+
+def _cell(c_cell):
+    """The rows of the C family ``c_cell`` ('rnn', 'lstm', 'gru'): the first CellSpec using it.
+    The rows live with each kind in the cell registry (minigrad/nn/cell_registry.py), which is
+    imported here on first use because minigrad.nn itself imports this package."""
+    cell = _FAMILIES.get(c_cell)
+    if cell is None:
+        from ..nn.cell_registry import family
+        cell = _FAMILIES[c_cell] = family(c_cell)
+    return cell
 
 
 def _nullable(a):
@@ -145,9 +159,10 @@ class StepPlan:
 
     def __init__(self, kind, w_hh, batch, backward=False):
         where = "StepPlan"
-        if kind not in CELL_GATES:
-            raise ValueError(f"{where}: kind must be one of {sorted(CELL_GATES)}, got {kind!r}")
-        G = CELL_GATES[kind]
+        from ..nn.cell_registry import families
+        if not isinstance(kind, str) or kind not in families():
+            raise ValueError(f"{where}: kind must be one of {families()}, got {kind!r}")
+        G = _cell(kind).gates
         H = _check_call(where, [("w_hh", w_hh, f"{G}H H")], flags=[("backward", backward)])["H"]
         if not (w_hh.flags.c_contiguous and w_hh.flags.aligned):   # the plan is tied to this array
             raise ValueError(f"{where}: w_hh {w_hh.shape} must be C-contiguous and aligned (the plan "
@@ -196,37 +211,140 @@ def _step_kernel(stem, w, reference, plan):
     return fn, plan.handle, w
 
 
+def check_step_pass(where, gates, w_hh, gx, states, state_names, b_hn=None, lengths=None):
+    """Every check the per-step kernel calls of one pass need, made ONCE before its first step:
+    w_hh (G*H, H), gx (T, B, G*H), each state (B, H) (named by ``state_names``), b_hn (H,) or None,
+    all of one float dtype, and lengths (B,) in [0, T]. After it, a :class:`BoundStep` runs the
+    pass's steps on these arrays (and on arrays the steps make from them) with no further checks."""
+    _check_call(where, [("w_hh", w_hh, f"{gates}H H"), ("gx", gx, f"T B {gates}H")]
+                + [(name, s, "B H") for name, s in zip(state_names, states)] + [("b_hn", b_hn, "H", True)],
+                lengths=lengths, steps="T")
+
+
+_FROM = {np.dtype(np.float32): "float[]", np.dtype(np.float64): "double[]"}
+
+
+class BoundStep:
+    """One step kernel (``mg_<stem>``, e.g. stem 'lstm_forward') bound to everything that stays
+    fixed over one pass -- its StepPlan (W_hh packed once), lengths, the parameters after W_hh
+    (the GRU forward's b_hn) and the trailing flags (the Elman RNN's relu) -- for the unrolled
+    layer's own per-step calls: ``step(arrays, t)`` calls C with no checks at all.
+
+    ``arrays`` are the kernel's array arguments in C order (outputs, then the inputs before W_hh;
+    None for an optional one such as the LSTM's dc). They must be what :func:`check_step_pass`
+    checked or arrays of those shapes and dtype the pass made itself (slices of gx, states the
+    previous step wrote, C-contiguous gradient buffers): that check, once per pass, is what makes
+    the per-step call safe. Anything else goes through the public step functions, which check
+    every call. ``plan`` None (B or H is 0: nothing to pack) binds the kernel that takes W_hh
+    itself (``w_hh``)."""
+
+    __slots__ = ("fn", "head", "lengths", "sizes", "ctype", "where", "_keep")
+
+    def __init__(self, stem, w_hh, batch, plan=None, lengths=None, post=(), flags=()):
+        self.ctype, self.where = _FROM[w_hh.dtype], f"{stem} step"
+        self.fn, head, w = _step_kernel(stem, w_hh, False, plan)
+        # the C arguments around the per-step arrays: (W_hh or plan, post...) and (B, H, flags...)
+        post = _inputs(*post)                # (checked by check_step_pass; copied only if strided)
+        self.head = (head,) + tuple(_nullable(a) for a in post)
+        self.lengths = _lengths_arg(lengths)
+        self.sizes = (batch, w_hh.shape[1]) + tuple(flags)
+        self._keep = (w, plan, post)        # everything the pointers in head point into
+
+    def __call__(self, arrays, t):
+        fb, ct, null = ffi.from_buffer, self.ctype, ffi.NULL
+        rc = self.fn(*[null if a is None else fb(ct, a, require_writable=False) for a in arrays],
+                     *self.head, self.lengths, t, *self.sizes)
+        if rc:          # the unplanned kernels return -1 when their scratch cannot be allocated
+            _cell_rc(self.where, rc)
+
+
+# ----------------------------------------------------------------------------- single steps
+# One binding for every cell kind, driven by the kind's rows in its CellSpec (``cell``): besides
+# the rows the sequence drivers read (below), ``step_caches`` ((name, k) of the (B, k*H) caches a
+# step forward writes after the new states) and ``step_saved`` (what its backward reads, by name:
+# a new state 'h'/'c', a previous state 'h_prev'/'c_prev', or a cache). The C argument order of
+# every family (csrc/rnn_cells.h):
+#   forward:  <new states>, <caches>, gx_t, <previous states>, W_hh or plan, [b_hn], lengths, t, B,
+#             H, <flags>
+#   backward: dgx, [dgh], <previous-state grads (accumulated)>, <new-state grads: dh, then dc or
+#             NULL>, <the saved arrays>, W_hh or plan, lengths, t, B, H, <flags>
+def step_grad_names(cell):
+    """The gate-gradient outputs of ``cell``'s step backward: ('dgates',), or ('dgx', 'dgh') when
+    the hidden-side gradient differs (the GRU)."""
+    return ("dgx", "dgh") if cell.separate_hidden_grad else ("dgates",)
+
+
+def step_forward(cell, gx_t, states, w_hh, b_hn=None, lengths=None, t=0, flags=(), out=None,
+                 reference=False, plan=None):
+    """One step of the cell kind ``cell`` (a CellSpec): gx_t (B, G*H), states the previous
+    states (B, H) each, w_hh (G*H, H), b_hn (H,) or None (kinds with ``recurrent_bias``), lengths
+    (B,) or None, ``flags`` the kind's trailing ints. ``out``: None or a tuple of buffers for the
+    new states and ``step_caches``, in that order. Returns that tuple (new states, then caches)."""
+    where = f"{cell.c_cell}_step_forward"
+    G, names = cell.gates, cell.state_names
+    specs = [(n, "B H") for n in names] + [(n, f"B {k}H") for n, k in cell.step_caches]
+    outs = _out_items(where, out, specs)
+    bias = [("b_hn", b_hn, "H", True)] if cell.recurrent_bias else []
+    d = _check_call(where, [("w_hh", w_hh, f"{G}H H"), ("gx_t", gx_t, f"B {G}H")]
+                    + [(n + "_prev", s, "B H") for n, s in zip(names, states)] + bias,
+                    outs, lengths, t, plan=plan, stem=f"{cell.c_cell}_forward", reference=reference)
+    B, H, dt = d["B"], d["H"], w_hh.dtype
+    gx, *prev = _inputs(gx_t, *states)
+    widths = [1] * len(names) + [k for _, k in cell.step_caches]
+    res = [_out(a, (B, k * H), dt) for (_, a, _), k in zip(outs, widths)]
+    fn, wp, w = _step_kernel(f"{cell.c_cell}_forward", w_hh, reference, plan)
+    post = (_nullable(contiguous(b_hn) if b_hn is not None else None),) if cell.recurrent_bias else ()
+    rc = fn(*map(ptr, res), ptr(gx), *map(ptr, prev), wp, *post, _lengths_arg(lengths), int(t), B, H, *flags)
+    _cell_rc(where, rc)
+    return tuple(res)
+
+
+def _saved_pattern(cell, name):
+    """The (B, k*H) pattern of a saved array named as in ``cell.step_saved``."""
+    return f"B {dict(cell.step_caches).get(name, 1)}H"
+
+
+def step_backward(cell, dstates, saved, w_hh, lengths=None, t=0, flags=(), outs=None, reference=False,
+                  plan=None):
+    """Backward of :func:`step_forward`: ``dstates`` the new states' gradients (dh, and dc or
+    None), ``saved`` the arrays named by ``cell.step_saved``; ``outs`` None or a tuple of buffers
+    for the ``step_grad_names`` outputs then dh_prev (and dc_prev), each None to allocate. WRITES
+    the gate gradients, ACCUMULATES into dh_prev/dc_prev (zeros unless given). Returns them all."""
+    where = f"{cell.c_cell}_step_backward"
+    G, names = cell.gates, cell.state_names
+    grads = step_grad_names(cell)
+    specs = [(n, f"B {G}H") for n in grads] + [(f"d{n}_prev", "B H") for n in names]
+    outs = [(n, a, p) for (n, p), a in zip(specs, outs or (None,) * len(specs))]
+    d = _check_call(where, [("w_hh", w_hh, f"{G}H H")]
+                    + [("d" + n, g, "B H", i > 0) for i, (n, g) in enumerate(zip(names, dstates))]
+                    + [(n, a, _saved_pattern(cell, n)) for n, a in zip(cell.step_saved, saved)],
+                    outs, lengths, t, plan=plan, stem=f"{cell.c_cell}_backward", reference=reference)
+    B, H, dt = d["B"], d["H"], w_hh.dtype
+    dst, sv = _inputs(*dstates), _inputs(*saved)
+    res = [_out(a, (B, G * H), dt) for _, a, _ in outs[:len(grads)]]
+    res += [_out(a, (B, H), dt, zero=True) for _, a, _ in outs[len(grads):]]
+    fn, wp, w = _step_kernel(f"{cell.c_cell}_backward", w_hh, reference, plan)
+    rc = fn(*map(ptr, res), *map(_nullable, dst), *map(ptr, sv), wp, _lengths_arg(lengths), int(t), B, H, *flags)
+    _cell_rc(where, rc)
+    return tuple(res)
+
+
+# The named step entry points of the three kinds minigrad was built with: each is one call of the
+# binding above (a new cell kind needs none of these).
 def rnn_step_forward(gx_t, h_prev, w_hh, lengths=None, t=0, nonlinearity="tanh", out=None,
                      reference=False, plan=None):
     """One Elman step: ``h = act(gx_t + h_prev @ w_hh.T)``; returns h (B,H) (also its own cache)."""
-    where = "rnn_step_forward"
     relu = _relu_flag(nonlinearity)
-    d = _check_call(where, [("w_hh", w_hh, "H H"), ("h_prev", h_prev, "B H"), ("gx_t", gx_t, "B H")],
-                    [("h", out, "B H")], lengths, t, plan=plan, stem="rnn_forward", reference=reference)
-    B, H, dt = d["B"], d["H"], w_hh.dtype
-    gx, hp = _inputs(gx_t, h_prev)
-    h = _out(out, (B, H), dt)
-    fn, wp, w = _step_kernel("rnn_forward", w_hh, reference, plan)
-    rc = fn(ptr(h), ptr(gx), ptr(hp), wp, _lengths_arg(lengths), int(t), B, H, relu)
-    _cell_rc(where, rc)
-    return h
+    return step_forward(_cell("rnn"), gx_t, (h_prev,), w_hh, None, lengths, t, (relu,),
+                        None if out is None else (out,), reference, plan)[0]
 
 
 def rnn_step_backward(dh, h, w_hh, lengths=None, t=0, nonlinearity="tanh", dgates=None, dh_prev=None,
                       reference=False, plan=None):
     """Backward of one Elman step: returns (dgates (B,H), dh_prev (B,H) accumulated into)."""
-    where = "rnn_step_backward"
     relu = _relu_flag(nonlinearity)
-    d = _check_call(where, [("w_hh", w_hh, "H H"), ("h", h, "B H"), ("dh", dh, "B H")],
-                    [("dgates", dgates, "B H"), ("dh_prev", dh_prev, "B H")], lengths, t, plan=plan,
-                    stem="rnn_backward", reference=reference)
-    B, H, dt = d["B"], d["H"], w_hh.dtype
-    dhh, hh = _inputs(dh, h)
-    dg, dhp = _out(dgates, (B, H), dt), _out(dh_prev, (B, H), dt, zero=True)
-    fn, wp, w = _step_kernel("rnn_backward", w_hh, reference, plan)
-    rc = fn(ptr(dg), ptr(dhp), ptr(dhh), ptr(hh), wp, _lengths_arg(lengths), int(t), B, H, relu)
-    _cell_rc(where, rc)
-    return dg, dhp
+    return step_backward(_cell("rnn"), (dh,), (h,), w_hh, lengths, t, (relu,), (dgates, dh_prev),
+                         reference, plan)
 
 
 def lstm_step_forward(gx_t, h_prev, c_prev, w_hh, lengths=None, t=0, out=None, reference=False, plan=None):
@@ -234,53 +352,19 @@ def lstm_step_forward(gx_t, h_prev, c_prev, w_hh, lengths=None, t=0, out=None, r
 
     ``out``: optional tuple of 4 buffers in that order (e.g. slices of (T,B,.) caches).
     """
-    where = "lstm_step_forward"
-    outs = _out_items(where, out, [("h", "B H"), ("c", "B H"), ("gates", "B 4H"), ("tanh_c", "B H")])
-    d = _check_call(where, [("w_hh", w_hh, "4H H"), ("h_prev", h_prev, "B H"), ("gx_t", gx_t, "B 4H"),
-                            ("c_prev", c_prev, "B H")],
-                    outs, lengths, t, plan=plan, stem="lstm_forward", reference=reference)
-    B, H, dt = d["B"], d["H"], w_hh.dtype
-    gx, hp, cp = _inputs(gx_t, h_prev, c_prev)
-    outs = [_out(a, (B, 4 * H if name == "gates" else H), dt) for name, a, _ in outs]
-    fn, wp, w = _step_kernel("lstm_forward", w_hh, reference, plan)
-    rc = fn(*map(ptr, outs), ptr(gx), ptr(hp), ptr(cp), wp, _lengths_arg(lengths), int(t), B, H)
-    _cell_rc(where, rc)
-    return tuple(outs)
+    return step_forward(_cell("lstm"), gx_t, (h_prev, c_prev), w_hh, None, lengths, t, (), out, reference, plan)
 
 
 def lstm_step_backward(dh, dc, gates, tanh_c, c_prev, w_hh, lengths=None, t=0,
                        dgates=None, dh_prev=None, dc_prev=None, reference=False, plan=None):
     """Backward of one LSTM step (dc may be None); returns (dgates (B,4H), dh_prev, dc_prev)."""
-    where = "lstm_step_backward"
-    d = _check_call(where, [("w_hh", w_hh, "4H H"), ("dh", dh, "B H"), ("dc", dc, "B H", True),
-                            ("gates", gates, "B 4H"), ("tanh_c", tanh_c, "B H"), ("c_prev", c_prev, "B H")],
-                    [("dgates", dgates, "B 4H"), ("dh_prev", dh_prev, "B H"), ("dc_prev", dc_prev, "B H")],
-                    lengths, t, plan=plan, stem="lstm_backward", reference=reference)
-    B, H, dt = d["B"], d["H"], w_hh.dtype
-    dhh, dcc, g, tc, cp = _inputs(dh, dc, gates, tanh_c, c_prev)
-    dg = _out(dgates, (B, 4 * H), dt)
-    dhp, dcp = _out(dh_prev, (B, H), dt, zero=True), _out(dc_prev, (B, H), dt, zero=True)
-    fn, wp, w = _step_kernel("lstm_backward", w_hh, reference, plan)
-    rc = fn(ptr(dg), ptr(dhp), ptr(dcp), ptr(dhh), _nullable(dcc), ptr(g), ptr(tc), ptr(cp), wp,
-            _lengths_arg(lengths), int(t), B, H)
-    _cell_rc(where, rc)
-    return dg, dhp, dcp
+    return step_backward(_cell("lstm"), (dh, dc), (gates, tanh_c, c_prev), w_hh, lengths, t, (),
+                         (dgates, dh_prev, dc_prev), reference, plan)
 
 
 def gru_step_forward(gx_t, h_prev, w_hh, b_hn=None, lengths=None, t=0, out=None, reference=False, plan=None):
     """One GRU step; returns (h, gates (B,3H) post-activation r,z,n, hn = h_prev @ W_hn^T + b_hn)."""
-    where = "gru_step_forward"
-    outs = _out_items(where, out, [("h", "B H"), ("gates", "B 3H"), ("hn", "B H")])
-    d = _check_call(where, [("w_hh", w_hh, "3H H"), ("h_prev", h_prev, "B H"), ("gx_t", gx_t, "B 3H"),
-                            ("b_hn", b_hn, "H", True)],
-                    outs, lengths, t, plan=plan, stem="gru_forward", reference=reference)
-    B, H, dt = d["B"], d["H"], w_hh.dtype
-    gx, hp, bhn = _inputs(gx_t, h_prev, b_hn)
-    outs = [_out(a, (B, 3 * H if name == "gates" else H), dt) for name, a, _ in outs]
-    fn, wp, w = _step_kernel("gru_forward", w_hh, reference, plan)
-    rc = fn(*map(ptr, outs), ptr(gx), ptr(hp), wp, _nullable(bhn), _lengths_arg(lengths), int(t), B, H)
-    _cell_rc(where, rc)
-    return tuple(outs)
+    return step_forward(_cell("gru"), gx_t, (h_prev,), w_hh, b_hn, lengths, t, (), out, reference, plan)
 
 
 def gru_step_backward(dh, gates, hn, h_prev, w_hh, lengths=None, t=0, dgx=None, dgh=None, dh_prev=None,
@@ -289,40 +373,42 @@ def gru_step_backward(dh, gates, hn, h_prev, w_hh, lengths=None, t=0, dgx=None, 
 
     dgx: grads of the input-side pre-activations (gx); dgh: of h_prev @ W_hh^T + b_hh.
     """
-    where = "gru_step_backward"
-    d = _check_call(where, [("w_hh", w_hh, "3H H"), ("dh", dh, "B H"), ("gates", gates, "B 3H"),
-                            ("hn", hn, "B H"), ("h_prev", h_prev, "B H")],
-                    [("dgx", dgx, "B 3H"), ("dgh", dgh, "B 3H"), ("dh_prev", dh_prev, "B H")],
-                    lengths, t, plan=plan, stem="gru_backward", reference=reference)
-    B, H, dt = d["B"], d["H"], w_hh.dtype
-    dhh, g, hnn, hp = _inputs(dh, gates, hn, h_prev)
-    dx, dg = _out(dgx, (B, 3 * H), dt), _out(dgh, (B, 3 * H), dt)
-    dhp = _out(dh_prev, (B, H), dt, zero=True)
-    fn, wp, w = _step_kernel("gru_backward", w_hh, reference, plan)
-    rc = fn(ptr(dx), ptr(dg), ptr(dhp), ptr(dhh), ptr(g), ptr(hnn), ptr(hp), wp, _lengths_arg(lengths),
-            int(t), B, H)
-    _cell_rc(where, rc)
-    return dx, dg, dhp
+    return step_backward(_cell("gru"), (dh,), (gates, hn, h_prev), w_hh, lengths, t, (),
+                         (dgx, dgh, dh_prev), reference, plan)
 
 
-def _seq_forward_setup(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, overwrite_gx=False):
-    """Checks (``_check_call``, before any copy) and buffers of a sequence forward.
+# ----------------------------------------------------------------------------- sequence drivers
+# One binding for every cell kind, driven by the kind's rows in its CellSpec (``cell`` below;
+# minigrad/nn/cell_registry.py): ``c_cell`` (the C family: mg_<c_cell>_seq_forward_<f32|f64>),
+# ``gates`` (G), ``state_names`` (('h',) or ('h', 'c')), ``seq_cache`` ((name, k) of the (T, B, k*H)
+# caches forward writes, in C argument order; 'out' and 'hprev' always among them),
+# ``seq_backward_reads`` (the caches backward reads, in its C order), ``recurrent_bias`` (the
+# forward takes b_hn right after W_hh) and ``separate_hidden_grad`` (backward also writes dgh).
+# The C argument order of every family (csrc/rnn_cells.h):
+#   forward:  out, <the other caches>, <final states>, gx, <initial states>, W_hh, [b_hn], lengths,
+#             T, B, H, reverse, <flags>
+#   backward: dgx, [dgh], <initial-state grads>, dout, <final-state grads>, <the caches it reads>,
+#             W_hh, lengths, T, B, H, reverse, <flags>
+def seq_forward(cell, gx, states0, w_hh, b_hn=None, lengths=None, reverse=False, flags=(), overwrite_gx=False):
+    """The whole time loop of one direction in C, for the cell kind ``cell`` (a CellSpec).
 
-    Returns (where, C-contiguous w_hh, gx, T, B, H, dtype, lengths pointer, h0, c0, b_hn,
-    out, h_n, c_n, cache); the per-kind functions below make the C call.
-    """
-    where = f"{kind}_seq_forward"
-    G, gxo = CELL_GATES[kind], "gx (overwrite_gx=True)"
-    no_c0 = "cprev" not in dict(SEQ_CACHE[kind])         # only the LSTM family carries a cell state
+    gx (T, B, G*H), states0 tuple of (B, H) (h0, and c0 for the LSTM), w_hh (G*H, H), b_hn (H,)
+    or None, lengths (B,) int64 in [0, T] or None, ``flags`` the kind's trailing ints (the Elman
+    RNN's relu). Returns (out (T, B, H) with zeros at padded steps, final states tuple, cache dict
+    of the ``seq_cache`` arrays). ``overwrite_gx=True`` writes the gates cache into gx itself
+    (only for a kind whose 'gates' cache is (T, B, G*H) and whose C loop allows it: the LSTM).
+    Every check runs before any copy or allocation (``_check_call``)."""
+    where = f"{cell.c_cell}_seq_forward"
+    G, gxo = cell.gates, "gx (overwrite_gx=True)"
+    names0 = [n + "0" for n in cell.state_names]
     # overwrite_gx: gx is also an output (writeable, C-contiguous, aligned), the very same buffer
-    d = _check_call(where, [("w_hh", w_hh, f"{G}H H"), ("gx", gx, f"T B {G}H"), ("h0", h0, "B H"),
-                            ("c0", c0, "B H", no_c0), ("b_hn", b_hn, "H", True)],
+    d = _check_call(where, [("w_hh", w_hh, f"{G}H H"), ("gx", gx, f"T B {G}H")]
+                    + [(n, s, "B H") for n, s in zip(names0, states0)] + [("b_hn", b_hn, "H", True)],
                     [(gxo, gx, f"T B {G}H")] if overwrite_gx else (), lengths, steps="T",
                     inplace=[(gxo, "gx")], flags=[("reverse", reverse), ("overwrite_gx", overwrite_gx)])
     T, B, H, dt = d["T"], d["B"], d["H"], w_hh.dtype
-    w, x, h0, c0, bhn = _inputs(w_hh, gx, h0, c0, b_hn)
-    lp = _lengths_arg(lengths)
-    h_n, c_n = np.empty((B, H), dt), np.empty((B, H), dt)
+    w, x, bhn, *s0 = _inputs(w_hh, gx, b_hn, *states0)
+    finals = tuple(np.empty((B, H), dt) for _ in states0)
     if lengths is None:
         # No padding: the state entering step t+1 IS the output of step t, so out and the hprev
         # cache are two views of one (T+1, B, H) buffer with h0 at one end -- a (T,B,H) buffer and
@@ -334,35 +420,46 @@ def _seq_forward_setup(kind, gx, h0, c0, w_hh, b_hn, lengths, reverse, overwrite
         out, hprev = np.empty((T, B, H), dt), np.empty((T, B, H), dt)
     given = {"out": out, "hprev": hprev, "gates": x if overwrite_gx else None}
     cache = {name: given[name] if given.get(name) is not None else np.empty((T, B, k * H), dt)
-             for name, k in SEQ_CACHE[kind]}
-    return where, w, x, T, B, H, dt, lp, h0, c0, bhn, out, h_n, c_n, cache
+             for name, k in cell.seq_cache}
+    post = (_nullable(bhn),) if cell.recurrent_bias else ()
+    rc = cfunc(where, dt)(ptr(out), *(ptr(a) for n, a in cache.items() if n != "out"), *map(ptr, finals),
+                          ptr(x), *map(ptr, s0), ptr(w), *post, _lengths_arg(lengths), T, B, H,
+                          int(bool(reverse)), *flags)
+    _cell_rc(where, rc)
+    return out, finals, cache
 
 
-def _seq_backward_setup(kind, dout, dh_n, dc_n, cache, w_hh, lengths, reverse):
-    """Checks (``_check_call``, before any copy) and buffers of a sequence backward. The caches
-    fix T and B (there is no gx in backward). Returns (where, w_hh, T, B, H, dtype, lengths
-    pointer, cache arrays dict, dout, dh_n, dc_n, dgates (T, B, G*H))."""
-    where = f"{kind}_seq_backward"
-    names = [n for n, _ in SEQ_CACHE[kind]]
+def seq_backward(cell, dout, dfinals, cache, w_hh, lengths=None, reverse=False, flags=()):
+    """Backward of :func:`seq_forward`: dout (T, B, H) and the final-state gradients ``dfinals``
+    (a tuple of (B, H), one per state) may each be None (zeros); ``cache`` the dict it returned.
+    Returns (dgx (T, B, G*H), dgh (T, B, G*H): the gradient of h_prev @ W_hh^T + b_hh -- dgx itself
+    unless ``cell.separate_hidden_grad`` --, initial-state gradients tuple)."""
+    where = f"{cell.c_cell}_seq_backward"
+    names = [n for n, _ in cell.seq_cache]
     if not isinstance(cache, dict) or any(n not in cache for n in names):
-        raise TypeError(f"{where}: cache must be the dict returned by {kind}_seq_forward (keys {names})")
-    d = _check_call(where, [("w_hh", w_hh, f"{CELL_GATES[kind]}H H")]
-                    + [(f"cache[{n!r}]", cache[n], f"T B {k}H") for n, k in SEQ_CACHE[kind]]
-                    + [("dout", dout, "T B H", True), ("dh_n", dh_n, "B H", True),
-                       ("dc_n", dc_n, "B H", True)],
+        raise TypeError(f"{where}: cache must be the dict returned by {cell.c_cell}_seq_forward (keys {names})")
+    fin = [n + "_n" for n in cell.state_names]
+    d = _check_call(where, [("w_hh", w_hh, f"{cell.gates}H H")]
+                    + [(f"cache[{n!r}]", cache[n], f"T B {k}H") for n, k in cell.seq_cache]
+                    + [("dout", dout, "T B H", True)] + [("d" + n, g, "B H", True) for n, g in zip(fin, dfinals)],
                     lengths=lengths, steps="T", flags=[("reverse", reverse)])
     T, B, H, dt = d["T"], d["B"], d["H"], w_hh.dtype
-    w, do, dhn, dcn = _inputs(w_hh, dout, dh_n, dc_n)
+    w, do, *dfin = _inputs(w_hh, dout, *dfinals)
     c = dict(zip(names, _inputs(*(cache[n] for n in names))))
-    return (where, w, T, B, H, dt, _lengths_arg(lengths), c, do, dhn, dcn,
-            np.empty((T, B, CELL_GATES[kind] * H), dt))
-
-
-def _seq_rc(where, rc, B, H):
+    dgx = np.empty((T, B, cell.gates * H), dt)
+    dgh = np.empty((T, B, cell.gates * H), dt) if cell.separate_hidden_grad else dgx
+    d0 = tuple(np.empty((B, H), dt) for _ in cell.state_names)
+    rc = cfunc(where, dt)(ptr(dgx), *((ptr(dgh),) if dgh is not dgx else ()), *map(ptr, d0),
+                          _nullable(do), *map(_nullable, dfin), *(ptr(c[n]) for n in cell.seq_backward_reads),
+                          ptr(w), _lengths_arg(lengths), T, B, H, int(bool(reverse)), *flags)
     if rc != 0:
         raise MemoryError(f"{where}: could not allocate the (4, {B}, {H}) workspace")
+    return dgx, dgh, d0
 
 
+# The named entry points of the three kinds minigrad was built with: each is one call of the
+# binding above (a new cell kind needs none of these -- the layers call seq_forward/seq_backward
+# with its spec).
 def rnn_seq_forward(gx, h0, w_hh, lengths=None, reverse=False, nonlinearity="tanh"):
     """Elman RNN over a whole sequence: gx (T,B,H), h0 (B,H), w_hh (H,H).
 
@@ -370,11 +467,7 @@ def rnn_seq_forward(gx, h0, w_hh, lengths=None, reverse=False, nonlinearity="tan
     'hprev' (T,B,H), the state entering each step, and 'out'.
     """
     relu = _relu_flag(nonlinearity)
-    where, w, x, T, B, H, dt, lp, h0, _, _, out, h_n, _, cache = _seq_forward_setup("rnn", gx, h0, None, w_hh,
-                                                                                    None, lengths, reverse)
-    rc = cfunc("rnn_seq_forward", dt)(ptr(out), ptr(cache["hprev"]), ptr(h_n), ptr(x), ptr(h0), ptr(w),
-                                      lp, T, B, H, int(bool(reverse)), relu)
-    _cell_rc(where, rc)
+    out, (h_n,), cache = seq_forward(_cell("rnn"), gx, (h0,), w_hh, None, lengths, reverse, (relu,))
     return out, h_n, cache
 
 
@@ -384,12 +477,7 @@ def rnn_seq_backward(dout, dh_n, cache, w_hh, lengths=None, reverse=False, nonli
     Returns (dgates (T,B,H) = grads of the pre-activations, dh0 (B,H)).
     """
     relu = _relu_flag(nonlinearity)
-    where, w, T, B, H, dt, lp, c, do, dhn, _, dg = _seq_backward_setup("rnn", dout, dh_n, None, cache, w_hh,
-                                                                       lengths, reverse)
-    dh0 = np.empty((B, H), dt)
-    rc = cfunc("rnn_seq_backward", dt)(ptr(dg), ptr(dh0), _nullable(do), _nullable(dhn), ptr(c["out"]),
-                                       ptr(w), lp, T, B, H, int(bool(reverse)), relu)
-    _seq_rc(where, rc, B, H)
+    dg, _, (dh0,) = seq_backward(_cell("rnn"), dout, (dh_n,), cache, w_hh, lengths, reverse, (relu,))
     return dg, dh0
 
 
@@ -400,24 +488,14 @@ def lstm_seq_forward(gx, h0, c0, w_hh, lengths=None, reverse=False, overwrite_gx
     ``overwrite_gx=True`` stores the gates in gx itself (cache['gates'] is gx): one (T,B,4H)
     buffer less, and gx's input values are gone afterwards.
     """
-    where, w, x, T, B, H, dt, lp, h0, c0, _, out, h_n, c_n, cache = _seq_forward_setup(
-        "lstm", gx, h0, c0, w_hh, None, lengths, reverse, overwrite_gx)
-    rc = cfunc("lstm_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in SEQ_CACHE["lstm"]),
-                                       ptr(h_n), ptr(c_n), ptr(x), ptr(h0), ptr(c0), ptr(w), lp, T, B, H,
-                                       int(bool(reverse)))
-    _cell_rc(where, rc)
+    out, (h_n, c_n), cache = seq_forward(_cell("lstm"), gx, (h0, c0), w_hh, None, lengths, reverse,
+                                         overwrite_gx=overwrite_gx)
     return out, h_n, c_n, cache
 
 
 def lstm_seq_backward(dout, dh_n, dc_n, cache, w_hh, lengths=None, reverse=False):
     """Backward of lstm_seq_forward; dout, dh_n, dc_n may be None. Returns (dgates (T,B,4H), dh0, dc0)."""
-    where, w, T, B, H, dt, lp, c, do, dhn, dcn, dg = _seq_backward_setup("lstm", dout, dh_n, dc_n, cache, w_hh,
-                                                                         lengths, reverse)
-    dh0, dc0 = np.empty((B, H), dt), np.empty((B, H), dt)
-    rc = cfunc("lstm_seq_backward", dt)(ptr(dg), ptr(dh0), ptr(dc0), _nullable(do), _nullable(dhn),
-                                        _nullable(dcn), ptr(c["gates"]), ptr(c["tanh_c"]), ptr(c["cprev"]),
-                                        ptr(w), lp, T, B, H, int(bool(reverse)))
-    _seq_rc(where, rc, B, H)
+    dg, _, (dh0, dc0) = seq_backward(_cell("lstm"), dout, (dh_n, dc_n), cache, w_hh, lengths, reverse)
     return dg, dh0, dc0
 
 
@@ -426,12 +504,7 @@ def gru_seq_forward(gx, h0, w_hh, b_hn=None, lengths=None, reverse=False):
 
     Returns (out (T,B,H), h_n, cache) with cache 'hprev', 'gates' (T,B,3H), 'hn'.
     """
-    where, w, x, T, B, H, dt, lp, h0, _, bhn, out, h_n, _, cache = _seq_forward_setup(
-        "gru", gx, h0, None, w_hh, b_hn, lengths, reverse)
-    rc = cfunc("gru_seq_forward", dt)(ptr(out), *(ptr(cache[n]) for n, _ in SEQ_CACHE["gru"]),
-                                      ptr(h_n), ptr(x), ptr(h0), ptr(w), _nullable(bhn), lp, T, B, H,
-                                      int(bool(reverse)))
-    _cell_rc(where, rc)
+    out, (h_n,), cache = seq_forward(_cell("gru"), gx, (h0,), w_hh, b_hn, lengths, reverse)
     return out, h_n, cache
 
 
@@ -441,11 +514,5 @@ def gru_seq_backward(dout, dh_n, cache, w_hh, lengths=None, reverse=False):
     dgx: gradients of the input-side pre-activations gx; dgh: of h_prev @ W_hh^T + b_hh (they
     differ in the n block, which r scales).
     """
-    where, w, T, B, H, dt, lp, c, do, dhn, _, dg = _seq_backward_setup("gru", dout, dh_n, None, cache, w_hh,
-                                                                       lengths, reverse)
-    dgh, dh0 = np.empty((T, B, 3 * H), dt), np.empty((B, H), dt)
-    rc = cfunc("gru_seq_backward", dt)(ptr(dg), ptr(dgh), ptr(dh0), _nullable(do), _nullable(dhn),
-                                       ptr(c["gates"]), ptr(c["hn"]), ptr(c["hprev"]), ptr(w),
-                                       lp, T, B, H, int(bool(reverse)))
-    _seq_rc(where, rc, B, H)
-    return dg, dgh, dh0
+    dgx, dgh, (dh0,) = seq_backward(_cell("gru"), dout, (dh_n,), cache, w_hh, lengths, reverse)
+    return dgx, dgh, dh0

@@ -31,9 +31,9 @@ def _int_ptr(a, ctype="int64_t *"):
 
 
 def _work(B, T, K, reference):
-    """The double workspace of crf.h: fast kernels 2K^2 + 2K + ceil(B/CHUNK)(K^2 + 6K),
+    """The double workspace of crf.h: fast kernels 3K^2 + 2K + ceil(B/CHUNK)(K^2 + 6K),
     references (T + 1) K."""
-    n = 2 * K * K + 2 * K + -(-B // CHUNK) * (K * K + 6 * K)
+    n = 3 * K * K + 2 * K + -(-B // CHUNK) * (K * K + 6 * K)
     return np.empty(max(n, (T + 1) * K) if reference else n, np.float64)
 
 
@@ -116,6 +116,8 @@ def prepare(where, em, start, end, trans, batch_first, lengths=None, tags=None):
 def forward(c, reference=False):
     """Per-sequence ``nll`` (B,), ``logz`` (B,) and ``alpha`` (B, T, K), all float64 (crf.h), of the
     :class:`CRFBatch` ``c`` (which must have tags). ``reference``: the naive kernel (tests)."""
+    if c.tags is None:
+        raise ValueError("crf forward: the batch has no tags (prepare(..., tags=...) them first)")
     nll, logz, alpha = np.empty(c.B), np.empty(c.B), np.empty((c.B, c.T, c.K))
     work = _work(c.B, c.T, c.K, reference)
     cfunc("crf_forward_ref" if reference else "crf_forward", c.em.dtype)(
@@ -128,6 +130,8 @@ def backward(c, g, alpha, logz, reference=False):
     """Gradients of sum_b g[b] * nll_b (g: B floats): ``dem`` (em's shape and dtype, zero at padded
     steps) and float64 ``dstart`` (K,), ``dend`` (K,), ``dtrans`` (K, K). ``alpha``/``logz``
     are :func:`forward`'s for the same batch."""
+    if c.tags is None:
+        raise ValueError("crf backward: the batch has no tags (prepare(..., tags=...) them first)")
     g = np.ascontiguousarray(g, np.float64)
     if g.shape != (c.B,) or alpha.shape != (c.B, c.T, c.K) or logz.shape != (c.B,) \
             or alpha.dtype != np.float64 or logz.dtype != np.float64:

@@ -20,65 +20,108 @@ A spec holds, for its kind (dimensions: T time, B batch, H hidden, G = ``gates``
 * ``c_cell`` -- the C kernel family (``mg_rnn_*``, ``mg_lstm_*``, ``mg_gru_*``): the only other
   spelling, used by the binding (:mod:`minigrad.kernels.cells`) because it names C symbols;
 * ``seq_cache`` -- the (T, B, k*H) caches the sequence kernel keeps for backward, name -> k
-  (the binding's ``SEQ_CACHE`` of the C family);
+  in its C argument order, and ``seq_backward_reads`` -- those the sequence backward reads;
 * ``step_output_names`` / ``seq_output_names`` -- the outputs of a step node / sequence node;
-* the kernel entry points (thin adapters over :mod:`minigrad.kernels`, one calling convention
-  for every kind): ``step_forward``, ``step_backward``, ``seq_forward``, ``seq_backward``;
+* ``step_caches`` / ``step_saved`` -- the (B, k*H) caches a step forward writes after the new
+  states, and what a step backward reads (by name), in the C argument order;
+* ``gates_over_gx`` -- the sequence forward may write its gate cache over gx (the LSTM);
+* ``c_flags`` -- the trailing int arguments of the kind's C kernels (the Elman RNN's relu);
+* the kernel entry points, one calling convention for every kind and no per-kind code (the
+  generic binding of :mod:`minigrad.kernels.cells` reads the rows above): ``bind_step``,
+  ``step_forward``, ``step_backward``, ``seq_forward``, ``seq_backward``;
 * ``make_layer`` / ``make_cell`` -- the nn modules of the kind (nn.LSTM, nn.LSTMCell, ...);
 * ``supports_projection`` -- whether a layer of the kind takes ``proj_size`` (PyTorch: the LSTM);
 * ``composed`` -- the step written with ordinary tape ops (:mod:`minigrad.nn.composed`);
 * ``reference`` -- the NumPy forward and hand-written BPTT (:mod:`minigrad.reference`) with this
   kind's name.
 
-Adding a cell kind: one spec here, its C rows and sequence-loop case (csrc/), one reference entry.
+Adding a cell kind touches: one spec here (data only: the rows the binding reads); in C, its gate
+rows (csrc/rnn_rows.inc), its planned step kernels and their unplanned wrappers (rnn_step.inc),
+its case in the sequence loop and the sequence entry points (rnn_seq.inc, rnn_seq.c's enum), the
+prototypes (rnn_cells.h, which is also the cffi declaration) and its naive reference step
+(rnn_ref.inc, rnn_ref.h); one NumPy reference entry (minigrad/reference/rnn.py) and its composed
+equations (minigrad/nn/composed.py). Not the binding (minigrad/kernels/cells.py), the tape nodes,
+the layers (``make_layer``/``make_cell`` run any spec through RNNBase / RNNCellBase; a named
+class such as nn.LSTM is optional) or the drawings; seq2seq runs any kind but offers the tested
+ones (``SEQ2SEQ_CELLS``); the parametrised tests pick it up from ``CELLS``.
 """
-from .. import kernels as K
-from ..kernels.cells import SEQ_CACHE
+import numpy as np
 
-__all__ = ["CellSpec", "CELLS", "MODES", "cell_spec"]
+from .. import kernels as K
+from ..kernels.cells import BoundStep, seq_backward, seq_forward
+
+__all__ = ["CellSpec", "CELLS", "MODES", "cell_spec", "family"]
 
 
 class CellSpec:
     """One recurrent cell kind (see the module docstring for every field)."""
 
-    def __init__(self, name, mode, gate_names, state_names, c_cell, seq_cache, folded_bias,
-                 separate_hidden_grad, step_forward, step_backward, seq_forward, seq_backward,
-                 nonlinearity=None, composed=None, supports_projection=False):
+    def __init__(self, name, mode, gate_names, state_names, c_cell, step_caches, step_saved, seq_cache,
+                 seq_backward_reads, folded_bias, separate_hidden_grad, nonlinearity=None,
+                 gates_over_gx=False, composed=None, supports_projection=False):
         self.name, self.mode, self.c_cell = name, mode, c_cell
         self.gate_names, self.gates = tuple(gate_names), len(gate_names)
         self.state_names, self.n_state = tuple(state_names), len(state_names)
         self.seq_cache, self.folded_bias = tuple(seq_cache), folded_bias
+        self.seq_backward_reads, self.gates_over_gx = tuple(seq_backward_reads), gates_over_gx
+        self.step_caches, self.step_saved = tuple(step_caches), tuple(step_saved)
+        # a step forward's arrays in C order (new states, caches, gx_t, previous states): where each
+        # saved one is
+        pool = (list(self.state_names) + [n for n, _ in self.step_caches] + ["gx_t"]
+                + [n + "_prev" for n in self.state_names])
+        self._saved_at = tuple(pool.index(n) for n in self.step_saved)
         self.recurrent_bias = folded_bias < self.gates
         self.separate_hidden_grad = separate_hidden_grad
         self.nonlinearity = nonlinearity
+        # trailing int arguments of every C kernel of the kind (csrc/rnn_cells.h): the Elman RNN's relu
+        self.c_flags = (int(nonlinearity == "relu"),) if nonlinearity else ()
         self.supports_projection = supports_projection
         self.step_output_names = self.state_names
         self.seq_output_names = ("output",) + tuple(s + "_n" for s in self.state_names)
-        self._fns = dict(step_forward=step_forward, step_backward=step_backward,
-                         seq_forward=seq_forward, seq_backward=seq_backward)
         self.composed_name = composed
 
     # ------------------------------------------------------------------ kernel entry points
-    # (gx_t (B, G*H), states tuple of (B, H), w_hh (G*H, H), b_hn (H,) or None) -> (states, saved)
-    def step_forward(self, gx_t, states, w_hh, b_hn, lengths, t, plan=None):
-        """One fused step: returns (new states tuple, saved arrays tuple for step_backward)."""
-        return self._fns["step_forward"](self, gx_t, states, w_hh, b_hn, lengths, t, plan)
+    def bind_step(self, w_hh, batch, plan, lengths, b_hn, backward):
+        """The pass's :class:`~minigrad.kernels.cells.BoundStep` of this kind's forward (or
+        backward) step kernel ``mg_<c_cell>_<forward|backward>``: W_hh packed in ``plan`` (a
+        ``kernels.StepPlan``, or None when B or H is 0), lengths, the forward's recurrent bias
+        (b_hn, passed right after W_hh by the kinds that have one) and ``c_flags``. Call it only
+        after ``kernels.cells.check_step_pass`` has checked the pass's arrays."""
+        stem = f"{self.c_cell}_{'backward' if backward else 'forward'}"
+        post = (b_hn,) if self.recurrent_bias and not backward else ()
+        return BoundStep(stem, w_hh, batch, plan, lengths, post, self.c_flags)
 
-    def step_backward(self, dstates, saved, w_hh, lengths, t, dgx_t, dgh_t, dstates_prev, plan=None):
-        """Backward of one step. ``dstates``: gradients of the new states (dh never None; dc may
-        be None); WRITES dgx_t (B, G*H) and, when ``separate_hidden_grad``, dgh_t; ACCUMULATES
-        into the (B, H) arrays of ``dstates_prev``."""
-        self._fns["step_backward"](self, dstates, saved, w_hh, lengths, t, dgx_t, dgh_t, dstates_prev, plan)
+    # (step: the BoundStep; gx_t (B, G*H); states: tuple of (B, H)) -> (new states, saved arrays)
+    def step_forward(self, step, gx_t, states, t):
+        """One fused step t through the pass's bound forward kernel ``step``: allocates the new
+        states (B, H) and the ``step_caches`` (B, k*H), hands the kernel its arrays in its C order
+        (see kernels/cells.py) and returns (new states tuple, the ``step_saved`` arrays)."""
+        h_prev = states[0]
+        B, H = h_prev.shape
+        new = [np.empty_like(h_prev) for _ in states]
+        pool = (*new, *[np.empty((B, k * H), h_prev.dtype) for _, k in self.step_caches], gx_t, *states)
+        step(pool, t)
+        return tuple(new), tuple([pool[i] for i in self._saved_at])
+
+    def step_backward(self, step, dstates, saved, t, dgx_t, dgh_t, dstates_prev):
+        """Backward of step t through the pass's bound backward kernel ``step``. ``dstates``:
+        gradients of the new states (dh never None; dc may be None); WRITES dgx_t (B, G*H) and,
+        when ``separate_hidden_grad``, dgh_t; ACCUMULATES into the (B, H) arrays of
+        ``dstates_prev``. Every array C-contiguous, of the pass's dtype (see BoundStep)."""
+        grads = (dgx_t, dgh_t) if self.separate_hidden_grad else (dgx_t,)
+        step((*grads, *dstates_prev, *dstates, *saved), t)
 
     def seq_forward(self, gx, states0, w_hh, b_hn, lengths, reverse):
-        """The whole time loop in C: returns (output (T, B, H), final states tuple, cache dict).
-        ``gx`` may be overwritten (it is the caller's private buffer)."""
-        return self._fns["seq_forward"](self, gx, states0, w_hh, b_hn, lengths, reverse)
+        """The whole time loop in C (``kernels.cells.seq_forward`` with this spec's rows): returns
+        (output (T, B, H), final states tuple, cache dict). ``gx`` is the caller's private buffer:
+        with ``gates_over_gx`` the gate cache is written over it (one (T, B, G*H) buffer less)."""
+        return seq_forward(self, gx, states0, w_hh, b_hn, lengths, reverse, self.c_flags,
+                           overwrite_gx=self.gates_over_gx)
 
     def seq_backward(self, dout, dfinals, cache, w_hh, lengths, reverse):
         """Backward of seq_forward: returns (dgx (T, B, G*H), dgh (T, B, G*H) -- dgx itself unless
         ``separate_hidden_grad`` --, dstates0 tuple)."""
-        return self._fns["seq_backward"](self, dout, dfinals, cache, w_hh, lengths, reverse)
+        return seq_backward(self, dout, dfinals, cache, w_hh, lengths, reverse, self.c_flags)
 
     # ------------------------------------------------------------------ equations
     @property
@@ -108,93 +151,33 @@ class CellSpec:
         return f"CellSpec({self.name!r}, gates={self.gates}, states={self.state_names})"
 
 
-# ---------------------------------------------------------------------- Elman (tanh / relu)
-def _rnn_step_forward(spec, gx_t, states, w, b_hn, lengths, t, plan):
-    h = K.rnn_step_forward(gx_t, states[0], w, lengths, t, spec.nonlinearity, plan=plan)
-    return (h,), (h,)
-
-
-def _rnn_step_backward(spec, dstates, saved, w, lengths, t, dgx_t, dgh_t, dprev, plan):
-    K.rnn_step_backward(dstates[0], saved[0], w, lengths, t, spec.nonlinearity, dgates=dgx_t,
-                        dh_prev=dprev[0], plan=plan)
-
-
-def _rnn_seq_forward(spec, gx, states0, w, b_hn, lengths, reverse):
-    out, h_n, cache = K.rnn_seq_forward(gx, states0[0], w, lengths, reverse, spec.nonlinearity)
-    return out, (h_n,), cache
-
-
-def _rnn_seq_backward(spec, dout, dfinals, cache, w, lengths, reverse):
-    dgx, dh0 = K.rnn_seq_backward(dout, dfinals[0], cache, w, lengths, reverse, spec.nonlinearity)
-    return dgx, dgx, (dh0,)
-
-
-# ---------------------------------------------------------------------- LSTM
-def _lstm_step_forward(spec, gx_t, states, w, b_hn, lengths, t, plan):
-    h, c, gates, tanh_c = K.lstm_step_forward(gx_t, states[0], states[1], w, lengths, t, plan=plan)
-    return (h, c), (gates, tanh_c, states[1])
-
-
-def _lstm_step_backward(spec, dstates, saved, w, lengths, t, dgx_t, dgh_t, dprev, plan):
-    gates, tanh_c, c_prev = saved
-    K.lstm_step_backward(dstates[0], dstates[1], gates, tanh_c, c_prev, w, lengths, t, dgates=dgx_t,
-                         dh_prev=dprev[0], dc_prev=dprev[1], plan=plan)
-
-
-def _lstm_seq_forward(spec, gx, states0, w, b_hn, lengths, reverse):
-    # gx is the caller's private buffer, so the gate cache is written over it: one (T, B, 4H)
-    # buffer less on the tape.
-    out, h_n, c_n, cache = K.lstm_seq_forward(gx, states0[0], states0[1], w, lengths, reverse,
-                                              overwrite_gx=True)
-    return out, (h_n, c_n), cache
-
-
-def _lstm_seq_backward(spec, dout, dfinals, cache, w, lengths, reverse):
-    dgx, dh0, dc0 = K.lstm_seq_backward(dout, dfinals[0], dfinals[1], cache, w, lengths, reverse)
-    return dgx, dgx, (dh0, dc0)
-
-
-# ---------------------------------------------------------------------- GRU
-def _gru_step_forward(spec, gx_t, states, w, b_hn, lengths, t, plan):
-    h, gates, hn = K.gru_step_forward(gx_t, states[0], w, b_hn, lengths, t, plan=plan)
-    return (h,), (gates, hn, states[0])
-
-
-def _gru_step_backward(spec, dstates, saved, w, lengths, t, dgx_t, dgh_t, dprev, plan):
-    gates, hn, h_prev = saved
-    K.gru_step_backward(dstates[0], gates, hn, h_prev, w, lengths, t, dgx=dgx_t, dgh=dgh_t,
-                        dh_prev=dprev[0], plan=plan)
-
-
-def _gru_seq_forward(spec, gx, states0, w, b_hn, lengths, reverse):
-    out, h_n, cache = K.gru_seq_forward(gx, states0[0], w, b_hn, lengths, reverse)
-    return out, (h_n,), cache
-
-
-def _gru_seq_backward(spec, dout, dfinals, cache, w, lengths, reverse):
-    dgx, dgh, dh0 = K.gru_seq_backward(dout, dfinals[0], cache, w, lengths, reverse)
-    return dgx, dgh, (dh0,)
-
-
+# ---------------------------------------------------------------------- the kinds
+# A kind is data: its gates and states, and the rows the C binding reads (kernels/cells.py spells
+# out the C argument order they fill):
+# step_caches: the (B, k*H) caches a step forward writes after the new states, (name, k);
+# step_saved: what a step backward reads, by name (a new state, a previous state '<s>_prev', a cache);
+# seq_cache: the (T, B, k*H) caches the sequence forward writes, (name, k) in its C argument order;
+# seq_backward_reads: those the sequence backward reads, in its C order (csrc/rnn_cells.h).
 _ELMAN = dict(gate_names=("a",), state_names=("h",), c_cell="rnn", folded_bias=1,
-              seq_cache=SEQ_CACHE["rnn"], separate_hidden_grad=False, composed="rnn_cell",
-              step_forward=_rnn_step_forward, step_backward=_rnn_step_backward,
-              seq_forward=_rnn_seq_forward, seq_backward=_rnn_seq_backward)
+              step_caches=(), step_saved=("h",),     # h is its own cache: tanh' = 1 - h^2, relu' = h > 0
+              seq_cache=(("hprev", 1), ("out", 1)), seq_backward_reads=("out",),
+              separate_hidden_grad=False, composed="rnn_cell")
 
 #: The registry: cell kind -> CellSpec.
 CELLS = {
     "rnn_tanh": CellSpec("rnn_tanh", "RNN_TANH", nonlinearity="tanh", **_ELMAN),
     "rnn_relu": CellSpec("rnn_relu", "RNN_RELU", nonlinearity="relu", **_ELMAN),
     "lstm": CellSpec("lstm", "LSTM", ("i", "f", "g", "o"), ("h", "c"), "lstm",
-                     SEQ_CACHE["lstm"], folded_bias=4,
-                     separate_hidden_grad=False, composed="lstm_cell", supports_projection=True,
-                     step_forward=_lstm_step_forward, step_backward=_lstm_step_backward,
-                     seq_forward=_lstm_seq_forward, seq_backward=_lstm_seq_backward),
+                     step_caches=(("gates", 4), ("tanh_c", 1)), step_saved=("gates", "tanh_c", "c_prev"),
+                     seq_cache=(("hprev", 1), ("cprev", 1), ("gates", 4), ("tanh_c", 1)),
+                     seq_backward_reads=("gates", "tanh_c", "cprev"), folded_bias=4,
+                     separate_hidden_grad=False, gates_over_gx=True, composed="lstm_cell",
+                     supports_projection=True),
     "gru": CellSpec("gru", "GRU", ("r", "z", "n"), ("h",), "gru",
-                    SEQ_CACHE["gru"], folded_bias=2,
-                    separate_hidden_grad=True, composed="gru_cell",
-                    step_forward=_gru_step_forward, step_backward=_gru_step_backward,
-                    seq_forward=_gru_seq_forward, seq_backward=_gru_seq_backward),
+                    step_caches=(("gates", 3), ("hn", 1)), step_saved=("gates", "hn", "h_prev"),
+                    seq_cache=(("hprev", 1), ("gates", 3), ("hn", 1)),
+                    seq_backward_reads=("gates", "hn", "hprev"), folded_bias=2,
+                    separate_hidden_grad=True, composed="gru_cell"),
 }
 
 #: PyTorch's mode strings (constructor arguments only) -> cell kind.
@@ -211,3 +194,18 @@ def cell_spec(kind):
         raise ValueError(f"unknown recurrent cell kind {kind!r}: expected one of {tuple(CELLS)} "
                          f"(or PyTorch's mode strings {tuple(MODES)})")
     return spec
+
+
+def family(c_cell):
+    """The rows of the C kernel family ``c_cell`` ('rnn', 'lstm', 'gru'): the first CellSpec using
+    it (the Elman kinds share one family; their relu flag is the caller's). Raises ValueError
+    naming the families."""
+    for spec in CELLS.values():
+        if spec.c_cell == c_cell:
+            return spec
+    raise ValueError(f"unknown C cell family {c_cell!r}: expected one of {families()}")
+
+
+def families():
+    """The C kernel families, sorted: ['gru', 'lstm', 'rnn']."""
+    return sorted({spec.c_cell for spec in CELLS.values()})

@@ -42,6 +42,7 @@ import numpy as np
 from ..kernels import crf as kcrf
 from ..tensor import Function, Tensor
 from .argcheck import float_tensor, int_array
+from .direction import check_lengths
 from .layers import check_dtype, check_size, uniform_
 from .module import Module, Parameter
 
@@ -123,14 +124,11 @@ class CRF(Module):
         if mask is not None and lengths is not None:
             raise ValueError(f"{fname}: give mask or lengths, not both")
         if lengths is not None:
-            L = int_array(lengths, fname, "lengths")
-            if L.shape != (B,):
-                raise ValueError(f"{fname}: lengths must hold one length per sequence: expected shape "
-                                 f"({B},), got {L.shape}")
-            if B and (L.min() < 1 or L.max() > T):
-                raise ValueError(f"{fname}: lengths must lie in [1, {T}] (T, the padded length), got "
-                                 f"min {L.min()} max {L.max()}")
-            return np.ascontiguousarray(L)
+            try:
+                L = check_lengths(lengths, B, T)                       # the recurrent layers' check
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"{fname}: {e}") from None
+            return np.full(B, T, np.int64) if L is None else L
         if mask is None:
             if B and T == 0:
                 raise ValueError(f"{fname}: emissions {em.shape} have no time steps; a CRF needs at "

@@ -80,7 +80,7 @@ def _run(spec, x, state0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, unroll, name
     if not unroll or T == 0:
         res = RecurrentSequence.apply(gx, w_hh, *rec_bias, *state0, ws=ws, n_bias=len(rec_bias))
         return res[0], tuple(res[1:]), None
-    ws.hprev = np.empty((T, B, H), w_hh.dtype)
+    ws.begin_steps(gx.data, [s.data for s in state0])
     w = HiddenWeights.apply(w_hh, *rec_bias, ws=ws)
     state, steps = tuple(state0), [None] * T
     for t in ws.order():

@@ -11,31 +11,36 @@ and a backward written from the closed-form derivative. The classic example is c
 
 so the forward keeps the softmax probabilities and the backward is one subtraction and a scale.
 This file holds the softmax family, the activations, dropout and embedding lookups; the losses
-live in :mod:`minigrad.nn.loss_ops` and are re-exported here, and every argument check in
-:mod:`minigrad.nn.argcheck`.
+live in :mod:`minigrad.nn.loss_ops` (the fused Linear -> cross-entropy of language-model decoders,
+``linear_cross_entropy``, in :mod:`minigrad.nn.linear_ce`) and are re-exported here, and every
+argument check in :mod:`minigrad.nn.argcheck`.
 
 Shape legend: N batch, C classes, d1.. extra dimensions (PyTorch's (N, C, d1, ...) layout with
 the class axis at position 1), V vocabulary size, D embedding dimension.
 
 Numerical stability: every softmax subtracts the row maximum before ``exp``, so logits of
-magnitude 1e4 give finite results (``exp(1e4)`` alone would overflow to inf).
+magnitude 1e4 give finite results (``exp(1e4)`` alone would overflow to inf). The softmax family
+and cross-entropy run the C row kernels of csrc/softmax.c; an entry of -inf gets probability 0,
+a row that is all -inf (or holds a NaN) is NaN, as in PyTorch.
 """
 import math
 import numbers
 
 import numpy as np
 
+from .. import kernels as K
 from .. import ops
 from ..grad_mode import check_bool
 from ..tensor import Function
 from .argcheck import check_generator, check_int, float_tensor, int_array, norm_axis, pick_dim
-from .loss_ops import _shifted  # the max shift, shared with the fused cross-entropy
+from .linear_ce import linear_cross_entropy
+from .loss_ops import _grad_target  # where a row kernel writes its input's gradient
 from .loss_ops import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss,
                        l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding",
-           "gelu", "huber_loss", "l1_loss", "linear", "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid",
-           "smooth_l1_loss", "softmax", "tanh"]
+           "gelu", "huber_loss", "l1_loss", "linear", "linear_cross_entropy", "log_softmax", "mse_loss", "nll_loss",
+           "relu", "sigmoid", "smooth_l1_loss", "softmax", "tanh"]
 
 relu, sigmoid, tanh = ops.relu, ops.sigmoid, ops.tanh      # one implementation each, in minigrad.ops
 
@@ -46,39 +51,39 @@ def linear(input, weight, bias=None):
     return _linear(input, weight, bias)
 
 # ====================================================================== softmax family
-class Softmax(Function):
+# The kernels of csrc/softmax.c (minigrad.kernels.softmax) run along any axis of the array as it
+# lies: the last axis as rows, another one column-wise with strides (no copy moving the axis).
+# The NumPy versions they replaced live on in minigrad.reference.softmax.
+class _RowSoftmax(Function):
+    """Base of Softmax and LogSoftmax: the kernel ``y = f(x)`` along ``axis`` and its backward
+    ``dx = f'(y, g)``, written where :func:`~minigrad.nn.loss_ops._grad_target` says (a leaf's
+    gradient buffer, else a new array). Saved: the output y (a 0-d input is seen as (1,))."""
+    forward_kernel = backward_kernel = None
+
+    def forward(self, x, axis):
+        self.axis, self.shape = axis, x.shape
+        y = type(self).forward_kernel(x.reshape(-1) if x.ndim == 0 else x, axis=axis)
+        self.save(y)
+        return y.reshape(x.shape)
+
+    def backward(self, g):
+        (y,) = self.saved
+        buf = _grad_target(self, 0)
+        dx = type(self).backward_kernel(g.reshape(y.shape), y, axis=self.axis,
+                                        dx=None if buf is None else buf.reshape(y.shape))
+        return None if buf is not None else dx.reshape(self.shape)
+
+
+class Softmax(_RowSoftmax):
     """y = exp(x - max) / sum(exp(x - max)) along ``axis``; dx = y * (g - sum(g * y))."""
-
-    def forward(self, x, axis):
-        self.axis = axis
-        y = _shifted(x, axis)
-        if y.size:
-            np.exp(y, out=y)
-            y /= y.sum(axis=axis, keepdims=True)
-        self.save(y)
-        return y
-
-    def backward(self, g):
-        (y,) = self.saved
-        gy = g * y
-        gy -= y * gy.sum(axis=self.axis, keepdims=True)
-        return gy
+    forward_kernel = staticmethod(K.softmax_forward)
+    backward_kernel = staticmethod(K.softmax_backward)
 
 
-class LogSoftmax(Function):
+class LogSoftmax(_RowSoftmax):
     """y = (x - max) - log(sum(exp(x - max))) along ``axis``; dx = g - exp(y) * sum(g)."""
-
-    def forward(self, x, axis):
-        self.axis = axis
-        y = _shifted(x, axis)
-        if y.size:
-            y -= np.log(np.exp(y).sum(axis=axis, keepdims=True))
-        self.save(y)
-        return y
-
-    def backward(self, g):
-        (y,) = self.saved
-        return g - np.exp(y) * g.sum(axis=self.axis, keepdims=True)
+    forward_kernel = staticmethod(K.log_softmax_forward)
+    backward_kernel = staticmethod(K.log_softmax_backward)
 
 
 def softmax(input, dim=None, axis=None):

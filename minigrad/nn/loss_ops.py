@@ -14,10 +14,14 @@ Element-wise (input and target of one shape):
     so backward is one scaling; 'mean' divides by the number of elements.
 
 Shape legend: M = N*d1*... rows after moving the class axis last, C classes.
-Float32 sums accumulate in float64. Weights (``weight``, ``pos_weight``) are constants.
+Float32 sums accumulate in float64. The softmax part of the cross-entropies runs in the C row
+kernels of csrc/softmax.c (the NumPy version it replaced is minigrad.reference.softmax);
+linear_cross_entropy (Linear -> cross_entropy fused for big vocabularies) is in
+minigrad.nn.linear_ce. Weights (``weight``, ``pos_weight``) are constants.
 """
 import numpy as np
 
+from .. import kernels as K
 from ..tensor import Function, Tensor
 from .argcheck import (check_int, check_real, check_reduction, const_array, float_tensor, int_array,
                        same_shape)
@@ -44,9 +48,12 @@ def _classes_back(g2, shape):
     return np.ascontiguousarray(np.moveaxis(g2.reshape(lead), -1, 1))
 
 
-def _shifted(x, axis):
-    """A new array ``x - max(x)`` along ``axis`` (the shift that keeps exp() from overflowing)."""
-    return x - x.max(axis=axis, keepdims=True) if x.size else x.copy()
+def _grad_target(fn, i):
+    """Where a row kernel should put the gradient of ``fn``'s input ``i``: the engine's own
+    zero-initialised buffer when the input is a leaf (the kernel adds into it; a returned array
+    would be copied once more on its way into ``.grad``), else None -- the kernel then writes a
+    new array, which the engine hands to the producer's backward as it is (no zero fill)."""
+    return fn.grad_buffer(i) if fn.inputs[i]._node is None else None
 
 
 def _reduce(loss, reduction, denom, shape, dtype):
@@ -96,65 +103,62 @@ def _class_weight(weight, shape, dtype, fname):
 
 
 # ====================================================================== classification
+def _row_weights(t, valid, weight, dtype):
+    """Per-row weights wt (M,): w[t_i] (1 without class weights), 0 where the target is ignored."""
+    if weight is None:
+        return valid.astype(dtype)
+    return np.where(valid, weight[np.where(valid, t, 0)], 0).astype(dtype)
+
+
+def _ce_coefficients(g, reduction, denom, wt, valid, eps, C, dtype):
+    """The row coefficients of d loss / d logits = p (a + b W) - a onehot(t) - b w (see the module
+    docstring): a = (1-eps) c wt, b = eps/C c on non-ignored rows (None without smoothing), where
+    c is d reduced loss / d loss_i."""
+    M = wt.shape[0]
+    c = np.broadcast_to(np.asarray(_scale(g, reduction, denom), dtype), (M,))
+    a = ((1.0 - eps) * c * wt).astype(dtype)
+    b = np.where(valid, (eps / C) * c, 0).astype(dtype) if eps else None
+    return a, b
+
+
 class CrossEntropy(Function):
     """Fused log-softmax + pick + reduction with class weights and label smoothing (see the module
-    docstring). Saved: probabilities p (M, C), targets (M,), per-row weights wt (M,; zero where
-    ignored), the not-ignored mask (M,) and the class weights (C,) or None."""
+    docstring), on the C row kernels (minigrad.kernels.cross_entropy_forward / _backward).
+    Saved: probabilities p (M, C), targets (M,), per-row weights wt (M,; zero where ignored),
+    the not-ignored mask (M,) and the class weights (C,) or None."""
 
     def forward(self, x, target, weight, ignore_index, reduction, label_smoothing):
         self.eps, self.reduction, self.x_shape = label_smoothing, reduction, x.shape
-        x2 = _classes_last(x)                                   # (M, C)
-        M, C = x2.shape
+        self.ignore_index = ignore_index
+        x2 = _classes_last(x)                                   # (M, C), a view
         t = target.reshape(-1)
+        loss, p = K.cross_entropy_forward(x2, t, weight, ignore_index, label_smoothing)
         valid = t != ignore_index
-        t = np.where(valid, t, 0)                               # ignored rows pick class 0, then masked
-        wt = valid.astype(x.dtype) if weight is None else np.where(valid, weight[t], 0).astype(x.dtype)
-        z = _shifted(x2, 1)                                     # the only (M, C) allocation
-        picked = z[np.arange(M), t]
-        eps = label_smoothing
-        zw = (z.sum(axis=1) if weight is None else z @ weight) if eps else None
-        np.exp(z, out=z)
-        s = z.sum(axis=1)
-        lse = np.log(s)
-        loss = (lse - picked) * wt
-        if eps:                        # sum_c w_c (lse - z_c) = W lse - sum_c w_c z_c
-            W = C if weight is None else weight.sum()
-            loss = (1.0 - eps) * loss + (eps / C) * np.where(valid, W * lse - zw, 0)
+        wt = _row_weights(t, valid, weight, x.dtype)
         self.denom = wt.sum(dtype=np.float64)
-        z /= s[:, None]                                         # probabilities
-        self.save(z, t, wt, valid, weight)
+        self.save(p, t, wt, valid, weight)
         return _reduce(loss, reduction, self.denom, target.shape, x.dtype)
 
     def backward(self, g):
         p, t, wt, valid, weight = self.saved
-        M, C = p.shape
-        eps = self.eps
-        c = np.broadcast_to(np.asarray(_scale(g, self.reduction, self.denom), p.dtype), (M,))
-        a = (1.0 - eps) * c * wt                                # coefficient of (p - e_t)
-        row = a
-        if eps:
-            b = np.where(valid, (eps / C) * c, 0).astype(p.dtype)   # coefficient of (W p - w)
-            row = a + b * (C if weight is None else weight.sum())
-        dx = p * row[:, None]
-        dx[np.arange(M), t] -= a
-        if eps:
-            dx -= b[:, None] if weight is None else b[:, None] * weight[None, :]
-        return _classes_back(dx, self.x_shape)
+        a, b = _ce_coefficients(g, self.reduction, self.denom, wt, valid, self.eps, p.shape[1], p.dtype)
+        buf = _grad_target(self, 0) if len(self.x_shape) <= 2 else None   # class axis last
+        dx = K.cross_entropy_backward(p, t, a, b, weight, self.ignore_index,
+                                      dx=None if buf is None else buf.reshape(p.shape))
+        return None if buf is not None else _classes_back(dx, self.x_shape)
 
 
 class SoftCrossEntropy(Function):
     """Cross-entropy with class-probability targets q (same shape as the input):
     loss_i = -sum_c w_c q'_ic lp_ic, q' = (1-eps) q + eps/C;  dx_i = p_i sum_c a_ic - a_i with
     a = w q';  dq_ic = -(1-eps) w_c lp_ic. 'mean' divides by the number of rows M.
-    Saved: log-probabilities lp (M, C), a (M, C)."""
+    Saved: log-probabilities lp (M, C) (from the C log_softmax kernel), a (M, C)."""
 
     def forward(self, x, q, weight, reduction, label_smoothing):
         self.eps, self.reduction, self.x_shape = label_smoothing, reduction, x.shape
         x2, q2 = _classes_last(x), _classes_last(q)
         M, C = x2.shape
-        lp = _shifted(x2, 1)
-        if lp.size:
-            lp -= np.log(np.exp(lp).sum(axis=1, keepdims=True))
+        lp = K.log_softmax_forward(x2)
         a = (1.0 - label_smoothing) * q2 + label_smoothing / C if label_smoothing else q2.copy()
         if weight is not None:
             a *= weight
@@ -188,8 +192,8 @@ class NLLLoss(Function):
         lp2 = _classes_last(lp)
         t = target.reshape(-1)
         valid = t != ignore_index
+        wt = _row_weights(t, valid, weight, lp.dtype)
         t = np.where(valid, t, 0)
-        wt = valid.astype(lp.dtype) if weight is None else np.where(valid, weight[t], 0).astype(lp.dtype)
         loss = -lp2[np.arange(t.size), t] * wt
         self.denom = wt.sum(dtype=np.float64)
         self.save(t, wt)
@@ -251,7 +255,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 # ====================================================================== element-wise losses
 def _mse(x, y, _):
     d = x - y
-    return d * d, 2.0 * d
+    dx = 2.0 * d
+    return np.square(d, out=d), dx      # d squared in place: one input-sized buffer less at peak
 
 
 def _l1(x, y, _):

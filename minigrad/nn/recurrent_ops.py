@@ -35,6 +35,8 @@ direction, the step plans (W_hh packed once per pass) and the h_{t-1} cache the 
 import numpy as np
 
 from .. import kernels as K
+from ..kernels.cells import check_step_pass
+from ..kernels.common import contiguous
 from ..tensor import Function
 
 
@@ -50,28 +52,40 @@ class Workspace:
         self.spec, self.w_hh, self.b_hn, self.lengths = spec, w_hh, b_hn, lengths
         self.T, self.reverse, self.names = T, reverse, names
         self.hprev = None
-        self._plans = {}    # unrolled steps: W_hh packed once per pass (kernels.StepPlan)
+        self.first = T - 1 if reverse else 0     # the first step of the pass (states from the caller)
+        self._steps = {}    # unrolled steps: backward? -> the pass's BoundStep (W_hh packed once)
 
     def order(self):
         return range(self.T - 1, -1, -1) if self.reverse else range(self.T)
 
-    def plan(self, B, backward):
-        """The step plan of this direction's forward (or backward) pass, made at its first step;
-        None when there is nothing to multiply (B or H is 0)."""
-        if B == 0 or self.w_hh.shape[1] == 0:
-            return None
-        if backward not in self._plans:
-            self._plans[backward] = K.StepPlan(self.spec.c_cell, self.w_hh, B, backward)
-        return self._plans[backward]
+    def begin_steps(self, gx, states):
+        """Before the first unrolled step: check, once for the whole pass, every array the step
+        kernels will be given (gx (T, B, G*H), the initial states (B, H), W_hh, b_hn, lengths),
+        and open the (T, B, H) h_{t-1} cache. The steps then call their bound kernels unchecked."""
+        spec = self.spec
+        check_step_pass(f"{spec.name} step", spec.gates, self.w_hh, gx, states, spec.state_names,
+                        self.b_hn, self.lengths)
+        self.hprev = np.empty((self.T,) + states[0].shape, self.w_hh.dtype)
+
+    def step_kernel(self, B, backward):
+        """The BoundStep of this pass's forward (or backward) steps, made at its first step: W_hh
+        packed once into a ``kernels.StepPlan`` (none when B or H is 0: nothing to multiply)."""
+        step = self._steps.get(backward)
+        if step is None:
+            plan = None if B == 0 or self.w_hh.shape[1] == 0 else K.StepPlan(self.spec.c_cell, self.w_hh, B, backward)
+            step = self._steps[backward] = self.spec.bind_step(self.w_hh, B, plan, self.lengths, self.b_hn,
+                                                                backward)
+        return step
 
 
 def _hidden_weight_grads(ws, dgh, hprev, dw, needs_w, has_bias):
     """dW_hh += dgh^T @ hprev (one GEMM over all T*B rows, into ``dw``) and, when the recurrence
     uses part of b_hh (the GRU's b_hn), db_hh with that part filled. dgh (T, B, G*H), hprev (T, B, H)."""
     GH = ws.w_hh.shape[0]
-    dgh2 = dgh.reshape(-1, GH)
+    TB = dgh.shape[0] * dgh.shape[1]             # (not -1: H may be 0)
+    dgh2 = dgh.reshape(TB, GH)
     if needs_w:
-        K.gemm(dgh2, hprev.reshape(-1, hprev.shape[-1]), trans_a=True, beta=1.0, out=dw)
+        K.gemm(dgh2, hprev.reshape(TB, hprev.shape[-1]), trans_a=True, beta=1.0, out=dw)
     if not has_bias:
         return None
     db = np.zeros(GH, dgh.dtype)
@@ -104,7 +118,7 @@ class InputProjection(Function):
         x2, w_ih = self.saved
         needs = self.needs
         GH = w_ih.shape[0]
-        dgx2 = dgx.reshape(-1, GH)
+        dgx2 = dgx.reshape(self.T * dgx.shape[1], GH)     # (not -1: H may be 0)
         dx = K.gemm(dgx2, w_ih).reshape(self.T, -1, x2.shape[1]) if needs[0] else None
         if needs[1]:
             K.gemm(dgx2, x2, trans_a=True, beta=1.0, out=self.grad_buffer(1))
@@ -175,35 +189,55 @@ class HiddenWeights(Function):
 
 
 class RecurrentStep(Function):
-    """One time step: (gx, W, state_prev...) -> state_t...; all gate math in one C kernel call."""
+    """One time step: (gx, W, state_prev...) -> state_t...; all gate math in one C kernel call.
+
+    The pass's arrays were checked once (``Workspace.begin_steps``), so each step calls its
+    bound kernel with no checks: the per-step Python work is the tape's and a few allocations."""
 
     def forward(self, gx, w, *state_prev, ws=None, t=0):
-        B = gx.shape[1]
+        if t == ws.first:                # the caller's states (checked; copied only if unaligned)
+            state_prev = tuple(contiguous(s) for s in state_prev)
         ws.hprev[t] = state_prev[0]      # the state entering this step, for dW_hh (a copy)
-        states, saved = ws.spec.step_forward(gx[t], state_prev, ws.w_hh, ws.b_hn, ws.lengths, t,
-                                             ws.plan(B, False))
+        states, saved = ws.spec.step_forward(ws.step_kernel(gx.shape[1], False), gx[t], state_prev, t)
         self.save(*saved)
-        self.ws, self.t, self.B = ws, t, B
-        self.output_names = ws.spec.step_output_names
-        self.label = f"{ws.spec.name.upper()} step t={t}"
+        self.ws, self.t = ws, t
         return states if len(states) > 1 else states[0]
+
+    @property
+    def label(self):
+        return f"{self.ws.spec.name.upper()} step t={self.t}"
+
+    @property
+    def output_names(self):
+        return self.ws.spec.step_output_names
 
     def backward(self, *grads):
         ws, t, spec = self.ws, self.t, self.ws.spec
-        shape = (self.B, ws.w_hh.shape[1])
-        dh = grads[0] if grads[0] is not None else np.zeros(shape, ws.w_hh.dtype)
+        dt = ws.w_hh.dtype
         dgx = self.grad_buffer(0)            # the (T, B, G*H) gradient of gx; this step writes row t
+        shape = (dgx.shape[1], ws.w_hh.shape[1])
+        # the engine's gradients have the states' shapes and dtype; make them C-contiguous
+        dstates = tuple(None if g is None else contiguous(g) for g in grads)
+        if dstates[0] is None:
+            dstates = (np.zeros(shape, dt),) + dstates[1:]
         dgh_t = None
         if self.needs[1]:
             self.grad_buffer(1)              # dW_hh: formed by the HiddenWeights node from dgh
             dgh_t = self.inputs[1]._node.gate_grads(dgx)[t]
         elif spec.separate_hidden_grad:
             dgh_t = np.empty_like(dgx[t])    # the kernel writes it; nobody reads it
-        dprev = tuple(self.grad_buffer(2 + i) if self.needs[2 + i] else np.zeros(shape, ws.w_hh.dtype)
-                      for i in range(spec.n_state))
-        spec.step_backward((dh,) + tuple(grads[1:]), self.saved, ws.w_hh, ws.lengths, t, dgx[t],
-                           dgh_t, dprev, ws.plan(self.B, True))
-        return (None,) * (2 + spec.n_state)
+        # dstate_prev: the engine's buffer, or scratch returned as the gradient when not needed or
+        # when one tensor was given as two states (h_0 = c_0: two outputs must not share memory)
+        dprev, ret = [], [None] * (2 + spec.n_state)
+        for i in range(spec.n_state):
+            x = self.inputs[2 + i]
+            if self.needs[2 + i] and all(x is not self.inputs[2 + j] for j in range(i)):
+                dprev.append(self.grad_buffer(2 + i))
+            else:
+                dprev.append(np.zeros(shape, dt))
+                ret[2 + i] = dprev[-1] if self.needs[2 + i] else None
+        spec.step_backward(ws.step_kernel(shape[0], True), dstates, self.saved, t, dgx[t], dgh_t, dprev)
+        return tuple(ret)
 
 
 class StackSteps(Function):

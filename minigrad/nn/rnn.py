@@ -109,7 +109,9 @@ class RNNBase(Module):
     def of_kind(kind, input_size, hidden_size, num_layers=1, **kwargs):
         """The layer (RNN, LSTM or GRU) of a cell kind ('rnn_tanh', 'lstm', ... or a CellSpec)."""
         spec = cell_spec(kind)
-        cls = _LAYER_OF_MODE[spec.mode]
+        cls = _LAYER_OF_KIND.get(spec.name)
+        if cls is None:          # a kind without a named class of its own: the base runs any spec
+            return RNNBase(spec, input_size, hidden_size, num_layers, **kwargs)
         if spec.nonlinearity:
             kwargs["nonlinearity"] = spec.nonlinearity
         return cls(input_size, hidden_size, num_layers, **kwargs)
@@ -287,7 +289,10 @@ class LSTM(RNNBase):
     Extra argument ``proj_size``: P in [1, H) projects every h_t to P features with
     ``weight_hr_l{k}`` (P, H); h_0, h_n, the output (T, B, D*P), the columns of
     ``weight_hh_l{k}`` (4H, P) and the input of layer k > 0 (D*P) are then P wide, c stays H
-    wide. Default 0 (no projection).
+    wide. Default 0 (no projection). How it runs: the fused LSTM kernels carry m_t = o_t * tanh(c_t)
+    (width H) through the recurrence with W_eff = W_hh @ W_hr (4H, H), since W_hh h_{t-1} =
+    W_eff m_{t-1}; h_0 enters once as W_hh h_0 in each row's first step, and all h_t = W_hr m_t
+    are one GEMM after the loop (:func:`~minigrad.nn.direction.run_projected_direction`).
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, **kwargs):
@@ -363,9 +368,12 @@ class RNNCellBase(Module):
     def of_kind(kind, input_size, hidden_size, **kwargs):
         """The cell (RNNCell, LSTMCell or GRUCell) of a cell kind ('rnn_tanh', ... or a CellSpec)."""
         spec = cell_spec(kind)
+        cls = _CELL_OF_KIND.get(spec.name)
+        if cls is None:          # a kind without a named class of its own: the base runs any spec
+            return RNNCellBase(spec, input_size, hidden_size, **kwargs)
         if spec.nonlinearity:
             kwargs["nonlinearity"] = spec.nonlinearity
-        return _CELL_OF_MODE[spec.mode](input_size, hidden_size, **kwargs)
+        return cls(input_size, hidden_size, **kwargs)
 
     def check_state(self, x, state):
         """Validate ``x`` and ``state`` (see the class docstring); returns (x, states tuple of
@@ -393,6 +401,8 @@ class RNNCellBase(Module):
         return x.reshape(B, self.input_size), states, batched
 
     def forward(self, x, state=None):
+        """One step: x (B, I) or (I,), state h or (h, c) of (B, H) or (H,) each (None: zeros) ->
+        the new state of the same form (one fused C step kernel call, recorded as one tape node)."""
         x, states, batched = self.check_state(x, state)
         _, final, _ = run_direction(self.spec, x.reshape(1, x.shape[0], self.input_size), states, self.weight_ih,
                                     self.weight_hh, self.bias_ih, self.bias_hh, unroll=True,
@@ -445,6 +455,6 @@ class GRUCell(RNNCellBase):
         super().__init__("GRU", input_size, hidden_size, bias, dtype)
 
 
-# PyTorch's mode string -> the module classes (RNNBase.of_kind, RNNCellBase.of_kind)
-_LAYER_OF_MODE = {"RNN_TANH": RNN, "RNN_RELU": RNN, "LSTM": LSTM, "GRU": GRU}
-_CELL_OF_MODE = {"RNN_TANH": RNNCell, "RNN_RELU": RNNCell, "LSTM": LSTMCell, "GRU": GRUCell}
+# cell kind -> the module classes (RNNBase.of_kind, RNNCellBase.of_kind)
+_LAYER_OF_KIND = {"rnn_tanh": RNN, "rnn_relu": RNN, "lstm": LSTM, "gru": GRU}
+_CELL_OF_KIND = {"rnn_tanh": RNNCell, "rnn_relu": RNNCell, "lstm": LSTMCell, "gru": GRUCell}

@@ -10,7 +10,10 @@ right against central finite differences and PyTorch.
     params = ref.init_params("lstm", input_size=3, hidden_size=4)
     out, h_n, cache = ref.layer_forward("lstm", x, None, params)
     dx, dhx, dparams = ref.layer_backward(dout, None, cache)
-"""
-from . import rnn
 
-__all__ = ["rnn"]
+:mod:`minigrad.reference.softmax` holds softmax, log_softmax and cross-entropy in NumPy, the
+reference of the C kernels in csrc/softmax.c.
+"""
+from . import rnn, softmax
+
+__all__ = ["rnn", "softmax"]

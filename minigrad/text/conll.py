@@ -19,6 +19,8 @@ A malformed file raises ``CorpusFormatError`` naming the file, the line number a
 """
 import re
 
+from .sst import _lines     # (line number, text) per line; a non-UTF-8 line is named
+
 __all__ = ["CorpusFormatError", "read_conll", "read_conllu", "iob1_to_bio", "bio_to_iobes", "iobes_to_bio"]
 
 _SCHEMES = ("iob1", "iob2", "bio", "iobes", None)
@@ -36,13 +38,6 @@ class CorpusFormatError(ValueError):
     def __init__(self, path, lineno, message):
         super().__init__(f"{path}, line {lineno}: {message}")
         self.path, self.lineno = path, lineno
-
-
-def _lines(path):
-    """(line number, line without its newline) for every line of a UTF-8 text file."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            yield lineno, line.rstrip("\r\n")
 
 
 # ------------------------------------------------------------------------------ tag schemes
