@@ -11,7 +11,8 @@ Score: token accuracy, per tag too; early stopping on dev accuracy.
 
 Measured on UD English EWT 2.16 (2026-11-29, AMD EPYC shared with other jobs, ``--threads 1``,
 seed 0, random word embeddings, the CRF): best dev accuracy 94.88% at epoch 15 of 20, test
-95.33%, in 9.3 minutes of training.
+95.33%, in 9.3 minutes of training. With ``--no-crf`` (softmax per token): dev 94.85% at epoch
+18 of 23, test 95.17%, in 7.5 minutes.
 """
 import glob
 import os
