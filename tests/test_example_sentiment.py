@@ -6,15 +6,14 @@ far beyond chance, pool only over real steps (a sentence gets the same logits al
 in a batch), resume a checkpoint into the very same run, and fail clearly on malformed or
 missing files.
 """
-import importlib.util
 import os
 
 import numpy as np
 import pytest
+from _examples import load_example
 
 import minigrad as mg
 
-EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "sentiment.py")
 FILLER = ("the movie film story plot actors scene it is was a an of and to this that its with "
           "director script cast ending music").split()
 SENTIMENT = {"good": 1, "great": 1, "bad": 0, "awful": 0}
@@ -22,10 +21,7 @@ SENTIMENT = {"good": 1, "great": 1, "bad": 0, "awful": 0}
 
 @pytest.fixture(scope="module")
 def sentiment():
-    spec = importlib.util.spec_from_file_location("_example_sentiment", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("sentiment")
 
 
 def _sentences(rng, n):

@@ -5,7 +5,6 @@ the quick run's loss goes down and its test score beats a trivial baseline; a ch
 restores the same predictions; --resume continues the very same run; malformed files and a
 missing --data stop with a clear message.
 """
-import importlib.util
 import os
 
 import numpy as np
@@ -13,14 +12,10 @@ import pytest
 
 import minigrad as mg
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples")
+from _examples import load_example
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"_example_{name}", os.path.join(EXAMPLES, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_load = load_example
 
 
 @pytest.fixture(scope="module")

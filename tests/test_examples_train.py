@@ -5,7 +5,6 @@ state, an interrupted + resumed run reproduces the uninterrupted one loss for lo
 ``--sample`` returns the requested number of characters. examples/sine.py: the loss goes down and
 the model beats the naive last-value forecast.
 """
-import importlib.util
 import math
 import os
 
@@ -14,14 +13,10 @@ import pytest
 
 import minigrad as mg
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples")
+from _examples import load_example
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"_example_{name}", os.path.join(EXAMPLES, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_load = load_example
 
 
 @pytest.fixture(scope="module")
