@@ -70,20 +70,7 @@ static inline int64_t sm_block(int64_t v) {
 #define L 16
 #define SEL MG_SELF
 #define SUF f32
-#define TAG gen
-#define ATTR
-#include "softmax_rows.inc"
-#include "softmax_cols.inc"
-#undef TAG
-#undef ATTR
-#if SM_HAVE_AVX2_CLONE
-#define TAG avx2
-#define ATTR __attribute__((target("avx2,fma")))
-#include "softmax_rows.inc"
-#include "softmax_cols.inc"
-#undef TAG
-#undef ATTR
-#endif
+#include "softmax_isa.inc"
 #undef T
 #undef IT
 #undef L
@@ -95,20 +82,7 @@ static inline int64_t sm_block(int64_t v) {
 #define L 8
 #define SEL MG_SELD
 #define SUF f64
-#define TAG gen
-#define ATTR
-#include "softmax_rows.inc"
-#include "softmax_cols.inc"
-#undef TAG
-#undef ATTR
-#if SM_HAVE_AVX2_CLONE
-#define TAG avx2
-#define ATTR __attribute__((target("avx2,fma")))
-#include "softmax_rows.inc"
-#include "softmax_cols.inc"
-#undef TAG
-#undef ATTR
-#endif
+#include "softmax_isa.inc"
 #undef T
 #undef IT
 #undef L
