@@ -12,7 +12,7 @@ turn, ``--windows`` windows each, ``--repeats`` times, so a load change on the s
 hits both alike; reported per preset:
 
   words/s         median over the repeats (the step: forward, loss, backward, clip, SGD step)
-  peak memory     each framework in a fresh subprocess: peak RSS (ru_maxrss) above the RSS after
+  peak memory     each framework in a fresh subprocess: peak RSS (VmHWM, reset after setup) above the RSS after
                   imports, model, optimizer and data (so the weights are not counted; the
                   activations, gradients and everything a step allocates are)
   split           one step's parts, each timed alone on the step's own shapes, median:
@@ -24,7 +24,6 @@ hits both alike; reported per preset:
 """
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -176,18 +175,21 @@ def setup(preset, data, threads, frameworks):
     return cfg, windows, runs
 
 
-def rss_mib():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def status_mib(key):
+    """A memory figure of this process from /proc/self/status (VmRSS, VmHWM = peak RSS), in MiB."""
+    with open("/proc/self/status") as f:
+        return next(int(ln.split()[1]) for ln in f if ln.startswith(key + ":")) / 1024
 
 
 def memory_child(fw, preset, data, threads, n):
     """Peak RSS above the post-setup RSS for ``n`` training steps of ``fw`` (run in a subprocess)."""
     cfg, windows, runs = setup(preset, data, threads, [fw])
-    base = rss_mib()
+    with open("/proc/self/clear_refs", "w") as f:       # reset the peak mark: setup's own peak
+        f.write("5")                                     # (the corpus as Python strings) must not count
+    base = status_mib("VmRSS")
     for x, y in windows[:n]:
         runs[0].step(x, y)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base)
+    print(status_mib("VmHWM") - base)
 
 
 def measure_memory(fw, preset, data, threads, n=5):
