@@ -68,7 +68,8 @@ class Graph:
     def initializer(self, array, hint):
         """A new initialiser holding ``array``; returns its name."""
         name = self.fresh(hint)
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name))
+        array = np.asarray(array)        # (not np.ascontiguousarray: it turns a 0-d array into shape (1,))
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.array(array, order="C"), name))
         return name
 
     def const(self, value, dtype=None):

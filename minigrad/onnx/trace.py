@@ -70,7 +70,7 @@ class Tracer:
         self.thread = threading.get_ident()
 
     def _where(self):
-        mod = ".".join(self.path[1:]) or "<top level>"
+        mod = ".".join(p for p in self.path[1:] if p) or "<top level>"
         return f"in module '{mod}' ({self.path[0]} model), at {_user_line()}"
 
     def record_op(self, cls, inputs, consts, outputs):
