@@ -38,6 +38,13 @@ def run_onnx(data, feeds):
     return sess.run(None, {k: np.asarray(v) for k, v in feeds.items()})
 
 
+def run_reference(data, feeds):
+    """Outputs of the ONNX model ``data`` from onnx's own NumPy reference evaluator (it runs the
+    float64 recurrent operators, for which onnxruntime has no CPU kernels)."""
+    from onnx.reference import ReferenceEvaluator
+    return ReferenceEvaluator(onnx.load_from_string(data)).run(None, {k: np.asarray(v) for k, v in feeds.items()})
+
+
 def flat(out):
     """The tensors of a model's output (nested tuples), as arrays, in order."""
     if isinstance(out, (tuple, list)):
@@ -59,8 +66,8 @@ def check_export(model, args, feeds=None, run_args=None, **kwargs):
     args = args if isinstance(args, tuple) else (args,)
     data = export_bytes(model, args, **kwargs)
     if feeds is None:
-        names = kwargs.get("input_names") or [f"input_{i}" for i in range(len(args))]
-        feeds = {n: a.data for n, a in zip(names, [a for a in args if a is not None])}
+        names = kwargs.get("input_names") or [f"input_{i}" for i in range(len(flat(args)))]
+        feeds = dict(zip(names, flat(args)))
     model.eval()
     with mg.no_grad():
         want = flat(model(*(run_args if run_args is not None else args)))
