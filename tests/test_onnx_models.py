@@ -8,7 +8,8 @@ from _onnx_run import assert_same, check_export, export_bytes, flat, run_onnx, r
 
 import minigrad as mg             # noqa: E402
 import minigrad.nn as nn          # noqa: E402
-from minigrad.nn.seq2seq import DecoderState   # noqa: E402
+from minigrad.nn.cell_registry import cell_spec   # noqa: E402
+from minigrad.nn.seq2seq import DecoderState      # noqa: E402
 
 LAYERS = {"rnn_tanh": lambda *a, **k: nn.RNN(*a, **k), "rnn_relu": lambda *a, **k: nn.RNN(*a, nonlinearity="relu", **k),
           "lstm": lambda *a, **k: nn.LSTM(*a, **k), "gru": lambda *a, **k: nn.GRU(*a, **k)}
@@ -61,14 +62,11 @@ def test_float64_layer(kind):
 @pytest.mark.parametrize("kind", ["rnn_tanh", "rnn_relu", "lstm", "gru"])
 @pytest.mark.parametrize("batched", [True, False])
 def test_cells(kind, batched):
-    spec = nn.cell_registry.cell_spec(kind) if hasattr(nn, "cell_registry") else None
-    from minigrad.nn.cell_registry import cell_spec
     cell = cell_spec(kind).make_cell(4, 5)
     x = randn(3, 4) if batched else randn(4)
     shape = (3, 5) if batched else (5,)
     check_export(cell, (x, states(kind, shape)))
     check_export(cell, x)
-    del spec
 
 
 class PaddedBiLSTM(nn.Module):
