@@ -21,6 +21,11 @@ import minigrad.onnx              # noqa: E402,F401
 TOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 
 
+def randn(*shape, seed=0, dtype=np.float32):
+    """A tensor of N(0, 1) values (tests build their own tiny data)."""
+    return mg.tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
+
+
 def export_bytes(model, args, **kwargs):
     """``model`` exported to ONNX bytes (checked with onnx.checker, as export itself does)."""
     buf = io.BytesIO()

@@ -6,17 +6,13 @@ import importlib
 import numpy as np
 import pytest
 
-from _onnx_run import check_export, export_bytes, run_onnx
+from _onnx_run import check_export, export_bytes, randn, run_onnx
 
 import minigrad as mg             # noqa: E402
 import minigrad.functional as F   # noqa: E402
 import minigrad.nn as nn          # noqa: E402
 
 _tape = importlib.import_module("minigrad.tensor")
-
-
-def randn(*shape, seed=0, dtype=np.float32):
-    return mg.tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
 
 
 class Fn(nn.Module):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from _examples import load_example
-from _onnx_run import assert_same, check_export, export_bytes, flat, run_onnx, run_reference
+from _onnx_run import assert_same, check_export, export_bytes, flat, randn, run_onnx, run_reference
 
 import minigrad as mg             # noqa: E402
 import minigrad.nn as nn          # noqa: E402
@@ -13,10 +13,6 @@ from minigrad.nn.seq2seq import DecoderState      # noqa: E402
 
 LAYERS = {"rnn_tanh": lambda *a, **k: nn.RNN(*a, **k), "rnn_relu": lambda *a, **k: nn.RNN(*a, nonlinearity="relu", **k),
           "lstm": lambda *a, **k: nn.LSTM(*a, **k), "gru": lambda *a, **k: nn.GRU(*a, **k)}
-
-
-def randn(*shape, seed=0, dtype=np.float32):
-    return mg.tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
 
 
 def states(kind, shape, seed=7):
