@@ -104,11 +104,10 @@ class Module:
         if name in buffers and not isinstance(value, (Module, Parameter)):
             buffers[name] = _as_buffer(value, name)
             return
-        params.pop(name, None)
         modules.pop(name, None)
         buffers.pop(name, None)
         if isinstance(value, Parameter) or (value is None and was_param):
-            params[name] = value
+            params[name] = value         # a re-assigned parameter keeps its place (PyTorch's state_dict order)
         elif isinstance(value, Module):
             modules[name] = value
         else:
