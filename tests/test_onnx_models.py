@@ -164,7 +164,7 @@ class AttentionStep(nn.Module):
         return dec.logits(h_t, ctx, state), state.layers[0][0], state.layers[0][1]
 
 
-@pytest.mark.parametrize("kind", ["bahdanau", "dot"])
+@pytest.mark.parametrize("kind", ["bahdanau", "dot", "general"])
 def test_attention_decoder_step(kind):
     dec = nn.Decoder(9, 4, 6, attention=kind, memory_size=6, input_feeding=False)
     token = mg.tensor(np.array([1, 5, 8]))
