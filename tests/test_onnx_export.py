@@ -179,6 +179,32 @@ def test_bad_arguments(kwargs, match):
         export_bytes(nn.Linear(2, 2), randn(1, 2), **kwargs)
 
 
+@pytest.mark.parametrize("kwargs, match", [({"input_names": "x"}, "input_names"), ({"output_names": [1]}, "output_names")])
+def test_bad_names(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        export_bytes(nn.Linear(2, 2), randn(1, 2), **kwargs)
+
+
+def test_bad_file_argument():
+    with pytest.raises(TypeError, match="binary file object"):
+        mg.onnx.export(nn.Linear(2, 2), randn(1, 2), 42)
+
+
+@pytest.mark.parametrize("opset", [14, 17, 18, "newest"])
+def test_opset_versions(opset):
+    """Reductions take their axes as an attribute before opset 18 and as an input from 18 on."""
+    onnx = pytest.importorskip("onnx")
+    opset = onnx.defs.onnx_opset_version() if opset == "newest" else opset
+    model = Fn(lambda x, w: x.mean(1, keepdim=True) * w + x.max(0).values + x.sum() + x.min())
+    check_export(model, randn(4, 4), opset_version=opset)
+    check_export(nn.Sequential(nn.GRU(4, 3, 2)), randn(5, 2, 4), opset_version=opset)
+
+
+def test_verbose_prints_the_graph(capsys):
+    export_bytes(nn.Linear(2, 3), randn(1, 2), verbose=True)
+    assert "Gemm" in capsys.readouterr().out
+
+
 def test_model_must_be_a_module():
     with pytest.raises(TypeError, match="nn.Module"):
         export_bytes(lambda x: x, randn(1, 2))

@@ -7,6 +7,8 @@ inputs (the Tensors in ``args``, flattened in order), map every record to ONNX n
 Identity per graph output (the tensors the model returned, flattened), check the model with
 ``onnx.checker`` and save it to ``f`` (a path or a binary file object).
 """
+import os
+
 import numpy as np
 
 from .. import __version__ as _version
@@ -181,6 +183,11 @@ def export(model, args, f, export_params=True, verbose=False, training=None, inp
         raise TypeError(f"export: model must be an nn.Module, got {describe(model)}")
     if export_params is not True:
         raise ValueError("export: export_params=False is not supported; parameters are always initialisers")
+    if not (isinstance(f, (str, os.PathLike)) or hasattr(f, "write")):
+        raise TypeError(f"export: f must be a path or a binary file object, got {describe(f)}")
+    for what, names in (("input_names", input_names), ("output_names", output_names)):
+        if names is not None and (isinstance(names, str) or not all(isinstance(n, str) for n in names)):
+            raise TypeError(f"export: {what} must be a list of strings, got {names!r}")
     if training:
         raise ValueError("export: only inference graphs are exported (training=True is not supported)")
     opset = DEFAULT_OPSET if opset_version is None else opset_version
@@ -257,5 +264,6 @@ def export(model, args, f, export_params=True, verbose=False, training=None, inp
                               ir_version=helper.find_min_ir_version_for(opsets))
     onnx.checker.check_model(proto)
     if verbose:
-        print(helper.printable_graph(graph))
+        printer = getattr(onnx, "printer", None)           # onnx >= 1.15; printable_graph is deprecated
+        print(printer.to_text(graph) if printer is not None else helper.printable_graph(graph))
     onnx.save_model(proto, f)
