@@ -277,6 +277,13 @@ _seq = itertools.count()
 _tracer = None
 
 
+def trace_untaped(op, inputs, consts, outputs):
+    """Report an op computed outside ``Function.apply`` (a comparison, argmax: never on the tape) to
+    minigrad.onnx's tracer when an export is tracing; ``op`` names it, ``outputs`` is a tuple."""
+    if _tracer is not None:
+        _tracer.record_op(op, inputs, consts, outputs)
+
+
 class Function:
     """Base class of every differentiable op; an instance is one node of the tape.
 

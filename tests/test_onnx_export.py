@@ -76,6 +76,9 @@ OPS = {
     "where": lambda x, w: mg.where(np.array([[True], [False], [True]]), x, w) + mg.where(np.array([True, False, True, False]), -x, 0.5),
     "expand_clone": lambda x, w: w.reshape(1, 4).expand(3, 4).clone() * x,
     "cast": lambda x, w: x.double().float() + w,
+    "compare": lambda x, w: (mg.where(x > w, x, w) + mg.where(x <= 0.1, 1.0, -x) + (x == x).float()
+                             + (x != w).float() + (x < 0).float() * (x >= w).float() + x.masked_fill(x > 0.5, -2.0)),
+    "argmax": lambda x, w: (x.argmax(1), x.argmin(0, keepdim=True), mg.argmax(x * w), x.argmin(keepdim=True)),
 }
 
 
@@ -98,6 +101,11 @@ def test_indexing(name):
     x = randn(2, 3, 4, seed=3)
     fn = INDEXES[name]
     check_export(Fn(lambda x, w: fn(x * w)), x)
+
+
+def test_output_computed_with_numpy_warns():
+    with pytest.warns(UserWarning, match="not computed by a traced op"):
+        export_bytes(Fn(lambda x, w: mg.tensor(np.tanh(x.data))), randn(2, 4))
 
 
 def test_float64_ops_chain():

@@ -151,7 +151,8 @@ def test_seq2seq_encoder_with_lengths_and_dynamic_axes(cell, bidirectional, brid
 
 
 class AttentionStep(nn.Module):
-    """One step of an attention decoder: previous token, state and encoder outputs -> logits, state."""
+    """One step of an attention decoder: previous token, state and encoder outputs -> logits, the
+    greedy next token, state."""
 
     def __init__(self, decoder):
         super().__init__()
@@ -161,7 +162,8 @@ class AttentionStep(nn.Module):
         dec = self.decoder
         mem = dec.attention.memory(keys)
         h_t, ctx, _, state = dec.step(dec.embedding(token), DecoderState([(h, c)]), mem)
-        return dec.logits(h_t, ctx, state), state.layers[0][0], state.layers[0][1]
+        logits = dec.logits(h_t, ctx, state)
+        return logits, logits.argmax(-1), state.layers[0][0], state.layers[0][1]     # greedy: the next token
 
 
 @pytest.mark.parametrize("kind", ["bahdanau", "dot", "general"])

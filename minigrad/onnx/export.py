@@ -8,6 +8,7 @@ Identity per graph output (the tensors the model returned, flattened), check the
 ``onnx.checker`` and save it to ``f`` (a path or a binary file object).
 """
 import os
+import warnings
 
 import numpy as np
 
@@ -252,7 +253,11 @@ def export(model, args, f, export_params=True, verbose=False, training=None, inp
             g.bind(t, name)
     alt_outputs = _flatten(alt_out, []) if alt_out is not None else outputs
     graph_outputs = []
-    for t, t2, name in zip(outputs, alt_outputs, out_names):
+    for k, (t, t2, name) in enumerate(zip(outputs, alt_outputs, out_names)):
+        if id(t) not in g.values and id(t) not in params:
+            warnings.warn(f"export: output {k} ({name!r}, shape {t.shape}) is not computed by a traced op, so the "
+                          "graph returns its traced value as a constant (was it computed with NumPy from .data?)",
+                          UserWarning, stacklevel=2)
         g.node("Identity", [g.value(t)], outputs=[name])
         dims = {i: f"{name}_dim{i}" for i, (n, m) in enumerate(zip(t.shape, t2.shape)) if n != m}
         dims.update(dyn.get(name, {}))
@@ -264,6 +269,5 @@ def export(model, args, f, export_params=True, verbose=False, training=None, inp
                               ir_version=helper.find_min_ir_version_for(opsets))
     onnx.checker.check_model(proto)
     if verbose:
-        printer = getattr(onnx, "printer", None)           # onnx >= 1.15; printable_graph is deprecated
-        print(printer.to_text(graph) if printer is not None else helper.printable_graph(graph))
+        print(onnx.printer.to_text(graph))
     onnx.save_model(proto, f)

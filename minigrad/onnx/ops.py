@@ -76,6 +76,29 @@ def _cast(g, rec, alt):
     return g.node("Cast", _ins(g, rec), to=elem_type(rec.consts["dtype"]))
 
 
+_COMPARE = {"less": "Less", "less_equal": "LessOrEqual", "greater": "Greater", "greater_equal": "GreaterOrEqual",
+            "equal": "Equal", "not_equal": "Equal"}
+
+
+def _compare(g, rec, alt):
+    """``<, <=, >, >=, ==, !=`` (boolean outputs; ``!=`` is Not(Equal))."""
+    ufunc = rec.consts["ufunc"]
+    out = g.node(_COMPARE[ufunc], _ins(g, rec))
+    return g.node("Not", [out]) if ufunc == "not_equal" else out
+
+
+def _arg_extreme(op_type):
+    """argmax/argmin: along ``dim``, or over the flattened tensor (``dim=None``)."""
+    def f(g, rec, alt):
+        (x,) = rec.inputs
+        d, keep = rec.consts["dim"], rec.consts["keepdim"]
+        if d is not None:
+            return g.node(op_type, [g.value(x)], axis=int(d), keepdims=int(keep))
+        out = g.node(op_type, [g.node("Reshape", [g.value(x), g.ints([-1])])], axis=0, keepdims=0)
+        return g.node("Reshape", [out, g.ints([1] * x.ndim)]) if keep else out
+    return f
+
+
 def _where(g, rec, alt):
     return g.node("Where", [g.array(rec.consts["cond"])] + _ins(g, rec))
 
@@ -233,7 +256,8 @@ MAPPINGS = {
     "PowScalar": _pow_scalar, "Neg": _same("Neg"), "Exp": _same("Exp"), "Log": _same("Log"), "Log1p": _log1p,
     "Sqrt": _same("Sqrt"), "Sin": _same("Sin"), "Cos": _same("Cos"), "Tanh": _same("Tanh"),
     "Sigmoid": _same("Sigmoid"), "Relu": _same("Relu"), "Abs": _same("Abs"), "Softplus": _softplus,
-    "Clip": _clip, "Gelu": _gelu, "Cast": _cast, "Where": _where, "Clone": _identity, "Dropout": _identity,
+    "Clip": _clip, "Gelu": _gelu, "Compare": _compare, "argmax": _arg_extreme("ArgMax"),
+    "argmin": _arg_extreme("ArgMin"), "Cast": _cast, "Where": _where, "Clone": _identity, "Dropout": _identity,
     "MatMul": _same("MatMul"), "LinearFn": _linear, "Embedding": _embedding,
     "Softmax": _softmax("Softmax"), "LogSoftmax": _softmax("LogSoftmax"),
     "Sum": _reduce("ReduceSum"), "Mean": _reduce("ReduceMean"), "Max": _reduce("ReduceMax"),

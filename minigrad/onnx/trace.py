@@ -5,7 +5,8 @@ report to it (each costs one check of that name when no export runs):
 
 * ``Function.apply`` calls :meth:`Tracer.record_op` for every op, whether or not anything requires
   a gradient: the Function class, its input tensors, the constants it was given (axes, shapes,
-  exponents, index arrays ...) and its output tensors.
+  exponents, index arrays ...) and its output tensors. The ops that never go on the tape (the
+  comparisons, argmax/argmin) report through ``minigrad.tensor.trace_untaped``.
 * ``Module.__call__`` calls :meth:`Tracer.call_module`. A recurrent layer or cell (nn.RNN, LSTM,
   GRU and their cells) becomes ONE module record -- its arguments, outputs and the module itself,
   whose parameters the exporter repacks for ONNX's RNN/LSTM/GRU operators -- and its internal ops
@@ -73,11 +74,13 @@ class Tracer:
         mod = ".".join(p for p in self.path[1:] if p) or "<top level>"
         return f"in module '{mod}' ({self.path[0]} model), at {_user_line()}"
 
-    def record_op(self, cls, inputs, consts, outputs):
+    def record_op(self, op, inputs, consts, outputs):
+        """One op: ``op`` a Function class or (for an op off the tape) a name."""
         if threading.get_ident() != self.thread:          # another thread's work is not the model's
             return
         self.seen.append((inputs, outputs))
-        self.records.append(Record(cls.__name__, list(inputs), consts, tuple(outputs), self._where()))
+        name = op if isinstance(op, str) else op.__name__
+        self.records.append(Record(name, list(inputs), consts, tuple(outputs), self._where()))
 
     def call_module(self, module, args, kwargs):
         if threading.get_ident() != self.thread:
