@@ -174,6 +174,12 @@ def test_attention_decoder_step(kind):
 
 
 # ------------------------------------------------------------------ what cannot be exported
+def test_packed_sequence_input_is_refused():
+    packed = nn.utils.rnn.pack_padded_sequence(randn(4, 2, 3), [4, 2])
+    with pytest.raises(mg.onnx.ExportError, match="PackedSequence"):
+        export_bytes(nn.GRU(3, 4), (packed,))
+
+
 def test_proj_size_is_refused():
     with pytest.raises(mg.onnx.ExportError, match="proj_size"):
         export_bytes(nn.LSTM(3, 4, proj_size=2), randn(5, 2, 3))
