@@ -18,7 +18,7 @@ from ..nn.module import Module
 from ..tensor import Tensor
 from .graph import ExportError, Graph, elem_type
 from .ops import MAPPINGS
-from .recurrent import export_cell, export_layer
+from .recurrent import export_module
 from .trace import tracing
 
 DEFAULT_OPSET = 17
@@ -180,6 +180,46 @@ def export(model, args, f, export_params=True, verbose=False, training=None, inp
     where it was recorded) or a traced constant that a dynamic axis changes.
     """
     onnx = _require_onnx()
+    opset = _check_arguments(onnx, model, f, export_params, training, input_names, output_names, opset_version)
+    pos, kw = _split_args(args)
+    inputs = _flatten((pos, kw), [])
+    in_names = _names(input_names, len(inputs), "input")
+    dyn = _dynamic_axes(dynamic_axes, set(in_names) | set(output_names or []))
+    records, out, alt_records, alt_out = _traces(model, pos, kw, inputs, in_names, dyn)
+    outputs = _flatten(out, [])
+    out_names = _names(output_names, len(outputs), "output")
+
+    params = {id(p): n for n, p in model.named_parameters()}
+    params.update({id(b): n for n, b in model.named_buffers()})
+    g = Graph(onnx, opset, params)
+    graph_inputs = []
+    for t, name in zip(inputs, in_names):
+        g.fresh(name)
+        g.bind(t, name)
+        graph_inputs.append(_value_info(onnx.helper, name, t, dyn.get(name, {})))
+    for name in out_names:
+        g.fresh(name)
+    if alt_records is not None:
+        traced = {id(t.data) for t in inputs}
+        traced.update(id(t.data) for r in records for t in _flatten(r.outputs, []))
+        _check_alike(records, alt_records, traced)
+    _map_records(g, records, alt_records)
+    graph_outputs = _graph_outputs(g, outputs, _flatten(alt_out, []) if alt_out is not None else outputs,
+                                   out_names, dyn, params)
+    helper = onnx.helper
+    graph = helper.make_graph(g.nodes, f"minigrad_{type(model).__name__}", graph_inputs, graph_outputs,
+                              initializer=g.initializers)
+    opsets = [helper.make_opsetid("", opset)]
+    proto = helper.make_model(graph, opset_imports=opsets, producer_name="minigrad", producer_version=_version,
+                              ir_version=helper.find_min_ir_version_for(opsets))
+    onnx.checker.check_model(proto)
+    if verbose:
+        print(onnx.printer.to_text(graph))
+    onnx.save_model(proto, f)
+
+
+def _check_arguments(onnx, model, f, export_params, training, input_names, output_names, opset_version):
+    """Every argument checked before anything runs; returns the opset."""
     if not isinstance(model, Module):
         raise TypeError(f"export: model must be an nn.Module, got {describe(model)}")
     if export_params is not True:
@@ -195,79 +235,62 @@ def export(model, args, f, export_params=True, verbose=False, training=None, inp
     newest = onnx.defs.onnx_opset_version()
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
         raise ValueError(f"export: opset_version must be an int in [{MIN_OPSET}, {newest}], got {opset_version!r}")
-    pos, kw = _split_args(args)
-    inputs = _flatten((pos, kw), [])
-    in_names = list(input_names or [])
-    if len(in_names) > len(inputs):
-        raise ValueError(f"export: {len(in_names)} input_names for {len(inputs)} input tensors")
-    in_names += [f"input_{i}" for i in range(len(in_names), len(inputs))]
-    out_names = list(output_names or [])
-    dyn = _dynamic_axes(dynamic_axes, set(in_names) | set(out_names))
+    return opset
 
+
+def _names(given, n, kind):
+    """``given`` names (at most ``n``) completed with ``<kind>_<i>``."""
+    names = list(given or [])
+    if len(names) > n:
+        raise ValueError(f"export: {len(names)} {kind}_names for {n} {kind} tensors")
+    return names + [f"{kind}_{i}" for i in range(len(names), n)]
+
+
+def _traces(model, pos, kw, inputs, in_names, dyn):
+    """The trace at the given sizes, and with dynamic axes the one at grown sizes (else None), in
+    eval mode (restored afterwards): (records, output, alt_records, alt_output)."""
     was_training = model.training
     model.eval()
     try:
         records, out = _trace(model, pos, kw)
-        alt_records = alt_out = None
-        if any(n in dyn for n in in_names):
-            grown = {id(t): _grow(t, dyn[n]) for t, n in zip(inputs, in_names) if n in dyn}
-            try:
-                alt_records, alt_out = _trace(model, *_replace((pos, kw), lambda t: grown.get(id(t), t)))
-            except Exception as e:
-                raise ExportError(f"export: the forward pass failed at sizes grown along the dynamic axes {dyn} "
-                                  f"({type(e).__name__}: {e}); mark every input axis that follows them "
-                                  "(for example the batch axis of h_0 too)") from e
+        if not any(n in dyn for n in in_names):
+            return records, out, None, None
+        grown = {id(t): _grow(t, dyn[n]) for t, n in zip(inputs, in_names) if n in dyn}
+        try:
+            return (records, out) + _trace(model, *_replace((pos, kw), lambda t: grown.get(id(t), t)))
+        except Exception as e:
+            raise ExportError(f"export: the forward pass failed at sizes grown along the dynamic axes {dyn} "
+                              f"({type(e).__name__}: {e}); mark every input axis that follows them "
+                              "(for example the batch axis of h_0 too)") from e
     finally:
         model.train(was_training)
-    outputs = _flatten(out, [])
-    if len(out_names) > len(outputs):
-        raise ValueError(f"export: {len(out_names)} output_names for {len(outputs)} output tensors")
-    out_names += [f"output_{i}" for i in range(len(out_names), len(outputs))]
 
-    params = {id(p): n for n, p in model.named_parameters()}
-    params.update({id(b): n for n, b in model.named_buffers()})
-    g = Graph(onnx, opset, params)
-    helper = onnx.helper
-    graph_inputs = []
-    for t, name in zip(inputs, in_names):
-        g.fresh(name)
-        g.bind(t, name)
-        graph_inputs.append(_value_info(helper, name, t, dyn.get(name, {})))
-    for name in out_names:
-        g.fresh(name)
-    if alt_records is not None:
-        traced = {id(t.data) for t in inputs}
-        traced.update(id(t.data) for r in records for t in _flatten(r.outputs, []))
-        _check_alike(records, alt_records, traced)
+
+def _map_records(g, records, alt_records):
+    """Append the nodes of every record (see minigrad.onnx.ops and .recurrent)."""
     for k, rec in enumerate(records):
-        alt = alt_records[k] if alt_records is not None else None
         if rec.module is not None:
-            (export_layer if hasattr(rec.module, "num_layers") else export_cell)(g, rec)
+            export_module(g, rec)
             continue
         mapping = MAPPINGS.get(rec.op)
         if mapping is None:
             raise ExportError(f"op {rec.op} {rec.where} has no ONNX mapping (mapped: minigrad.onnx.ops.MAPPINGS "
                               "and the recurrent layers); docs/onnx.md lists what exports")
-        names = mapping(g, rec, alt)
+        names = mapping(g, rec, alt_records[k] if alt_records is not None else None)
         for t, name in zip(rec.outputs, names if isinstance(names, (list, tuple)) else [names]):
             g.bind(t, name)
-    alt_outputs = _flatten(alt_out, []) if alt_out is not None else outputs
-    graph_outputs = []
+
+
+def _graph_outputs(g, outputs, alt_outputs, out_names, dyn, params):
+    """An Identity per graph output, and its type: dims that grew in the second trace are dynamic."""
+    infos = []
     for k, (t, t2, name) in enumerate(zip(outputs, alt_outputs, out_names)):
         if id(t) not in g.values and id(t) not in params:
             warnings.warn(f"export: output {k} ({name!r}, shape {t.shape}) is not computed by a traced op, so the "
                           "graph returns its traced value as a constant (was it computed with NumPy from .data?)",
-                          UserWarning, stacklevel=2)
+                          UserWarning, stacklevel=3)
         g.node("Identity", [g.value(t)], outputs=[name])
         dims = {i: f"{name}_dim{i}" for i, (n, m) in enumerate(zip(t.shape, t2.shape)) if n != m}
         dims.update(dyn.get(name, {}))
-        graph_outputs.append(_value_info(helper, name, t, dims))
-    graph = helper.make_graph(g.nodes, f"minigrad_{type(model).__name__}", graph_inputs, graph_outputs,
-                              initializer=g.initializers)
-    opsets = [helper.make_opsetid("", opset)]
-    proto = helper.make_model(graph, opset_imports=opsets, producer_name="minigrad", producer_version=_version,
-                              ir_version=helper.find_min_ir_version_for(opsets))
-    onnx.checker.check_model(proto)
-    if verbose:
-        print(onnx.printer.to_text(graph))
-    onnx.save_model(proto, f)
+        infos.append(_value_info(g.helper, name, t, dims))
+    return infos

@@ -20,6 +20,7 @@ other than these three (each raises, naming the layer).
 """
 import numpy as np
 
+from ..nn.rnn import RNNBase
 from ..tensor import Tensor
 from .graph import ExportError
 
@@ -152,3 +153,8 @@ def export_cell(g, rec):
     new = [g.squeeze(s, [0] if batched else [0, 1]) for s in outs[1:]]     # (1, B, H) -> (B, H)
     for t, name in zip(rec.outputs if n > 1 else (rec.outputs,), new):
         g.bind(t, name)
+
+
+def export_module(g, rec):
+    """A recurrent module's record: a layer (nn.RNN/LSTM/GRU) or a cell."""
+    (export_layer if isinstance(rec.module, RNNBase) else export_cell)(g, rec)

@@ -23,6 +23,8 @@ import sys
 import threading
 from contextlib import contextmanager
 
+from ..nn.rnn import RNNBase, RNNCellBase
+
 
 _tape = importlib.import_module("..tensor", __package__)   # the module (minigrad.tensor is also a function)
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # .../minigrad
@@ -55,11 +57,6 @@ def _user_line():
     return "?"
 
 
-def _is_recurrent(module):
-    from ..nn.rnn import RNNBase, RNNCellBase     # imported here: minigrad.nn imports the tape
-    return isinstance(module, (RNNBase, RNNCellBase))
-
-
 class Tracer:
     """Collects the :class:`Record` list of one forward pass of ``root`` (see the module docstring)."""
 
@@ -87,7 +84,7 @@ class Tracer:
             return module.forward(*args, **kwargs)
         self.path.append(self.names.get(id(module), type(module).__name__))
         try:
-            if not _is_recurrent(module):
+            if not isinstance(module, (RNNBase, RNNCellBase)):
                 return module.forward(*args, **kwargs)
             _tape._tracer = None                          # the layer is one node: not its inner ops
             try:
