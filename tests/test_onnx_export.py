@@ -2,6 +2,8 @@
 onnxruntime and gives minigrad's outputs (tolerances: tests/_onnx_run.py); plus the errors and the
 tracer's bookkeeping. Recurrent layers and whole models: tests/test_onnx_models.py."""
 import importlib
+import io
+import sys
 
 import numpy as np
 import pytest
@@ -211,6 +213,12 @@ def test_opset_versions(opset):
 def test_verbose_prints_the_graph(capsys):
     export_bytes(nn.Linear(2, 3), randn(1, 2), verbose=True)
     assert "Gemm" in capsys.readouterr().out
+
+
+def test_without_onnx_the_error_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)          # import onnx now raises ImportError
+    with pytest.raises(ImportError, match=r"minigrad\[onnx\]"):
+        mg.onnx.export(nn.Linear(2, 2), randn(1, 2), io.BytesIO())
 
 
 def test_model_must_be_a_module():
