@@ -6,6 +6,7 @@
     python examples/char_lm.py --resume char_lm.npz   # continue the same run
     python examples/char_lm.py --sample char_lm.npz --temperature 0.8 --length 500 --prime "def "
     python examples/char_lm.py --quick                # a few steps on a tiny slice (CI smoke test)
+    python examples/char_lm.py --sample char_lm.npz --export-onnx char_lm.onnx   # ship it as ONNX
 
 Model: Embedding -> LSTM/GRU/RNN (num_layers, hidden, dropout) -> Linear over the vocabulary.
 Training is truncated backpropagation through time over contiguous streams: the text is cut
@@ -251,6 +252,23 @@ def load_checkpoint(path):
                 history={k: list(v) for k, v in ck["history"].items()})
 
 
+def export_onnx(model, path):
+    """Write ``model`` to ``path`` as ONNX (``pip install "minigrad[onnx]"``): inputs ids (T, B) int64
+    and the state h0 (and c0 for the LSTM) (layers, B, hidden); outputs logits (T, B, V) and the
+    final state; T and B are dynamic axes, so the file runs any window length and batch."""
+    import minigrad.onnx
+    rnn, dt = model.rnn, model.head.weight.dtype
+    zeros = lambda: mg.tensor(np.zeros((rnn.num_layers, 2, rnn.hidden_size), dt))
+    n = rnn.spec.n_state
+    hidden = tuple(zeros() for _ in range(n)) if n > 1 else zeros()
+    ins, outs = ["ids", "h0", "c0"][:1 + n], ["logits", "hn", "cn"][:1 + n]
+    dyn = {name: {1: "B"} for name in ins[1:] + outs[1:]}
+    dyn.update(ids={0: "T", 1: "B"}, logits={0: "T", 1: "B"})
+    minigrad.onnx.export(model, (mg.tensor(np.zeros((8, 2), np.int64)), hidden), path, input_names=ins,
+                         output_names=outs, dynamic_axes=dyn)
+    print(f"ONNX model: {path} (inputs {', '.join(ins)}; outputs {', '.join(outs)})")
+
+
 def plot_history(history, path):
     """Training loss (smoothed) and validation bits/char against the step, as a PNG."""
     try:
@@ -344,6 +362,7 @@ def parse_args(argv):
     a("--resume", metavar="PATH", help="continue the run saved in this checkpoint")
     a("--stop-at", type=int, default=None, help="stop (and checkpoint) after this step, as if interrupted")
     a("--sample", metavar="PATH", help="generate text from this checkpoint and exit")
+    a("--export-onnx", metavar="PATH", help="also write the trained (with --sample: the loaded) model as ONNX")
     a("--temperature", type=float, default=0.8)
     a("--length", type=int, default=500)
     a("--prime", default="def ")
@@ -367,6 +386,8 @@ def main(argv=None):
         text = sample(ck["model"], ck["vocab"], args.length, args.temperature, args.prime,
                       np.random.default_rng(args.seed))
         print(args.prime + text)
+        if args.export_onnx:
+            export_onnx(ck["model"], args.export_onnx)
         return {"sample": text}
 
     if args.resume:
@@ -461,6 +482,8 @@ def main(argv=None):
     png = plot_history(history, args.plot) if args.plot else None
     if png:
         print(f"loss curve: {png}")
+    if args.export_onnx:
+        export_onnx(model, args.export_onnx)
     return {"losses": history["loss"], "val_bpc": final, "history": history, "step": step,
             "chars_per_s": rate, "checkpoint": args.checkpoint, "model": model, "opt": opt,
             "sched": sched, "vocab": vocab, "plot": png, "sample": text}

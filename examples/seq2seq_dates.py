@@ -5,6 +5,7 @@
     python examples/seq2seq_dates.py                      # train (<= 10 min on 2 cores), evaluate, save
     python examples/seq2seq_dates.py --quick              # a few seconds, for CI
     python examples/seq2seq_dates.py --translate "nov 23 2026" "the 3rd of may, 1999"
+    python examples/seq2seq_dates.py --translate "nov 23 2026" --export-onnx dates   # ship it as ONNX
 
 Data: every day from 1950-01-01 to 2049-12-31 rendered with ``datetime`` in one of 20 formats
 (two-digit years mean 1950..2049). The *dates* are split into train / validation / test, so no
@@ -177,6 +178,69 @@ def translate(path, texts, beam):
         print(f"{t!r:40} -> {tgt_vocab.decode(out)}")
 
 
+# ---------------------------------------------------------------------------------------- ONNX
+class EncoderGraph(nn.Module):
+    """The encoder as one ONNX graph: src (S, B), lengths (B,) -> keys (B, S, Hk), the decoder's
+    initial state (h, and c for the LSTM: (layers, B, H) each)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, src, lengths):
+        outputs, state = self.model.encoder(src, lengths)
+        return (outputs.transpose(0, 1),) + tuple(state)
+
+
+class DecoderStepGraph(nn.Module):
+    """One greedy decoding step as one ONNX graph: the previous token (B,), the state, the keys and
+    the mask (B, S) (True at real source positions) -> logits (B, V), the argmax token, the new
+    state. The mask is an input (AttentionMemory built here with it as a tensor) so the graph
+    serves any batch and source length; the decoding loop runs in the caller."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, token, state, keys, mask):
+        dec = self.model.decoder
+        m = dec.attention.memory(keys)
+        memory = nn.AttentionMemory(m.values, m.proj, mask)
+        layers = [tuple(s[k] for s in state) for k in range(dec.num_layers)]
+        h, ctx, _, new = dec.step(dec.embedding(token), nn.DecoderState(layers), memory)
+        logits = dec.logits(h, ctx, new)
+        return (logits, logits.argmax(-1)) + tuple(mg.stack([layer[i] for layer in new.layers])
+                                                   for i in range(len(state)))
+
+
+def export_onnx(model, prefix):
+    """Write ``<prefix>_encoder.onnx`` and ``<prefix>_decoder_step.onnx`` (batch and lengths dynamic;
+    ``pip install "minigrad[onnx]"``). Models with attention and without input feeding only."""
+    import minigrad.onnx
+    dec = model.decoder
+    if dec.attention_kind is None or dec.input_feeding:
+        sys.exit("--export-onnx: exports models with attention and without --input-feeding")
+    S, B = 6, 2
+    src, lengths = mg.tensor(np.full((S, B), UNK, np.int64)), mg.tensor(np.array([S, S - 2]))
+    names = ["h", "c"][:len(dec.cells[0].spec.state_names)]
+    model.eval()
+    enc = EncoderGraph(model)
+    with mg.no_grad():
+        keys, *state = enc(src, lengths)
+    minigrad.onnx.export(enc, (src, lengths), f"{prefix}_encoder.onnx", input_names=["src", "lengths"],
+                         output_names=["keys"] + names,
+                         dynamic_axes={"src": {0: "S", 1: "B"}, "lengths": {0: "B"}})
+    mask = mg.tensor(np.arange(S)[None, :] < lengths.data[:, None])
+    token = mg.tensor(np.full(B, BOS, np.int64))
+    dyn = {"token": {0: "B"}, "keys": {0: "B", 1: "S"}, "mask": {0: "B", 1: "S"}}
+    dyn.update({n: {1: "B"} for n in names})
+    minigrad.onnx.export(DecoderStepGraph(model), (token, tuple(state), keys, mask), f"{prefix}_decoder_step.onnx",
+                         input_names=["token"] + names + ["keys", "mask"],
+                         output_names=["logits", "next_token"] + [n + "_new" for n in names], dynamic_axes=dyn)
+    print(f"ONNX: {prefix}_encoder.onnx (src, lengths -> keys, {', '.join(names)}) and {prefix}_decoder_step.onnx "
+          f"(token, {', '.join(names)}, keys, mask -> logits, next_token, new state)")
+
+
 # ---------------------------------------------------------------------------------------- main
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -195,9 +259,13 @@ def main(argv=None):
     ap.add_argument("--beam", type=int, default=4)
     ap.add_argument("--heatmap", default="seq2seq_dates_attention.png")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--export-onnx", metavar="PREFIX", help="also write the model (trained, or loaded with "
+                    "--translate) as PREFIX_encoder.onnx and PREFIX_decoder_step.onnx")
     args = ap.parse_args(argv)
     if args.translate:
         translate(args.checkpoint, args.translate, args.beam)
+        if args.export_onnx:
+            export_onnx(load_checkpoint(args.checkpoint)[0], args.export_onnx)
         return None
 
     t_start = time.time()
@@ -267,6 +335,8 @@ def main(argv=None):
     src, lengths = pad_sequences([np.array(src_vocab.encode(t), np.int64) for t in examples], PAD)
     for t, out in zip(examples, reloaded.beam_search(src, lengths, beam_width=args.beam, max_len=12)):
         print(f"  {t!r:28} -> {tgt_vocab.decode(out)}")
+    if args.export_onnx:
+        export_onnx(reloaded, args.export_onnx)
     return {"greedy": greedy_acc, "beam": beam_acc, "val": val_acc, "train_time": train_time, "reload_same": same}
 
 

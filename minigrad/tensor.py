@@ -272,6 +272,17 @@ def as_tensor(x, like=None):
 # all the reverse walk's ordering needs. Every other piece of engine state is per thread (_state).
 _seq = itertools.count()
 
+# The tracer of minigrad.onnx.export while it records one forward pass, else None: Function.apply
+# and Module.__call__ each pay one check of this name when no export is running.
+_tracer = None
+
+
+def trace_untaped(op, inputs, consts, outputs):
+    """Report an op computed outside ``Function.apply`` (a comparison, argmax: never on the tape) to
+    minigrad.onnx's tracer when an export is tracing; ``op`` names it, ``outputs`` is a tuple."""
+    if _tracer is not None:
+        _tracer.record_op(op, inputs, consts, outputs)
+
 
 class Function:
     """Base class of every differentiable op; an instance is one node of the tape.
@@ -345,6 +356,8 @@ class Function:
                         t._requires_grad, t._node, t._index = True, fn, i
         else:
             fn.saved = ()
+        if _tracer is not None:      # minigrad.onnx: record the op, its inputs, constants and outputs
+            _tracer.record_op(cls, inputs, consts, (r,) if results is None else results)
         return r if results is None else results
 
     def forward(self, *arrays, **consts):

@@ -13,6 +13,7 @@ Sub-modules or parameters kept in a plain Python ``list``/``tuple``/``dict`` att
 registered (PyTorch ignores them silently); minigrad warns at the assignment and points to
 ``nn.ModuleList`` / ``nn.ModuleDict`` / ``nn.ParameterList``, which register them.
 """
+import importlib
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -23,6 +24,8 @@ from ..dtypes import as_dtype
 from ..grad_mode import check_bool, describe
 from ..ops.convert import to_args
 from ..tensor import Tensor, _as_array
+
+_tape = importlib.import_module("..tensor", __package__)   # the module (minigrad.tensor is also a function)
 
 
 class Parameter(Tensor):
@@ -101,11 +104,10 @@ class Module:
         if name in buffers and not isinstance(value, (Module, Parameter)):
             buffers[name] = _as_buffer(value, name)
             return
-        params.pop(name, None)
         modules.pop(name, None)
         buffers.pop(name, None)
         if isinstance(value, Parameter) or (value is None and was_param):
-            params[name] = value
+            params[name] = value         # a re-assigned parameter keeps its place (PyTorch's state_dict order)
         elif isinstance(value, Module):
             modules[name] = value
         else:
@@ -188,6 +190,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
 
     def __call__(self, *args, **kwargs):
+        if _tape._tracer is not None:   # minigrad.onnx.export: the tracer may record this module as one node
+            return _tape._tracer.call_module(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------------ the module tree

@@ -20,7 +20,7 @@ to :class:`~minigrad.tensor.Tensor`.
 import numpy as np
 
 from .. import creation
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor, as_tensor, trace_untaped
 from . import convert, inplace, layout
 from .arith import add, div, mul, neg, pow, sub, unbroadcast
 from .convert import masked_fill
@@ -45,7 +45,9 @@ def _compare(ufunc):
         if other is None:
             return NotImplemented      # `t == None` is False, `t != None` True (identity fallback)
         other = as_tensor(other, self)
-        return Tensor(ufunc(self.data, other.data))
+        out = Tensor(ufunc(self.data, other.data))
+        trace_untaped("Compare", [self, other], {"ufunc": ufunc.__name__}, (out,))   # for minigrad.onnx
+        return out
     op.__name__ = f"__{ufunc.__name__}__"
     return op
 

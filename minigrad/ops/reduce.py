@@ -18,7 +18,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..grad_mode import check_bool
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, trace_untaped
 
 # PyTorch's torch.return_types.max / .min: a tuple that also has .values and .indices
 MaxResult = namedtuple("max", ["values", "indices"])
@@ -173,9 +173,13 @@ def _arg(name, find, x, dim, keepdim, axis):
         raise ValueError(f"{name} of an empty tensor of shape {data.shape}")
     if dim is None:
         idx = np.asarray(find(data))
-        return Tensor(idx.reshape((1,) * data.ndim) if keepdim else idx, dtype=np.int64)
-    (d,) = normalize_axis(name, dim, data.ndim, data.shape)
-    return Tensor(find(data, axis=d, keepdims=bool(keepdim)), dtype=np.int64)
+        out = Tensor(idx.reshape((1,) * data.ndim) if keepdim else idx, dtype=np.int64)
+    else:
+        (d,) = normalize_axis(name, dim, data.ndim, data.shape)
+        out = Tensor(find(data, axis=d, keepdims=bool(keepdim)), dtype=np.int64)
+    if isinstance(x, Tensor):      # minigrad.onnx traces it (never on the tape: no gradient)
+        trace_untaped(name, [x], {"dim": None if dim is None else d, "keepdim": bool(keepdim)}, (out,))
+    return out
 
 
 def argmax(x, dim=None, keepdim=False, *, axis=None):
