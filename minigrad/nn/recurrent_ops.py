@@ -115,10 +115,13 @@ class InputProjection(Function):
                 gx += b_hh
             else:
                 gx[..., :self.folded] += b_hh[:self.folded]
-        self.T, self.has_bias = T, b_ih is not None
+        self.T, self.has_bias, self.ws = T, b_ih is not None, ws
         self.save(x2, w_ih)
-        self.label = f"{ws.spec.name.upper()} input projection (T={T}): {ws.names[0]}"
         return gx
+
+    @property
+    def label(self):        # (made only when the tape is drawn or summarised)
+        return f"{self.ws.spec.name.upper()} input projection (T={self.T}): {self.ws.names[0]}"
 
     def backward(self, dgx):
         x2, w_ih = self.saved
