@@ -2,15 +2,18 @@
 step plans, and the whole-sequence drivers -- one binding for every cell kind.
 
 Nothing here is written per kind: :func:`step_forward`, :func:`step_backward`,
-:func:`seq_forward`, :func:`seq_backward` and :class:`BoundStep` take the kind's ``CellSpec``
+:func:`seq_forward`, :func:`seq_backward`, :class:`BoundStep` and :class:`BoundSequence` take the
+kind's ``CellSpec``
 (minigrad/nn/cell_registry.py), whose rows (gates, states, caches, what backward reads, flags)
 say which arrays go where in the C call; the C argument order every family follows is spelled
 out above each of them. ``rnn_step_forward``, ``lstm_seq_backward``, ... are the named entry
 points of the three built-in kinds, one call each; a new kind needs none.
 
-Every entry point first calls ``_check_call`` on the caller's arrays (types, dtypes, shapes,
-outputs, overlaps, lengths, t, plan, flags), before any copy or allocation; each check runs once
-per call, there. Aliasing: no kernel here runs in place -- caller-supplied outputs (``out=``,
+Every public entry point first calls ``_check_call`` on the caller's arrays (types, dtypes,
+shapes, outputs, overlaps, lengths, t, plan, flags), before any copy or allocation; each check
+runs once per call, there. The layers' own passes check once per pass instead (:func:`check_pass`)
+and then call the bound forms, :class:`BoundStep` (one step kernel, per time step) and
+:class:`BoundSequence` (the whole-sequence kernels), which check nothing. Aliasing: no kernel here runs in place -- caller-supplied outputs (``out=``,
 ``dgates=``, ``dh_prev=``, ...) may share memory with no input and no other output; the one
 exception is ``lstm_seq_forward(..., overwrite_gx=True)``, which writes the gates into ``gx``
 itself (exactly that array)."""
@@ -211,16 +214,6 @@ def _step_kernel(stem, w, reference, plan):
     return fn, plan.handle, w
 
 
-def check_step_pass(where, gates, w_hh, gx, states, state_names, b_hn=None, lengths=None):
-    """Every check the per-step kernel calls of one pass need, made ONCE before its first step:
-    w_hh (G*H, H), gx (T, B, G*H), each state (B, H) (named by ``state_names``), b_hn (H,) or None,
-    all of one float dtype, and lengths (B,) in [0, T]. After it, a :class:`BoundStep` runs the
-    pass's steps on these arrays (and on arrays the steps make from them) with no further checks."""
-    _check_call(where, [("w_hh", w_hh, f"{gates}H H"), ("gx", gx, f"T B {gates}H")]
-                + [(name, s, "B H") for name, s in zip(state_names, states)] + [("b_hn", b_hn, "H", True)],
-                lengths=lengths, steps="T")
-
-
 _FROM = {np.dtype(np.float32): "float[]", np.dtype(np.float64): "double[]"}
 
 
@@ -231,7 +224,7 @@ class BoundStep:
     layer's own per-step calls: ``step(arrays, t)`` calls C with no checks at all.
 
     ``arrays`` are the kernel's array arguments in C order (outputs, then the inputs before W_hh;
-    None for an optional one such as the LSTM's dc). They must be what :func:`check_step_pass`
+    None for an optional one such as the LSTM's dc). They must be what :func:`check_pass`
     checked or arrays of those shapes and dtype the pass made itself (slices of gx, states the
     previous step wrote, C-contiguous gradient buffers): that check, once per pass, is what makes
     the per-step call safe. Anything else goes through the public step functions, which check
@@ -244,7 +237,7 @@ class BoundStep:
         self.ctype, self.where = _FROM[w_hh.dtype], f"{stem} step"
         self.fn, head, w = _step_kernel(stem, w_hh, False, plan)
         # the C arguments around the per-step arrays: (W_hh or plan, post...) and (B, H, flags...)
-        post = _inputs(*post)                # (checked by check_step_pass; copied only if strided)
+        post = _inputs(*post)                # (checked by check_pass; copied only if strided)
         self.head = (head,) + tuple(_nullable(a) for a in post)
         self.lengths = _lengths_arg(lengths)
         self.sizes = (batch, w_hh.shape[1]) + tuple(flags)
@@ -389,6 +382,119 @@ def gru_step_backward(dh, gates, hn, h_prev, w_hh, lengths=None, t=0, dgx=None, 
 #             T, B, H, reverse, <flags>
 #   backward: dgx, [dgh], <initial-state grads>, dout, <final-state grads>, <the caches it reads>,
 #             W_hh, lengths, T, B, H, reverse, <flags>
+class BoundSequence:
+    """The sequence kernels ``mg_<c_cell>_seq_forward`` / ``_seq_backward`` of one cell kind and
+    dtype, with everything the kind fixes looked up once (the C functions, the cache layout, which
+    caches backward reads, b_hn, dgh): ``CellSpec.bound_sequence(dtype)`` makes one per (spec,
+    dtype) and keeps it. Its calls check nothing: the arrays must be what ``check_pass`` (or the
+    public :func:`seq_forward` / :func:`seq_backward`) checked, C-contiguous and aligned, or arrays
+    of those shapes and dtype the caller made itself (the engine's gradients, made C-contiguous).
+
+    :meth:`forward` returns, besides the results, the pass's ``SeqPass`` record -- the C pointers of
+    W_hh, lengths and the caches backward reads, and the sizes -- so that :meth:`backward` re-derives
+    none of them."""
+
+    __slots__ = ("fwd", "bwd", "ctype", "dtype", "n_state", "gates", "cache", "reads", "bias", "dgh",
+                 "overwrite", "where")
+
+    def __init__(self, cell, dtype, overwrite_gx=False):
+        dtype = np.dtype(dtype)
+        self.fwd = cfunc(f"{cell.c_cell}_seq_forward", dtype)
+        self.bwd = cfunc(f"{cell.c_cell}_seq_backward", dtype)
+        self.ctype, self.dtype, self.where = _FROM[dtype], dtype, f"{cell.c_cell}_seq"
+        self.n_state, self.gates, self.cache = cell.n_state, cell.gates, cell.seq_cache
+        names = [n for n, _ in cell.seq_cache]
+        self.reads = tuple(names.index(n) for n in cell.seq_backward_reads)   # in backward's C order
+        self.bias, self.dgh = cell.recurrent_bias, cell.separate_hidden_grad
+        self.overwrite = bool(overwrite_gx)     # the 'gates' cache is written over gx (the LSTM)
+
+    def forward(self, gx, states0, w_hh, b_hn, lengths, reverse, flags):
+        """gx (T, B, G*H), states0 tuple of (B, H), w_hh (G*H, H), b_hn (H,) or None, lengths (B,)
+        int64 or None, flags the kind's trailing ints. Returns (out (T, B, H), final states tuple,
+        cache dict of the ``seq_cache`` arrays, the SeqPass record for :meth:`backward`)."""
+        T, B = gx.shape[0], gx.shape[1]
+        H, dt = w_hh.shape[1], self.dtype
+        fb, ct = ffi.from_buffer, self.ctype
+        finals = tuple([np.empty((B, H), dt) for _ in states0])
+        if lengths is None:
+            # No padding: the state entering step t+1 IS the output of step t, so out and the hprev
+            # cache are two views of one (T+1, B, H) buffer with h0 at one end -- a (T,B,H) buffer
+            # and a copy per step less. (With padding, out is 0 at padded steps where hprev carries
+            # the state on: two buffers.)
+            buf = np.empty((T + 1, B, H), dt)
+            out, hprev = (buf[:-1], buf[1:]) if reverse else (buf[1:], buf[:-1])
+        else:
+            out, hprev = np.empty((T, B, H), dt), np.empty((T, B, H), dt)
+        out_p = fb(ct, out)
+        cache, ptrs = {}, []       # the seq_cache arrays and their pointers ('out' is out_p)
+        for name, k in self.cache:
+            a = (out if name == "out" else hprev if name == "hprev" else gx if self.overwrite and name == "gates"
+                 else np.empty((T, B, k * H), dt))
+            cache[name] = a
+            ptrs.append(out_p if a is out else fb(ct, a))
+        w = fb(ct, w_hh, require_writable=False)
+        len_p = _lengths_arg(lengths)
+        tail = (T, B, H, int(bool(reverse))) + tuple(flags)
+        post = (ffi.NULL if b_hn is None else fb(ct, b_hn, require_writable=False),) if self.bias else ()
+        rc = self.fwd(out_p, *[p for p in ptrs if p is not out_p], *[fb(ct, f) for f in finals],
+                      fb(ct, gx, require_writable=False), *[fb(ct, s, require_writable=False) for s in states0],
+                      w, *post, len_p, *tail)
+        _cell_rc(self.where + "_forward", rc)
+        return out, finals, cache, SeqPass(tuple([ptrs[i] for i in self.reads]), w, len_p, tail)
+
+    def backward(self, dout, dfinals, rec):
+        """Backward of :meth:`forward` given its SeqPass ``rec``: dout (T, B, H) and each (B, H) of
+        ``dfinals`` may be None (zeros). Returns (dgx (T, B, G*H), dgh (T, B, G*H) -- dgx itself
+        unless the kind's ``separate_hidden_grad`` --, initial-state gradients tuple)."""
+        T, B, H = rec.tail[0], rec.tail[1], rec.tail[2]
+        fb, ct, null, dt = ffi.from_buffer, self.ctype, ffi.NULL, self.dtype
+        dgx = np.empty((T, B, self.gates * H), dt)
+        dgh = np.empty((T, B, self.gates * H), dt) if self.dgh else dgx
+        d0 = tuple([np.empty((B, H), dt) for _ in range(self.n_state)])
+        rc = self.bwd(fb(ct, dgx), *((fb(ct, dgh),) if self.dgh else ()), *[fb(ct, d) for d in d0],
+                      *[null if g is None else fb(ct, g, require_writable=False) for g in (dout, *dfinals)],
+                      *rec.reads, rec.w, rec.lengths, *rec.tail)
+        if rc != 0:
+            raise MemoryError(f"{self.where}_backward: could not allocate the (4, {B}, {H}) workspace")
+        return dgx, dgh, d0
+
+
+class SeqPass:
+    """What one :meth:`BoundSequence.forward` call hands its backward: the C pointers of the caches
+    backward reads (``reads``, in its C order), of W_hh (``w``) and of lengths (NULL or the (B,)
+    int64 array), and the trailing ints (T, B, H, reverse, flags...). The pointers keep their
+    arrays alive, so the record lives exactly as long as the node's saved arrays."""
+
+    __slots__ = ("reads", "w", "lengths", "tail")
+
+    def __init__(self, reads, w, lengths, tail):
+        self.reads, self.w, self.lengths, self.tail = reads, w, lengths, tail
+
+
+_BOUND_SEQ = {}   # (cell, dtype, overwrite_gx) -> its BoundSequence, made on first use
+
+
+def bound_sequence(cell, dtype, overwrite_gx=False):
+    """The :class:`BoundSequence` of the cell kind ``cell`` (a CellSpec) and ``dtype``, made once
+    and kept (``overwrite_gx``: its forward writes the 'gates' cache over gx)."""
+    key = (cell, dtype, overwrite_gx)
+    b = _BOUND_SEQ.get(key)
+    if b is None:
+        b = _BOUND_SEQ[key] = BoundSequence(cell, dtype, overwrite_gx)
+    return b
+
+
+def check_pass(where, gates, w_hh, gx, states, state_names, b_hn=None, lengths=None):
+    """Every check a pass over one direction needs, made ONCE before it runs: w_hh (G*H, H),
+    gx (T, B, G*H), each state (B, H) (named by ``state_names``), b_hn (H,) or None, all of one
+    float dtype, and lengths (B,) in [0, T]. After it, the pass runs its kernels -- a
+    :class:`BoundStep` per time step, or a :class:`BoundSequence` for the whole loop -- on these
+    arrays (and on arrays it makes from them) with no further checks."""
+    _check_call(where, [("w_hh", w_hh, f"{gates}H H"), ("gx", gx, f"T B {gates}H")]
+                + [(name, s, "B H") for name, s in zip(state_names, states)] + [("b_hn", b_hn, "H", True)],
+                lengths=lengths, steps="T")
+
+
 def seq_forward(cell, gx, states0, w_hh, b_hn=None, lengths=None, reverse=False, flags=(), overwrite_gx=False):
     """The whole time loop of one direction in C, for the cell kind ``cell`` (a CellSpec).
 
@@ -397,35 +503,19 @@ def seq_forward(cell, gx, states0, w_hh, b_hn=None, lengths=None, reverse=False,
     RNN's relu). Returns (out (T, B, H) with zeros at padded steps, final states tuple, cache dict
     of the ``seq_cache`` arrays). ``overwrite_gx=True`` writes the gates cache into gx itself
     (only for a kind whose 'gates' cache is (T, B, G*H) and whose C loop allows it: the LSTM).
-    Every check runs before any copy or allocation (``_check_call``)."""
+    Every check runs before any copy or allocation (``_check_call``); the C call is the
+    kind's :class:`BoundSequence`."""
     where = f"{cell.c_cell}_seq_forward"
     G, gxo = cell.gates, "gx (overwrite_gx=True)"
     names0 = [n + "0" for n in cell.state_names]
     # overwrite_gx: gx is also an output (writeable, C-contiguous, aligned), the very same buffer
-    d = _check_call(where, [("w_hh", w_hh, f"{G}H H"), ("gx", gx, f"T B {G}H")]
-                    + [(n, s, "B H") for n, s in zip(names0, states0)] + [("b_hn", b_hn, "H", True)],
-                    [(gxo, gx, f"T B {G}H")] if overwrite_gx else (), lengths, steps="T",
-                    inplace=[(gxo, "gx")], flags=[("reverse", reverse), ("overwrite_gx", overwrite_gx)])
-    T, B, H, dt = d["T"], d["B"], d["H"], w_hh.dtype
+    _check_call(where, [("w_hh", w_hh, f"{G}H H"), ("gx", gx, f"T B {G}H")]
+                + [(n, s, "B H") for n, s in zip(names0, states0)] + [("b_hn", b_hn, "H", True)],
+                [(gxo, gx, f"T B {G}H")] if overwrite_gx else (), lengths, steps="T",
+                inplace=[(gxo, "gx")], flags=[("reverse", reverse), ("overwrite_gx", overwrite_gx)])
     w, x, bhn, *s0 = _inputs(w_hh, gx, b_hn, *states0)
-    finals = tuple(np.empty((B, H), dt) for _ in states0)
-    if lengths is None:
-        # No padding: the state entering step t+1 IS the output of step t, so out and the hprev
-        # cache are two views of one (T+1, B, H) buffer with h0 at one end -- a (T,B,H) buffer and
-        # a copy per step less. (With padding, out is 0 at padded steps where hprev carries the
-        # state on: two buffers.)
-        buf = np.empty((T + 1, B, H), dt)
-        out, hprev = (buf[:-1], buf[1:]) if reverse else (buf[1:], buf[:-1])
-    else:
-        out, hprev = np.empty((T, B, H), dt), np.empty((T, B, H), dt)
-    given = {"out": out, "hprev": hprev, "gates": x if overwrite_gx else None}
-    cache = {name: given[name] if given.get(name) is not None else np.empty((T, B, k * H), dt)
-             for name, k in cell.seq_cache}
-    post = (_nullable(bhn),) if cell.recurrent_bias else ()
-    rc = cfunc(where, dt)(ptr(out), *(ptr(a) for n, a in cache.items() if n != "out"), *map(ptr, finals),
-                          ptr(x), *map(ptr, s0), ptr(w), *post, _lengths_arg(lengths), T, B, H,
-                          int(bool(reverse)), *flags)
-    _cell_rc(where, rc)
+    out, finals, cache, _ = bound_sequence(cell, w.dtype, overwrite_gx).forward(x, s0, w, bhn, lengths,
+                                                                                 reverse, flags)
     return out, finals, cache
 
 
@@ -443,18 +533,13 @@ def seq_backward(cell, dout, dfinals, cache, w_hh, lengths=None, reverse=False, 
                     + [(f"cache[{n!r}]", cache[n], f"T B {k}H") for n, k in cell.seq_cache]
                     + [("dout", dout, "T B H", True)] + [("d" + n, g, "B H", True) for n, g in zip(fin, dfinals)],
                     lengths=lengths, steps="T", flags=[("reverse", reverse)])
-    T, B, H, dt = d["T"], d["B"], d["H"], w_hh.dtype
     w, do, *dfin = _inputs(w_hh, dout, *dfinals)
-    c = dict(zip(names, _inputs(*(cache[n] for n in names))))
-    dgx = np.empty((T, B, cell.gates * H), dt)
-    dgh = np.empty((T, B, cell.gates * H), dt) if cell.separate_hidden_grad else dgx
-    d0 = tuple(np.empty((B, H), dt) for _ in cell.state_names)
-    rc = cfunc(where, dt)(ptr(dgx), *((ptr(dgh),) if dgh is not dgx else ()), *map(ptr, d0),
-                          _nullable(do), *map(_nullable, dfin), *(ptr(c[n]) for n in cell.seq_backward_reads),
-                          ptr(w), _lengths_arg(lengths), T, B, H, int(bool(reverse)), *flags)
-    if rc != 0:
-        raise MemoryError(f"{where}: could not allocate the (4, {B}, {H}) workspace")
-    return dgx, dgh, d0
+    bound = bound_sequence(cell, w.dtype)
+    fb, ct = ffi.from_buffer, bound.ctype
+    reads = tuple(fb(ct, a, require_writable=False) for a in _inputs(*(cache[n] for n in cell.seq_backward_reads)))
+    rec = SeqPass(reads, fb(ct, w, require_writable=False), _lengths_arg(lengths),
+                  (d["T"], d["B"], d["H"], int(bool(reverse))) + tuple(flags))
+    return bound.backward(do, dfin, rec)
 
 
 # The named entry points of the three kinds minigrad was built with: each is one call of the

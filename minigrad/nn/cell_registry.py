@@ -28,7 +28,7 @@ A spec holds, for its kind (dimensions: T time, B batch, H hidden, G = ``gates``
 * ``c_flags`` -- the trailing int arguments of the kind's C kernels (the Elman RNN's relu);
 * the kernel entry points, one calling convention for every kind and no per-kind code (the
   generic binding of :mod:`minigrad.kernels.cells` reads the rows above): ``bind_step``,
-  ``step_forward``, ``step_backward``, ``seq_forward``, ``seq_backward``;
+  ``step_forward``, ``step_backward``, ``bound_sequence``;
 * ``make_layer`` / ``make_cell`` -- the nn modules of the kind (nn.LSTM, nn.LSTMCell, ...);
 * ``supports_projection`` -- whether a layer of the kind takes ``proj_size`` (PyTorch: the LSTM);
 * ``composed`` -- the step written with ordinary tape ops (:mod:`minigrad.nn.composed`);
@@ -48,7 +48,7 @@ ones (``SEQ2SEQ_CELLS``); the parametrised tests pick it up from ``CELLS``.
 import numpy as np
 
 from .. import kernels as K
-from ..kernels.cells import BoundStep, seq_backward, seq_forward
+from ..kernels.cells import BoundStep, bound_sequence
 
 __all__ = ["CellSpec", "CELLS", "MODES", "cell_spec", "family"]
 
@@ -78,6 +78,8 @@ class CellSpec:
         self.supports_projection = supports_projection
         self.step_output_names = self.state_names
         self.seq_output_names = ("output",) + tuple(s + "_n" for s in self.state_names)
+        self.seq_state0_names = tuple(s + "0" for s in self.state_names)     # in error messages
+        self.seq_hprev_at = [n for n, _ in self.seq_cache].index("hprev")   # hprev: dW_hh's operand
         self.composed_name = composed
 
     # ------------------------------------------------------------------ kernel entry points
@@ -86,7 +88,7 @@ class CellSpec:
         backward) step kernel ``mg_<c_cell>_<forward|backward>``: W_hh packed in ``plan`` (a
         ``kernels.StepPlan``, or None when B or H is 0), lengths, the forward's recurrent bias
         (b_hn, passed right after W_hh by the kinds that have one) and ``c_flags``. Call it only
-        after ``kernels.cells.check_step_pass`` has checked the pass's arrays."""
+        after ``kernels.cells.check_pass`` has checked the pass's arrays."""
         stem = f"{self.c_cell}_{'backward' if backward else 'forward'}"
         post = (b_hn,) if self.recurrent_bias and not backward else ()
         return BoundStep(stem, w_hh, batch, plan, lengths, post, self.c_flags)
@@ -111,17 +113,16 @@ class CellSpec:
         grads = (dgx_t, dgh_t) if self.separate_hidden_grad else (dgx_t,)
         step((*grads, *dstates_prev, *dstates, *saved), t)
 
-    def seq_forward(self, gx, states0, w_hh, b_hn, lengths, reverse):
-        """The whole time loop in C (``kernels.cells.seq_forward`` with this spec's rows): returns
-        (output (T, B, H), final states tuple, cache dict). ``gx`` is the caller's private buffer:
-        with ``gates_over_gx`` the gate cache is written over it (one (T, B, G*H) buffer less)."""
-        return seq_forward(self, gx, states0, w_hh, b_hn, lengths, reverse, self.c_flags,
-                           overwrite_gx=self.gates_over_gx)
-
-    def seq_backward(self, dout, dfinals, cache, w_hh, lengths, reverse):
-        """Backward of seq_forward: returns (dgx (T, B, G*H), dgh (T, B, G*H) -- dgx itself unless
-        ``separate_hidden_grad`` --, dstates0 tuple)."""
-        return seq_backward(self, dout, dfinals, cache, w_hh, lengths, reverse, self.c_flags)
+    def bound_sequence(self, dtype):
+        """The whole-sequence kernels of this kind for ``dtype`` (a
+        :class:`~minigrad.kernels.cells.BoundSequence`, made once per (spec, dtype) and kept):
+        ``.forward(gx, states0, w_hh, b_hn, lengths, reverse, c_flags)`` returns (output (T, B, H),
+        final states tuple, cache dict, SeqPass) and ``.backward(dout, dfinals, seq_pass)`` returns
+        (dgx (T, B, G*H), dgh (T, B, G*H) -- dgx itself unless ``separate_hidden_grad`` --, dstates0
+        tuple). ``gx`` must be the caller's private buffer: with ``gates_over_gx`` the gate cache is
+        written over it (one (T, B, G*H) buffer less). Call it only after
+        ``kernels.cells.check_pass`` has checked the pass's arrays."""
+        return bound_sequence(self, dtype, self.gates_over_gx)
 
     # ------------------------------------------------------------------ equations
     @property

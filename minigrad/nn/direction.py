@@ -10,6 +10,7 @@ Shapes: T time, B batch, I input, H hidden, G gates of the cell kind, P the proj
 """
 import numpy as np
 
+from ..kernels.common import contiguous
 from ..tensor import Tensor
 from .cell_registry import cell_spec
 from .recurrent_ops import (HiddenWeights, InputProjection, RecurrentSequence, RecurrentStep, StackSteps,
@@ -68,10 +69,11 @@ def _run(spec, x, state0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, unroll, name
     """run_direction's body; ``gx_extra`` (T, B, G*H) tensor or None is added to the projection."""
     T, B = x.shape[0], x.shape[1]
     H = w_hh.shape[1]
-    b_hn = b_hh.data[spec.folded_bias * H:] if (spec.recurrent_bias and b_hh is not None) else None
+    b_hn = contiguous(b_hh.data[spec.folded_bias * H:]) if (spec.recurrent_bias and b_hh is not None) else None
     names = names or (w_ih.name or "W_ih", w_hh.name or "W_hh")
-    # one C-contiguous W_hh for every kernel call of this pass (a step plan checks it is the same)
-    ws = Workspace(spec, np.ascontiguousarray(w_hh.data), b_hn, lengths, T, reverse, names)
+    # one C-contiguous, aligned W_hh for every kernel call of this pass (a step plan checks it is
+    # the same; the bound kernels take its pointer as it is)
+    ws = Workspace(spec, contiguous(w_hh.data), b_hn, lengths, T, reverse, names)
     biases = (b_ih, b_hh) if b_ih is not None else ()
     gx = InputProjection.apply(x, w_ih, *biases, ws=ws)
     if gx_extra is not None:

@@ -31,11 +31,17 @@ cell -- 1 for the Elman RNN, 4 for the LSTM (i, f, g, o), 3 for the GRU (r, z, n
 ``StackSteps`` gathers the unrolled h_t into the (T, B, H) output. The nodes of one direction
 share a ``Workspace`` holding forward data only: the spec, the C-contiguous W_hh, b_hn, lengths,
 direction, the step plans (W_hh packed once per pass) and the h_{t-1} cache the steps fill.
+
+Checks: either view checks the arrays its C kernels get once per pass, before the loop
+(``kernels.cells.check_pass``: W_hh, gx, the initial states, b_hn, lengths), and then calls bound
+kernels with no further checks -- the fused node a ``kernels.cells.BoundSequence`` (made once per
+cell kind and dtype), whose forward hands backward the pointers and sizes it already had; the
+unrolled steps a ``kernels.cells.BoundStep`` per pass.
 """
 import numpy as np
 
 from .. import kernels as K
-from ..kernels.cells import check_step_pass
+from ..kernels.cells import check_pass
 from ..kernels.common import contiguous
 from ..tensor import Function
 
@@ -63,8 +69,8 @@ class Workspace:
         kernels will be given (gx (T, B, G*H), the initial states (B, H), W_hh, b_hn, lengths),
         and open the (T, B, H) h_{t-1} cache. The steps then call their bound kernels unchecked."""
         spec = self.spec
-        check_step_pass(f"{spec.name} step", spec.gates, self.w_hh, gx, states, spec.state_names,
-                        self.b_hn, self.lengths)
+        check_pass(f"{spec.name} step", spec.gates, self.w_hh, gx, states, spec.state_names,
+                   self.b_hn, self.lengths)
         self.hprev = np.empty((self.T,) + states[0].shape, self.w_hh.dtype)
 
     def step_kernel(self, B, backward):
@@ -109,10 +115,13 @@ class InputProjection(Function):
                 gx += b_hh
             else:
                 gx[..., :self.folded] += b_hh[:self.folded]
-        self.T, self.has_bias = T, b_ih is not None
+        self.T, self.has_bias, self.ws = T, b_ih is not None, ws
         self.save(x2, w_ih)
-        self.label = f"{ws.spec.name.upper()} input projection (T={T}): {ws.names[0]}"
         return gx
+
+    @property
+    def label(self):        # (made only when the tape is drawn or summarised)
+        return f"{self.ws.spec.name.upper()} input projection (T={self.T}): {self.ws.names[0]}"
 
     def backward(self, dgx):
         x2, w_ih = self.saved
@@ -135,23 +144,42 @@ class InputProjection(Function):
 # ---------------------------------------------------------------------- the fused view
 class RecurrentSequence(Function):
     """The whole time loop of one direction in one node (the loop runs in C); it takes W_hh (and,
-    for the GRU, b_hh for its b_hn part) and forms their gradients itself."""
+    for the GRU, b_hh for its b_hn part) and forms their gradients itself.
+
+    Forward checks its arrays once (``check_pass``) and runs the kind's ``BoundSequence``; backward
+    runs the same bound kernels on the pointers forward kept (the ``SeqPass``, saved with the
+    caches) -- no check, lookup or pointer is made twice."""
 
     def forward(self, gx, w_hh, *rest, ws=None, n_bias=0):
         spec = ws.spec
-        out, finals, cache = spec.seq_forward(gx, rest[n_bias:], ws.w_hh, ws.b_hn, ws.lengths, ws.reverse)
-        self.ws, self.n_bias, self.cache_keys = ws, n_bias, list(cache)
-        self.save(*cache.values())
-        self.output_names = spec.seq_output_names
-        self.label = (f"{spec.name.upper()} sequence T={gx.shape[0]}" + (" (reverse)" if ws.reverse else "")
-                      + f": {ws.names[1]}")
+        states0 = rest[n_bias:]
+        check_pass(f"{spec.c_cell}_seq_forward", spec.gates, ws.w_hh, gx, states0, spec.seq_state0_names,
+                   ws.b_hn, ws.lengths)
+        self.bound = bound = spec.bound_sequence(gx.dtype)
+        out, finals, cache, rec = bound.forward(gx, [contiguous(s) for s in states0], ws.w_hh, ws.b_hn,
+                                              ws.lengths, ws.reverse, spec.c_flags)
+        self.ws, self.n_bias = ws, n_bias
+        self.save(rec, *cache.values())      # rec's pointers keep the caches it reads alive
         return (out,) + finals
 
+    @property
+    def label(self):
+        ws = self.ws
+        return (f"{ws.spec.name.upper()} sequence T={ws.T}" + (" (reverse)" if ws.reverse else "")
+                + f": {ws.names[1]}")
+
+    @property
+    def output_names(self):
+        return self.ws.spec.seq_output_names
+
     def backward(self, *grads):
-        ws, cache = self.ws, dict(zip(self.cache_keys, self.saved))
-        dgx, dgh, dstate0 = ws.spec.seq_backward(grads[0], grads[1:], cache, ws.w_hh, ws.lengths, ws.reverse)
+        ws, rec = self.ws, self.saved[0]
+        # the engine's gradients have the outputs' shapes and dtype; make them C-contiguous
+        dout, *dfinals = [None if g is None else contiguous(g) for g in grads]
+        dgx, dgh, dstate0 = self.bound.backward(dout, dfinals, rec)
         needs_w = self.needs[1]
-        db = _hidden_weight_grads(ws, dgh, cache["hprev"], self.grad_buffer(1) if needs_w else None,
+        hprev = self.saved[1 + ws.spec.seq_hprev_at]
+        db = _hidden_weight_grads(ws, dgh, hprev, self.grad_buffer(1) if needs_w else None,
                                   needs_w, self.n_bias)
         return (dgx, None) + ((db,) if self.n_bias else ()) + tuple(dstate0)
 
