@@ -198,9 +198,6 @@ class SimpleRNN(RecurrentLayer):
         u_t, act = self.recurrent_kernel.T, self.activation
         return self._composed(lambda g, s: (act(g + s[0] @ u_t),), x_tm, state0, lengths, b)
 
-    def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
-
 
 class LSTM(RecurrentLayer):
     """Keras's LSTM (gates i, f, c, o); ``unit_forget_bias`` starts the forget-gate bias at 1."""
