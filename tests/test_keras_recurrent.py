@@ -100,13 +100,10 @@ CASES = [("SimpleRNN", {}), ("SimpleRNN", {"act": "relu"}), ("SimpleRNN", {"act"
          ("LSTM", {"act": "relu"}), ("GRU", {}), ("GRU", {"reset_after": False}), ("GRU", {"act": "sigmoid"})]
 
 
-def make_layer(kind, cell, dtype="float64", **kw):
-    args = dict(kw)
-    if "act" in cell:
-        args["activation"] = cell["act"]
-    if "reset_after" in cell:
-        args["reset_after"] = cell["reset_after"]
-    return getattr(L, kind)(UNITS, dtype=dtype, **args)
+def make_layer(kind, cell, units=UNITS, **kw):
+    """The float64 minigrad layer of a CASES entry (``act`` is Keras's ``activation``)."""
+    args = {("activation" if k == "act" else k): v for k, v in cell.items()}
+    return getattr(L, kind)(units, dtype="float64", **args, **kw)
 
 
 def ids(case):
@@ -144,10 +141,10 @@ def test_gradcheck_float64(case, masked):
     """Composed paths (other activations, GRU reset_after=False) and masked runs, checked by finite differences."""
     kind, cell = case
     rng = np.random.default_rng(3)
-    x = mg.tensor(rng.normal(size=(MASK.shape[0], T, 3)), dtype=np.float64, requires_grad=True)
-    layer = make_layer(kind, cell, return_sequences=True)
-    layer.build((None, T, 3))
-    layer.set_weights(random_weights(kind, 3, UNITS, 4, **cell))
+    x = mg.tensor(rng.normal(size=(MASK.shape[0], T, 2)), dtype=np.float64, requires_grad=True)
+    layer = make_layer(kind, cell, units=3, return_sequences=True)
+    layer.build((None, T, 2))
+    layer.set_weights(random_weights(kind, 2, 3, 4, **cell))
     mask = MASK if masked else None
     assert mg.gradcheck(lambda x_, *ws: (layer(x_, mask=mask) ** 2).sum(), [x, *layer.weights])
 
@@ -328,10 +325,13 @@ KERAS_CASES = [("SimpleRNN", {}), ("SimpleRNN", {"activation": "relu"}), ("LSTM"
                ("GRU", {"reset_after": False})]
 
 
+# (go_backwards, return_sequences, padding): each option with each other at least once
+RUNS = [(False, False, None), (True, True, None), (False, True, "post"), (True, False, "pre"), (False, True, "pre"),
+        (True, True, "post"), (False, False, "pre")]
+
+
 @pytest.mark.parametrize("kind, kw", KERAS_CASES, ids=[k + str(v) for k, v in KERAS_CASES])
-@pytest.mark.parametrize("go_backwards", [False, True])
-@pytest.mark.parametrize("return_sequences", [False, True])
-@pytest.mark.parametrize("padding", [None, "post", "pre"])
+@pytest.mark.parametrize("go_backwards, return_sequences, padding", RUNS)
 def test_matches_keras(keras, kind, kw, go_backwards, return_sequences, padding):
     dtype = "float32"        # (Keras's float64 recurrent layers round somewhere in float32: 1e-7 off exact)
     x = np.random.default_rng(2).normal(size=(MASK.shape[0], T, F)).astype(dtype)
@@ -344,9 +344,9 @@ def test_matches_keras(keras, kind, kw, go_backwards, return_sequences, padding)
     compare_with_keras(keras, getattr(L, kind)(UNITS, **args), getattr(keras.layers, kind)(UNITS, **args), x, mask)
 
 
-@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
-@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("merge_mode, kind, masked", [("concat", "LSTM", False), ("sum", "GRU", False),
+                                                      ("mul", "LSTM", False), ("ave", "GRU", False),
+                                                      ("concat", "GRU", True), ("ave", "LSTM", True)])
 def test_bidirectional_matches_keras(keras, merge_mode, kind, masked):
     x = np.random.default_rng(3).normal(size=(MASK.shape[0], T, F)).astype(np.float32)
     ours = L.Bidirectional(getattr(L, kind)(UNITS, return_sequences=True), merge_mode=merge_mode)
