@@ -3,7 +3,8 @@
 A ``Layer`` is a ``minigrad.nn.Module`` (so ``parameters()``, ``state_dict()``, ``train()`` work)
 that behaves as a Keras 3 layer:
 
-* ``Layer(*, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None)``.
+* ``Layer(*, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
+  activity_regularizer=None)`` (a regularizer raises NotImplementedError).
   Unnamed layers get Keras's automatic names (``dense``, ``dense_1``, ... one counter per
   snake-cased class name, per process). ``input_shape`` excludes the batch axis, as in Keras, and
   is kept as ``layer._batch_input_shape = (None, *input_shape)`` (``None`` when not given).
@@ -44,7 +45,8 @@ from ...nn.module import Module, Parameter
 from ...ops.convert import cast
 from ...tensor import Tensor
 
-__all__ = ["Layer", "InputSpec", "UnknownArgumentError", "auto_name", "to_snake_case", "shape_tuple"]
+__all__ = ["Layer", "InputSpec", "UnknownArgumentError", "auto_name", "to_snake_case", "shape_tuple",
+           "check_unsupported"]
 
 
 class UnknownArgumentError(TypeError, ValueError):
@@ -109,6 +111,14 @@ def format_shape(shape):
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def check_unsupported(owner, **options):
+    """NotImplementedError naming any Keras option (regularizer, constraint, ...) that is not None."""
+    given = sorted(k for k, v in options.items() if v is not None)
+    if given:
+        raise NotImplementedError(f"{owner}: {', '.join(given)} {'is' if len(given) == 1 else 'are'} not supported "
+                                  "by minigrad.keras (pass None)")
+
+
 class InputSpec:
     """What a layer accepts (Keras's ``InputSpec``): an exact ``ndim``, a ``min_ndim`` and/or fixed
     sizes of some ``axes`` ({axis: size}, negative axes count from the end)."""
@@ -162,8 +172,9 @@ class Layer(Module):
     _int_inputs = False             # True: integer inputs are indices (Embedding), not cast to float
 
     def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
-                 **kwargs):
+                 activity_regularizer=None, **kwargs):
         super().__init__()
+        check_unsupported(type(self).__name__, activity_regularizer=activity_regularizer)
         if kwargs:
             raise UnknownArgumentError(f"Unrecognized keyword arguments passed to {type(self).__name__}: "
                                        f"{sorted(kwargs)}")
