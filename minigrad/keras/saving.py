@@ -3,7 +3,7 @@
 A ``.keras`` file is a zip, as Keras 3's: ``config.json`` (the Sequential's config with every
 layer's ``get_config()`` in Keras's layout, so ``load_model`` rebuilds the layers with
 ``from_config``), ``metadata.json`` and ``model.weights.npz`` -- the weights as a NumPy ``.npz``
-(key ``layers/<layer name>/vars/<i>``, Keras's layouts) instead of Keras's HDF5, because minigrad
+(key ``layers/<layer position>/vars/<i>``, Keras's layouts) instead of Keras's HDF5, because minigrad
 does not depend on h5py: Keras itself cannot read these files and minigrad cannot read Keras's.
 ``save_weights(path)`` writes the same arrays with ``mg.save`` (a ``.weights.npz`` name is
 advised; ``.h5`` is refused). Every file is written atomically (a temporary file renamed over the
@@ -87,20 +87,23 @@ def save_model(model, filepath, overwrite=True):
 
 
 def _weight_arrays(model):
-    return {f"layers/{layer.name}/vars/{i}": w
-            for layer in model.layers for i, w in enumerate(layer.get_weights())}
+    """{'layers/<position>/vars/<i>': array}: matched by the layers' order, as Keras matches a
+    Sequential's, so a fresh model (whose automatic layer names differ) loads them."""
+    return {f"layers/{k}/vars/{i}": w
+            for k, layer in enumerate(model.layers) for i, w in enumerate(layer.get_weights())}
 
 
 def _set_weight_arrays(model, arrays, path):
     new = []
-    for layer in model.layers:
-        n = len(layer.weights)
-        keys = [f"layers/{layer.name}/vars/{i}" for i in range(n)]
-        missing = [k for k in keys if k not in arrays]
+    for k, layer in enumerate(model.layers):
+        keys = [f"layers/{k}/vars/{i}" for i in range(len(layer.weights))]
+        missing = [key for key in keys if key not in arrays]
         if missing:
-            raise ValueError(f"{path}: no weights for layer {layer.name!r} (missing {missing[0]}); the file "
-                             f"holds {sorted(set(k.split('/')[1] for k in arrays))}")
-        new += [arrays[k] for k in keys]
+            raise ValueError(f"{path}: no weights for layer {k} ({layer.name!r}, missing {missing[0]}): the "
+                             f"file was saved from a model with other layers")
+        new += [arrays[key] for key in keys]
+    if len(new) != len(arrays):
+        raise ValueError(f"{path}: holds {len(arrays)} weights, model {model.name!r} has {len(new)}")
     model.set_weights(new)
 
 
