@@ -242,7 +242,7 @@ def test_sequence_output_against_per_sample_labels_is_rejected():
     model = keras.Sequential([layers.Input((5, 3)), layers.Dense(4), layers.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     before = model.get_weights()
-    with pytest.raises(ValueError, match=r"targets of shape \(1,\) do not match the model's output of shape \(1, 5, 2\)"):
+    with pytest.raises(ValueError, match=r"targets of shape \(6,\) do not match the model.s output of shape \(6, 5, 2\)"):
         model.fit(x, np.zeros(6, int), verbose=0)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
