@@ -295,3 +295,41 @@ def test_steps_per_epoch_and_initial_epoch():
     h = model.fit(x, y, batch_size=8, epochs=3, initial_epoch=1, steps_per_epoch=5, callbacks=[cb], verbose=0)
     assert h.epoch == [1, 2] and seen == list(range(5)) * 2
     assert model.optimizer.iterations == 10
+
+
+def test_subclassed_model_trains_and_summarises():
+    class TwoLayers(keras.Model):
+        def __init__(self):
+            super().__init__(name="two")
+            self.hidden = layers.Dense(8, activation="tanh")
+            self.out = layers.Dense(3)
+
+        def call(self, inputs, training=False):
+            return self.out(self.hidden(inputs))
+
+    mg.manual_seed(0)
+    x, y = _blobs(n=32)
+    model = TwoLayers()
+    model.compile(optimizer=keras.optimizers.Adam(0.05),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    h = model.fit(x, y, epochs=5, batch_size=8, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0] and len(model.weights) == 4
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert any(re.search(r"dense\S* \(Dense\)\s+\?\s+40", line) for line in lines)
+    assert "Total params: 67" in lines
+
+
+def test_embedding_mask_reaches_the_recurrent_layer():
+    """Sequential passes Embedding(mask_zero=True)'s mask on: pre-padding changes no prediction."""
+    if not hasattr(layers, "LSTM"):
+        pytest.skip("keras.layers.LSTM is not available on this branch yet")
+    mg.manual_seed(0)
+    model = keras.Sequential([layers.Embedding(20, 6, mask_zero=True), layers.LSTM(5),
+                              layers.Dense(1, activation="sigmoid")])
+    seqs = np.array([[3, 7, 9, 2], [5, 1, 4, 8]])
+    padded = np.concatenate([np.zeros((2, 3), seqs.dtype), seqs], axis=1)
+    np.testing.assert_allclose(model.predict(padded, verbose=0), model.predict(seqs, verbose=0), rtol=1e-6)
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    h = model.fit(padded, np.array([0, 1]), epochs=2, verbose=0)
+    assert set(h.history) == {"loss", "accuracy"}

@@ -37,11 +37,13 @@ def layer_config(layer):
 
 
 def input_layer_config(batch_shape, input_obj):
-    name = getattr(input_obj, "name", None) or "input_layer"
-    dtype = getattr(input_obj, "dtype", "float32")
-    return {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
-            "config": {"batch_shape": list(batch_shape), "dtype": str(np.dtype(dtype)) if dtype else "float32",
-                       "sparse": False, "name": str(name)}}
+    """The InputLayer entry of a Sequential's config (the given Input's own config when there is one)."""
+    if input_obj is not None and hasattr(input_obj, "get_config"):
+        config = dict(input_obj.get_config())
+        config["batch_shape"] = list(config.get("batch_shape", batch_shape))
+    else:
+        config = {"batch_shape": list(batch_shape), "dtype": "float32", "sparse": False, "name": "input_layer"}
+    return {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None, "config": config}
 
 
 def _config(model):
@@ -133,10 +135,7 @@ def load_model(filepath, custom_objects=None, compile=True):
     cfg = config["config"]
     model = Sequential(name=cfg.get("name"))
     for entry in cfg["layers"]:
-        if entry["class_name"] == "InputLayer":
-            model._input_shape = tuple(entry["config"]["batch_shape"])
-        else:
-            model.add(_layer_from_config(entry, custom_objects))
+        model.add(_layer_from_config(entry, custom_objects))          # an InputLayer fixes the shape
     build = config.get("build_config", {}).get("input_shape")
     if build is not None and not model.built:
         model.build(tuple(build))
@@ -200,10 +199,11 @@ def summary(model, line_length=None, positions=None, print_fn=None):
     print_fn("_" * width)
     row(["Layer (type)", "Output Shape", "Param #"])
     print_fn("=" * width)
-    shape = model._input_shape
+    shape = getattr(model, "_input_shape", None)        # None: a subclassed Model, shapes unknown
     for i, layer in enumerate(model.layers):
-        shape = tuple(layer.compute_output_shape(shape))
-        row([f"{layer.name} ({type(layer).__name__})", format_shape(shape), layer.count_params()])
+        shape = None if shape is None else tuple(layer.compute_output_shape(shape))
+        row([f"{layer.name} ({type(layer).__name__})", "?" if shape is None else format_shape(shape),
+             layer.count_params()])
         print_fn("" if i < len(model.layers) - 1 else "=" * width)
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     total = model.count_params()
