@@ -3,22 +3,20 @@ TimeDistributed; keras.initializers and keras.activations.
 
 Without Keras every case runs against NumPy; with Keras 3 on the torch backend, Dense and
 TimeDistributed(Dense) load Keras's weights and match its outputs and gradients in float32
-(tolerance: ``ROUNDINGS * u32 * depth`` of the values' scale), and configs / parameter counts
-are compared with Keras's.
+(tests/_keras_layers_check.py), and configs / parameter counts are compared with Keras's.
 """
 import json
-import os
 
 import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.gradcheck import ROUNDINGS
 from minigrad.keras import activations, initializers
 from minigrad.keras import layers as L
 from minigrad.keras.layers.base import UnknownArgumentError, auto_name, to_snake_case
 
-U32 = np.finfo(np.float32).eps / 2
+from _keras_layers_check import compare_with_keras
+from _keras_ref import need_keras
 
 
 # ---------------------------------------------------------------- the contract
@@ -223,36 +221,15 @@ def test_activations():
 # ---------------------------------------------------------------- against Keras itself
 @pytest.fixture(scope="module")
 def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "torch":
-        pytest.skip("these comparisons need Keras on the torch backend")
-    return keras
+    return need_keras()
 
 
 @pytest.mark.parametrize("make", [lambda m: m.Dense(5, activation="relu"),
                                   lambda m: m.TimeDistributed(m.Dense(5, activation="sigmoid"))],
                          ids=["Dense", "TimeDistributed(Dense)"])
 def test_dense_matches_keras(keras, make):
-    import torch
     x = np.random.default_rng(3).normal(size=(3, 4, 6)).astype(np.float32)
-    ours, theirs = make(L), make(keras.layers)
-    theirs.build(x.shape)
-    ours.build(x.shape)
-    ours.set_weights(theirs.get_weights())
-    assert ours.count_params() == theirs.count_params()
-    xt = torch.tensor(x, requires_grad=True)
-    yk = theirs(xt)
-    (yk ** 2).sum().backward()
-    xm = mg.tensor(x, requires_grad=True)
-    ym = ours(xm)
-    (ym ** 2).sum().backward()
-    bound = lambda ref: ROUNDINGS * U32 * 8 * max(1.0, float(np.abs(ref).max()))
-    np.testing.assert_allclose(ym.data, yk.detach().numpy(), rtol=0, atol=bound(yk.detach().numpy()))
-    np.testing.assert_allclose(xm.grad, xt.grad.numpy(), rtol=0, atol=bound(xt.grad.numpy()))
-    grads = [s.to_keras(s.param.grad) if s.to_keras else s.param.grad for s in ours._all_slots()]
-    for g, v in zip(grads, theirs.weights):
-        np.testing.assert_allclose(g, v.value.grad.numpy(), rtol=0, atol=bound(v.value.grad.numpy()))
+    compare_with_keras(make(L), make(keras.layers), x)
 
 
 def test_configs_and_names_match_keras(keras):

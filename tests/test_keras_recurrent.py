@@ -9,20 +9,17 @@ outputs and the gradients of ``sum(output**2)`` compared in float32 (Keras's flo
 layers are not exact to float64: they differ from the exact loop by ~1e-7, so float64 exactness is
 checked against the NumPy loop only).
 
-Tolerances: float64 results agree to a few roundings; float32 ones within ``ROUNDINGS * u32 *
-depth`` of the values' scale, ``depth`` the number of chained steps (T + 2) -- a bound on
-accumulated rounding, not a measured difference.
+Tolerances: float64 results agree to a few roundings; the float32 bound vs Keras is derived in
+tests/_keras_layers_check.py.
 """
-import os
-
 import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.gradcheck import ROUNDINGS
 from minigrad.keras import layers as L
 
-U32 = np.finfo(np.float32).eps / 2
+from _keras_layers_check import compare_with_keras
+from _keras_ref import need_keras
 T, F, UNITS = 5, 4, 6
 # rows: post-padded, pre-padded (Keras's default), all valid, all padded
 MASK = np.array([[1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0]], bool)
@@ -286,39 +283,7 @@ def test_config_round_trip():
 # ---------------------------------------------------------------- against Keras itself
 @pytest.fixture(scope="module")
 def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "torch":
-        pytest.skip("these comparisons need Keras on the torch backend")
-    return keras
-
-
-def compare_with_keras(keras, ours, theirs, x, mask=None):
-    """Same weights in both; outputs and d sum(y^2)/d(weights, x) agree within the rounding bound."""
-    import torch
-    theirs.build(x.shape)
-    ours.build(x.shape)
-    rng = np.random.default_rng(0)
-    theirs.set_weights([w + rng.uniform(-0.1, 0.1, w.shape).astype(w.dtype) for w in theirs.get_weights()])
-    ours.set_weights(theirs.get_weights())
-    assert ours.count_params() == theirs.count_params()
-    xt = torch.tensor(x, requires_grad=True)
-    kw = {} if mask is None else {"mask": torch.tensor(mask)}
-    yk = theirs(xt, **kw)
-    yk = yk[0] if isinstance(yk, (list, tuple)) else yk
-    (yk ** 2).sum().backward()
-    xm = mg.tensor(x, dtype=x.dtype, requires_grad=True)
-    ym = ours(xm, mask=mask)
-    ym = ym[0] if isinstance(ym, (list, tuple)) else ym
-    (ym ** 2).sum().backward()
-    bound = lambda ref: ROUNDINGS * U32 * (x.shape[1] + 2) * max(1.0, float(np.abs(ref).max()))
-    ref = yk.detach().numpy()
-    np.testing.assert_allclose(ym.data, ref, rtol=0, atol=bound(ref))
-    np.testing.assert_allclose(xm.grad, xt.grad.numpy(), rtol=0, atol=bound(xt.grad.numpy()))
-    ours_g = [s.to_keras(s.param.grad) if s.to_keras else s.param.grad for s in ours._all_slots()]
-    for g, v in zip(ours_g, theirs.weights):
-        ref = v.value.grad.numpy()
-        np.testing.assert_allclose(g, ref, rtol=0, atol=bound(ref), err_msg=v.path)
+    return need_keras()
 
 
 KERAS_CASES = [("SimpleRNN", {}), ("SimpleRNN", {"activation": "relu"}), ("LSTM", {}), ("GRU", {}),
@@ -341,7 +306,7 @@ def test_matches_keras(keras, kind, kw, go_backwards, return_sequences, padding)
         t = np.arange(T)
         mask = t < lengths[:, None] if padding == "post" else t >= T - lengths[:, None]
     args = dict(kw, go_backwards=go_backwards, return_sequences=return_sequences, dtype=dtype)
-    compare_with_keras(keras, getattr(L, kind)(UNITS, **args), getattr(keras.layers, kind)(UNITS, **args), x, mask)
+    compare_with_keras(getattr(L, kind)(UNITS, **args), getattr(keras.layers, kind)(UNITS, **args), x, mask)
 
 
 @pytest.mark.parametrize("merge_mode, kind, masked", [("concat", "LSTM", False), ("sum", "GRU", False),
@@ -352,7 +317,7 @@ def test_bidirectional_matches_keras(keras, merge_mode, kind, masked):
     ours = L.Bidirectional(getattr(L, kind)(UNITS, return_sequences=True), merge_mode=merge_mode)
     theirs = keras.layers.Bidirectional(getattr(keras.layers, kind)(UNITS, return_sequences=True),
                                         merge_mode=merge_mode)
-    compare_with_keras(keras, ours, theirs, x, MASK if masked else None)
+    compare_with_keras(ours, theirs, x, MASK if masked else None)
 
 
 def test_configs_have_keras_keys(keras):
