@@ -96,6 +96,13 @@ def test_input_shape_mismatch_names_layer_and_both_shapes():
         L.Input((28, 28))(np.ones((2, 28, 27)))
 
 
+def test_calling_a_layer_on_input_says_the_functional_api_is_missing():
+    with pytest.raises(TypeError, match="functional API"):
+        L.Dense(3)(L.Input((4,)))
+    with pytest.raises(TypeError, match="must be numeric"):
+        L.Dense(3)(np.array([["a", "b"]]))
+
+
 def test_set_weights_checks_count_and_shapes_before_writing():
     layer = L.Dense(3)
     layer.build((None, 4))
