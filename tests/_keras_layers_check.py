@@ -20,6 +20,20 @@ def first(y):
     return y[0] if isinstance(y, (list, tuple)) else y
 
 
+def assert_close_f32(got, ref, depth, what=""):
+    """``got`` within the float32 rounding bound of ``ref`` after ``depth`` chained steps."""
+    atol = ROUNDINGS * U32 * depth * max(1.0, float(np.abs(ref).max()))
+    np.testing.assert_allclose(got, ref, rtol=0, atol=atol, err_msg=what)
+
+
+def assert_grads_match(ours, theirs, depth):
+    """Our weights' gradients (converted to Keras's layouts) equal Keras's, weight by weight."""
+    grads = [s.to_keras(s.param.grad) if s.to_keras else s.param.grad for s in ours._all_slots()]
+    assert len(grads) == len(theirs.weights)
+    for g, v in zip(grads, theirs.weights):
+        assert_close_f32(g, v.value.grad.numpy(), depth, v.path)
+
+
 def compare_with_keras(ours, theirs, x, mask=None):
     import torch
     theirs.build(x.shape)
@@ -35,14 +49,6 @@ def compare_with_keras(ours, theirs, x, mask=None):
     ym = first(ours(xm, mask=mask))
     (ym ** 2).sum().backward()
     depth = (x.shape[1] if x.ndim > 2 else 1) + 2
-
-    def close(got, ref, what):
-        atol = ROUNDINGS * U32 * depth * max(1.0, float(np.abs(ref).max()))
-        np.testing.assert_allclose(got, ref, rtol=0, atol=atol, err_msg=what)
-
-    close(ym.data, yk.detach().numpy(), "output")
-    close(xm.grad, xt.grad.numpy(), "d/dx")
-    grads = [s.to_keras(s.param.grad) if s.to_keras else s.param.grad for s in ours._all_slots()]
-    assert len(grads) == len(theirs.weights)
-    for g, v in zip(grads, theirs.weights):
-        close(g, v.value.grad.numpy(), v.path)
+    assert_close_f32(ym.data, yk.detach().numpy(), depth, "output")
+    assert_close_f32(xm.grad, xt.grad.numpy(), depth, "d/dx")
+    assert_grads_match(ours, theirs, depth)

@@ -18,7 +18,7 @@ import pytest
 import minigrad as mg
 from minigrad.keras import layers as L
 
-from _keras_layers_check import compare_with_keras
+from _keras_layers_check import assert_close_f32, assert_grads_match, compare_with_keras
 from _keras_ref import need_keras
 T, F, UNITS = 5, 4, 6
 # rows: post-padded, pre-padded (Keras's default), all valid, all padded
@@ -326,3 +326,35 @@ def test_configs_have_keras_keys(keras):
         assert set(ours) == set(theirs)
         for key in set(ours) - {"name"}:
             assert ours[key] == theirs[key], key
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_embedding_mask_into_recurrent_matches_keras(keras, kind, padding):
+    """Embedding(mask_zero=True) -> LSTM/GRU, Keras computing its own mask: outputs and gradients."""
+    import torch
+    lengths = np.array([2, 5, 1, 3])
+    ids_ = np.zeros((4, T), np.int64)
+    for row, n in enumerate(lengths):
+        tokens = 1 + np.arange(n) % 6
+        if padding == "pre":
+            ids_[row, T - n:] = tokens
+        else:
+            ids_[row, :n] = tokens
+    pairs = [(L.Embedding(7, F, mask_zero=True), keras.layers.Embedding(7, F, mask_zero=True)),
+             (getattr(L, kind)(UNITS, return_sequences=True), getattr(keras.layers, kind)(UNITS, return_sequences=True))]
+    shape = (None, T)
+    for ours, theirs in pairs:
+        theirs.build(shape)
+        ours.build(shape)
+        ours.set_weights(theirs.get_weights())
+        shape = (None, T, F)
+    (emb, rnn), (kemb, krnn) = zip(*pairs)
+    ym = rnn(emb(ids_), mask=emb.compute_mask(ids_))
+    (ym ** 2).sum().backward()
+    tids = torch.tensor(ids_)
+    yk = krnn(kemb(tids), mask=kemb.compute_mask(tids, None))
+    (yk ** 2).sum().backward()
+    assert_close_f32(ym.data, yk.detach().numpy(), T + 2, "output")
+    for ours, theirs in zip((emb, rnn), (kemb, krnn)):
+        assert_grads_match(ours, theirs, T + 2)
