@@ -159,6 +159,23 @@ def test_masked_steps_get_no_gradient_and_change_nothing():
     assert (xt.grad[~MASK] == 0).all() and (xt.grad[MASK] != 0).any()
 
 
+@pytest.mark.parametrize("case", CASES[:1] + CASES[2:4] + CASES[5:7], ids=[ids(c) for c in CASES[:1] + CASES[2:4] + CASES[5:7]])
+def test_awkward_sizes(case):
+    """An empty batch, one time step, one unit, and a single fully masked row."""
+    kind, cell = case
+    for rs in (False, True):
+        assert make_layer(kind, cell, return_sequences=rs)(np.zeros((0, 4, 2))).shape == ((0, 4, 6) if rs else (0, 6))
+    layer = make_layer(kind, cell, units=1, return_sequences=True)
+    x = np.random.default_rng(0).normal(size=(2, 1, 3))
+    w = layer.get_weights() if layer.built else None
+    y = layer(x, mask=np.array([[True], [False]]))
+    ref, _ = keras_rnn(kind, x, layer.get_weights(), np.array([[True], [False]]), False, True, **cell)
+    np.testing.assert_allclose(y.data, ref, rtol=1e-12, atol=1e-15)
+    assert w is None and (y.data[1] == 0).all()
+    with pytest.raises(ValueError, match="no time steps"):
+        layer(np.zeros((2, 0, 3)))
+
+
 def test_mask_with_a_hole_is_rejected():
     mask = np.ones((2, T), bool)
     mask[1, 2] = False
