@@ -274,6 +274,8 @@ def test_bad_arguments_raise_clearly():
     with pytest.raises(NotImplementedError, match="loss_weights"):
         model.compile(optimizer="adam", loss="mse", loss_weights=[1.0])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="x and y are both required"):
+        model.fit(x, verbose=0)
     with pytest.raises(ValueError, match="same number of samples"):
         model.fit(x, y[:5], verbose=0)
     with pytest.raises(ValueError, match="validation_split"):

@@ -48,7 +48,10 @@ def _array(a, what, where):
 
 
 def _check_pair(x, y, where):
-    if y is not None and len(x) != len(y):
+    if x is None or y is None:
+        raise ValueError(f"{where}: x and y are both required (minigrad.keras takes NumPy arrays, not "
+                         "datasets or generators)")
+    if len(x) != len(y):
         raise ValueError(f"{where}: x and y must have the same number of samples, got x of shape {x.shape} "
                          f"and y of shape {y.shape}")
 
