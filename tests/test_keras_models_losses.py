@@ -155,6 +155,8 @@ def test_metric_running_mean_weights_samples_equally():
     assert m.result() == 0.0
     with pytest.raises(ValueError, match="Could not interpret metric identifier"):
         metrics.get("f1")
+    fn = metrics.get(metrics.categorical_accuracy)
+    assert fn.name == "categorical_accuracy" and fn(np.eye(2), np.array([[0.9, 0.1], [0.8, 0.2]])) == 0.5
 
 
 # ------------------------------------------------------------------ optimizers

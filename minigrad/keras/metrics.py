@@ -15,7 +15,7 @@ from .layers.base import to_snake_case
 from .losses import same_rank
 
 __all__ = ["Metric", "Mean", "SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy",
-           "Accuracy", "MeanSquaredError", "MeanAbsoluteError", "sparse_categorical_accuracy",
+           "Accuracy", "MeanSquaredError", "MeanAbsoluteError", "MeanMetricWrapper", "sparse_categorical_accuracy",
            "categorical_accuracy", "binary_accuracy", "get"]
 
 
@@ -135,6 +135,17 @@ class MeanAbsoluteError(Metric):
         return np.abs(y_pred - same_rank(y_true, y_pred.shape)).mean(axis=-1)
 
 
+class MeanMetricWrapper(Metric):
+    """A metric from a function ``fn(y_true, y_pred) -> per-sample values`` (NumPy), averaged."""
+
+    def __init__(self, fn, name=None, dtype=None):
+        self.fn = fn
+        super().__init__(name or getattr(fn, "__name__", "metric"))
+
+    def per_sample(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
+
+
 _BY_NAME = {
     "sparse_categorical_accuracy": SparseCategoricalAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "binary_accuracy": BinaryAccuracy, "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
@@ -162,5 +173,7 @@ def get(identifier, loss_name=None, y_true_shape=(), y_pred_shape=()):
         return _accuracy_for(loss_name, tuple(y_true_shape), tuple(y_pred_shape))(name=identifier)
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier](name=identifier)
+    if callable(identifier) and not isinstance(identifier, type):
+        return MeanMetricWrapper(identifier)
     raise ValueError(f"Could not interpret metric identifier: {identifier!r} (known: 'accuracy', 'acc', "
-                     f"{', '.join(repr(k) for k in sorted(_BY_NAME))} or a metrics.Metric instance)")
+                     f"{', '.join(repr(k) for k in sorted(_BY_NAME))}, a metrics.Metric instance or a function)")
