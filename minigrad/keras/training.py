@@ -97,15 +97,16 @@ def _init_metrics(model, y, out_shape):
 
 def _update(model, tracker, y, out, loss, n):
     tracker.update_state(float(loss.item()), sample_weight=n)
-    pred = _probabilities(model, out)
-    for m in model._metrics:
-        m.update_state(y, pred)
+    if model._metrics:                  # the probabilities only when a metric reads them
+        pred = _probabilities(model, out)
+        for m in model._metrics:
+            m.update_state(y, pred)
 
 
-def _logs(model, tracker, prefix=""):
-    logs = {prefix + "loss": tracker.result()}
+def _logs(model, tracker):
+    logs = {"loss": tracker.result()}
     for m in model._metrics:
-        logs[prefix + m.name] = m.result()
+        logs[m.name] = m.result()
     return logs
 
 
