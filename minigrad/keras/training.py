@@ -248,8 +248,8 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     verbose = _verbose(verbose, "fit")
     x, y, val = _split(x, y, validation_split, validation_data)
     n = len(x)
-    if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or steps_per_epoch < 1
-                                        or not isinstance(steps_per_epoch, numbers.Integral)):
+    if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or not isinstance(
+            steps_per_epoch, numbers.Integral) or steps_per_epoch < 1):
         raise ValueError(f"fit: steps_per_epoch must be a positive integer or None, got {steps_per_epoch!r}")
     steps = math.ceil(n / batch_size) if steps_per_epoch is None else int(steps_per_epoch)
     cbs = CallbackList(callbacks, model=model, add_history=True, add_progbar=verbose > 0,
