@@ -39,7 +39,11 @@ def _array(a, what, where):
     if isinstance(a, dict):
         raise TypeError(f"{where}: {what} must be a single NumPy array (models with several named inputs "
                         "or outputs are not supported by minigrad.keras)")
-    a = np.asarray(getattr(a, "data", a))
+    try:
+        a = np.asarray(getattr(a, "data", a))
+    except ValueError:
+        raise ValueError(f"{where}: {what} is ragged (sequences of different lengths): pad them to one "
+                         "length first, e.g. with keras.utils.pad_sequences") from None
     if a.ndim == 0:
         raise ValueError(f"{where}: {what} must have a batch axis, got a scalar")
     if a.dtype.kind not in "biuf":
