@@ -282,7 +282,7 @@ def test_bad_arguments_raise_clearly():
         model.fit(x, y, validation_split=1.5, verbose=0)
     with pytest.raises(ValueError, match="batch_size"):
         model.fit(x, y, batch_size=0, verbose=0)
-    with pytest.raises(ValueError, match="ragged .* pad_sequences"):
+    with pytest.raises(ValueError, match="ragged.*pad_sequences"):
         model.predict([[1.0, 2.0], [3.0]], verbose=0)
     with pytest.raises(ValueError, match="steps_per_epoch"):
         model.fit(x, y, steps_per_epoch=0, verbose=0)
