@@ -369,3 +369,20 @@ def test_fit_with_no_epoch_left_still_returns_a_history():
     x, y = _blobs(n=8)
     h = model.fit(x, y, epochs=2, initial_epoch=2, verbose=0)
     assert isinstance(h, keras.callbacks.History) and h.history == {} and model.history is h
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    """A save that fails midway leaves the previous file whole and no temporary behind."""
+    import zipfile
+    model = _classifier()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    before = path.read_bytes()
+    model.set_weights([w + 1 for w in model.get_weights()])
+
+    def broken(self, name, data, *args, **kwargs):
+        raise OSError("disk full")
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", broken)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(path)
+    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["m.keras"]
