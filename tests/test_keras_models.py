@@ -386,3 +386,22 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         model.save(path)
     assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["m.keras"]
+
+
+def test_save_and_load_recurrent_model(tmp_path):
+    """Nested layer configs (Bidirectional around an LSTM) and an Embedding mask survive save/load."""
+    if not hasattr(layers, "Bidirectional"):
+        pytest.skip("keras.layers.Bidirectional is not available on this branch yet")
+    mg.manual_seed(0)
+    model = keras.Sequential([layers.Input((6,), dtype="int32"), layers.Embedding(30, 4, mask_zero=True),
+                              layers.Bidirectional(layers.LSTM(3)), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = np.random.default_rng(0).integers(1, 30, (8, 6))
+    x[:4, :2] = 0
+    model.fit(x, np.arange(8) % 2, epochs=1, verbose=0)
+    model.save(tmp_path / "rnn.keras")
+    loaded = keras.models.load_model(tmp_path / "rnn.keras")
+    assert [type(l).__name__ for l in loaded.layers] == ["Embedding", "Bidirectional", "Dense"]
+    assert loaded.count_params() == model.count_params()
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert type(loaded.optimizer).__name__ == "RMSprop"
