@@ -40,8 +40,8 @@ def plan_buckets(params, cap_bytes, first_cap_bytes=FIRST_BUCKET_BYTES):
     """Group parameter indices into buckets: lists of indices into ``params``.
 
     Walks ``params`` in reverse (the order backward finishes them), one dtype per bucket; a bucket
-    is closed when adding the next parameter would exceed its cap (``first_cap_bytes`` for the
-    first bucket of each dtype, ``cap_bytes`` after); a parameter larger than the cap gets a
+    is closed when adding the next parameter would exceed its cap (``min(first_cap_bytes,
+    cap_bytes)`` for the first bucket of each dtype, ``cap_bytes`` after); a parameter larger than the cap gets a
     bucket of its own. Pure bookkeeping, no MPI.
     """
     open_by_dtype, buckets = {}, []
@@ -50,7 +50,7 @@ def plan_buckets(params, cap_bytes, first_cap_bytes=FIRST_BUCKET_BYTES):
         dt, nbytes = p.data.dtype, p.data.nbytes
         cur = open_by_dtype.get(dt)
         if cur is not None:
-            cap = first_cap_bytes if cur["first"] else cap_bytes
+            cap = min(first_cap_bytes, cap_bytes) if cur["first"] else cap_bytes
             if cur["bytes"] + nbytes > cap and cur["idx"]:
                 open_by_dtype[dt] = cur = None
         if cur is None:
@@ -213,8 +213,8 @@ class DistributedDataParallel(Module):
             self._start_ready()
 
     def _raise_unfinished(self):
-        names = {id(p): n for n, p in self.module.named_parameters()}
-        missing = [names[id(p)] for b in self._buckets for p, r in zip(b.params, b.ready) if not r]
+        waiting = {id(p) for b in self._buckets for p, r in zip(b.params, b.ready) if not r}
+        missing = [n for n, p in self.module.named_parameters() if id(p) in waiting]
         self._active = False
         raise RuntimeError(
             "DistributedDataParallel: the previous backward pass did not produce gradients for "
