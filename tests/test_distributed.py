@@ -275,3 +275,13 @@ def test_collectives_world1(world1, tmp_path, capsys):
     assert capsys.readouterr().out == "hello from rank 0\n"
     dist.save({"w": a}, str(tmp_path / "ck.npz"))
     np.testing.assert_array_equal(mg.load(str(tmp_path / "ck.npz"))["w"], a)
+
+
+def test_char_lm_distributed_without_mpi_says_what_to_install(monkeypatch, tmp_path):
+    from _examples import load_example
+    char_lm = load_example("char_lm")
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    monkeypatch.setattr(dist_comm, "_comm", None)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=r'--distributed: .*pip install "minigrad\[distributed\]"'):
+        char_lm.main(["--quick", "--distributed", "--no-progress", "--plot", ""])

@@ -108,3 +108,33 @@ def test_a_rank_that_raises_ends_every_rank(tmp_path):
     assert "deliberate failure on rank 1" in r.stderr
     assert "aborting all ranks" in r.stderr
     assert not (tmp_path / "rank0_passed_barrier").exists()
+
+
+def test_char_lm_distributed_resumes_the_same_run(tmp_path):
+    """examples/char_lm.py --distributed: identical weights on both ranks (the example checks and
+    says so), and a run stopped and resumed ends exactly where an uninterrupted one does."""
+    exe = _mpiexec()
+    if exe is None:
+        pytest.skip("mpiexec not found")
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "char_lm.py")
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="passive", PYTHONUNBUFFERED="1")
+
+    def run(*args):
+        cmd = [exe, "-n", str(NP), sys.executable, example, "--quick", "--distributed", "--threads", "1",
+               "--no-progress", "--plot", "", "--max-steps", "6", "--data-chars", "20000", *args]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout
+
+    out = run("--checkpoint", "full.npz")
+    assert f"weights identical on all {NP} ranks" in out
+    run("--checkpoint", "part.npz", "--stop-at", "3")
+    assert mg.load(str(tmp_path / "part.npz"))["step"] == 3
+    run("--resume", "part.npz", "--checkpoint", "part.npz")
+    full, part = mg.load(str(tmp_path / "full.npz")), mg.load(str(tmp_path / "part.npz"))
+    assert part["step"] == full["step"] == 6
+    for name, w in full["model"].items():
+        np.testing.assert_array_equal(part["model"][name], w, err_msg=name)
+    for a, b in zip(full["hidden"], part["hidden"]):          # every rank's streams, gathered
+        assert a.shape[1] == NP * 16                           # --quick: 16 streams per rank
+        np.testing.assert_array_equal(a, b)
