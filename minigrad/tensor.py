@@ -11,7 +11,10 @@ is always created after the nodes of its inputs, sorting the reachable nodes by 
 sequence number is a valid reverse topological order -- no recursion, so a chain of 100,000 ops
 works. Walking that order, each node turns the gradients of its outputs into gradients of its
 inputs, which are *accumulated* (a tensor used twice receives the sum). Leaf tensors (created by
-the user with ``requires_grad=True``) finally add their gradient into ``.grad``.
+the user with ``requires_grad=True``) finally add their gradient into ``.grad``; a leaf with a
+post-accumulate-grad hook does so as soon as the walk has passed its oldest consumer (its gradient
+is complete then), and its hook runs while the rest of the walk goes on (data-parallel training
+starts communicating there).
 
 Dtype policy: float32 is the default float dtype; a float64 NumPy array given to ``tensor`` stays
 float64 (``_as_array`` states the whole rule). Python numbers and NumPy arrays used as operands
