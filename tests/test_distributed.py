@@ -75,6 +75,24 @@ def test_post_accumulate_hook_after_a_leaf_hook_and_on_bad_targets():
         w.register_post_accumulate_grad_hook(3)
 
 
+def test_post_accumulate_hook_when_the_oldest_consumer_gets_no_gradient():
+    class Blocked(mg.Function):           # passes values on, but no gradient back
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, g):
+            return None
+
+    w = mg.tensor(np.ones(2), requires_grad=True)
+    first = w * 2.0                        # w's oldest consumer: its node receives no gradient
+    loss = Blocked.apply(first).sum() + (w * 3.0).sum()
+    seen = []
+    w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.copy()))
+    loss.backward()                        # the hook still runs, at the end, once
+    assert len(seen) == 1
+    np.testing.assert_array_equal(seen[0], [3.0, 3.0])
+
+
 # ====================================================================== bucket planning
 class _P:
     def __init__(self, n, dtype=np.float32):
