@@ -70,15 +70,21 @@ def timed_steps(name, batch, steps, threads, ddp_kwargs=None):
     opt = optim.Adam(params, lr=1e-3)
     rng = np.random.default_rng(dist.rank() if dist.is_initialized() else 0)
     started = {}                                     # bucket index -> time its Iallreduce started
+    waited = []                                      # seconds in DDP's final Waitall + scaling
     if ddp_kwargs is not None:
-        real = net._start_ready
+        real_start, real_finish = net._start_ready, net._finish
 
         def stamped():
             k0, t = net._next, time.perf_counter()
-            real()
+            real_start()
             for k in range(k0, net._next):           # the buckets this call started
                 started[k] = t
-        net._start_ready = stamped
+
+        def finish():
+            t = time.perf_counter()
+            real_finish()
+            waited.append(time.perf_counter() - t)
+        net._start_ready, net._finish = stamped, finish
     rows, hidden = [], None
     for i in range(steps + 2):                       # two warm-up steps
         ids = rng.integers(0, vocab, size=(seq + 1, batch))
@@ -95,12 +101,14 @@ def timed_steps(name, batch, steps, threads, ddp_kwargs=None):
         opt.step()
         t3 = time.perf_counter()
         if i >= 2:
-            rows.append((t1 - t0, t2 - t1, t3 - t2, [started[k] - t1 for k in sorted(started)]))
+            rows.append((t1 - t0, t2 - t1, t3 - t2, [started[k] - t1 for k in sorted(started)],
+                         waited[-1] if waited else 0.0))
     med = lambda xs: float(np.median(xs))            # noqa: E731
     out = {"fwd": med([r[0] for r in rows]), "bwd": med([r[1] for r in rows]), "opt": med([r[2] for r in rows])}
     if ddp_kwargs is not None:
         out["buckets"] = [int(sum(p.data.nbytes for p in b.params)) for b in net._buckets]
         out["ready"] = [med([r[3][k] for r in rows]) for k in range(len(net._buckets))]
+        out["wait"] = med([r[4] for r in rows])
     return out
 
 
@@ -126,9 +134,10 @@ def worker(args):
     """Run under mpiexec: rank 0 prints one JSON line with the results."""
     dist.init()
     if args.worker == "train":
-        name = "char-LM"
+        name = args.model
         b = MODELS[name][4] // dist.world_size()
-        res = timed_steps(name, b, args.steps, threads=1, ddp_kwargs={})
+        kw = {} if args.cap is None else {"bucket_cap_mb": args.cap}
+        res = timed_steps(name, b, args.steps, threads=1, ddp_kwargs=kw)
     else:
         res = allreduce_times([int(s) for s in args.sizes.split(",")], args.repeat)
     if dist.rank() == 0:
@@ -190,6 +199,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="alternations of the 1x2 / 2x1 comparison")
     ap.add_argument("--worker", choices=["train", "allreduce"], help=argparse.SUPPRESS)
     ap.add_argument("--sizes", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--model", default="char-LM", help=argparse.SUPPRESS)
+    ap.add_argument("--cap", type=float, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         return worker(args)
@@ -204,7 +215,7 @@ def main():
     print(f"\nchar-LM tokens/s (global batch {batch} x seq {seq}, median of {args.steps} steps per round):")
     for r in range(args.rounds):
         one = timed_steps(name, batch, args.steps, threads=2)
-        two = launch(args, "--worker", "train")
+        two = launch(args, "--worker", "train", "--model", name)
         t1, t2 = sum(one[k] for k in ("fwd", "bwd", "opt")), sum(two[k] for k in ("fwd", "bwd", "opt"))
         print(f"  round {r + 1}: 1 process x 2 threads {batch * seq / t1:>8,.0f} ({t1 * 1e3:.1f} ms/step)   "
               f"2 processes x 1 thread {batch * seq / t2:>8,.0f} ({t2 * 1e3:.1f} ms/step, DDP, "
@@ -218,6 +229,16 @@ def main():
     for nbytes, (t, best) in sorted((int(k), v) for k, v in times.items()):
         tag = " ".join(f"<- {n} gradients" for n, s in sizes.items() if s == nbytes)
         print(f"{nbytes:>12,} {t * 1e6:>10.1f} {best * 1e6:>10.1f} {nbytes / t / 1e9:>6.2f} {tag}")
+
+    # 2b. the overlap on this machine: 2 processes x 1 thread, word-LM, the time backward still
+    # waits for the allreduce at its end (DDP's final Waitall), default buckets vs 1 MiB buckets
+    steps = max(3, args.steps // 6)
+    print(f"\nword-LM, 2 processes x 1 thread (batch {MODELS['word-LM'][4] // 2}/rank), median of {steps} steps:")
+    for label, extra in (("default buckets", ()), ("bucket_cap_mb=1", ("--cap", "1"))):
+        r = launch(args, "--worker", "train", "--model", "word-LM", "--steps", str(steps), *extra)
+        print(f"  {label:16s}: backward {r['bwd'] * 1e3:7.1f} ms, of which waiting for the allreduce at the end "
+              f"{r['wait'] * 1e3:6.1f} ms; buckets " + ", ".join(f"{b / 2**20:.2f} MiB @ {t * 1e3:.0f} ms"
+                                                               for b, t in zip(r["buckets"], r["ready"])))
 
     # 3. profiles and the model (per node: this machine, 1 process x 2 threads)
     # (the char-LM's 0.38 MiB is one bucket whatever the cap; the word-LM's split matters)

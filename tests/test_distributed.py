@@ -258,7 +258,7 @@ def test_ddp_second_backward_of_one_forward_raises(world1):
     ddp = dist.DistributedDataParallel(_net())
     loss = _loss(ddp, IDS)
     loss.backward(retain_graph=True)
-    ddp._active = True                              # as if the reduction were still waiting
+    ddp._active, ddp._next = True, 0                # as if the reduction were still waiting
     for b in ddp._buckets:
         b.reset()
         b.ready[0], b.pending = True, b.pending - 1

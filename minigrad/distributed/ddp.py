@@ -17,6 +17,9 @@ Buckets are started in a fixed order (a ready bucket waits for the ones before i
 requires every rank to issue collectives in the same order. When the last bucket has started, the
 hook waits for all of them, scales the sums by 1/world_size and makes each ``.grad`` a view of
 its bucket (no copy back). Averaged gradients are therefore in place when ``backward()`` returns.
+MPI libraries progress a non-blocking collective only inside MPI calls unless they run a progress
+thread (``MPICH_ASYNC_PROGRESS=1``) or the network card does: every later hook calls ``Testall``
+on the started buckets, so the transfers advance at each parameter that becomes ready.
 
 A parameter that gets no gradient in a pass would stall its bucket: with
 ``find_unused_parameters=True`` the forward pass walks the tape from the outputs and marks the
@@ -175,6 +178,10 @@ class DistributedDataParallel(Module):
         bucket.mark(k, self._name_of)
         if bucket.pending == 0:
             self._start_ready()
+        elif self._next:
+            # MPICH moves a non-blocking collective on only inside MPI calls (unless
+            # MPICH_ASYNC_PROGRESS=1): poke the started ones at every hook
+            _mpi().Request.Testall([b.request for b in self._buckets[:self._next]])
 
     def _start_ready(self):
         """Start the Iallreduce of every ready bucket in order; finish after the last one."""
