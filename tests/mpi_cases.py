@@ -102,6 +102,22 @@ def case_sampler(outdir):
     dist.save(out, os.path.join(outdir, "sampler.npz"))
 
 
+def case_buffers(outdir):
+    """A buffer that differs per rank: broadcast_buffers=True gives every rank rank 0's at forward."""
+    model = make_model(seed=1)
+    model.register_buffer("counter", mg.tensor(np.full(3, 10.0 + dist.rank())))
+    ddp = dist.DistributedDataParallel(model)
+    with mg.no_grad():
+        ddp(np.zeros((2, 1), dtype=np.int64))
+    after_forward = model.counter.data.copy()
+    model.counter.data[...] += dist.rank()            # diverge again; without broadcasting it stays
+    lazy = dist.DistributedDataParallel(model, broadcast_buffers=False)
+    with mg.no_grad():
+        lazy(np.zeros((2, 1), dtype=np.int64))
+    mg.save({"after_forward": after_forward, "no_broadcast": model.counter.data},
+            os.path.join(outdir, f"buffers_{dist.rank()}.npz"))
+
+
 def case_raise(outdir):
     """Rank 1 raises; rank 0 waits in a collective that rank 1 never joins."""
     if dist.rank() == 1:

@@ -102,6 +102,14 @@ def test_sampler_shards_partition_the_data(tmp_path):
     assert not np.array_equal(got["n10_e0"], got["n10_e1"])                       # set_epoch reshuffles
 
 
+def test_buffers_follow_rank_0(tmp_path):
+    launch(tmp_path, "buffers")
+    got = [mg.load(str(tmp_path / f"buffers_{r}.npz")) for r in range(NP)]
+    for r in range(NP):
+        np.testing.assert_array_equal(got[r]["after_forward"], [10.0] * 3)
+        np.testing.assert_array_equal(got[r]["no_broadcast"], [10.0 + r] * 3)
+
+
 def test_a_rank_that_raises_ends_every_rank(tmp_path):
     r = launch(tmp_path, "raise", check=False)
     assert r.returncode != 0

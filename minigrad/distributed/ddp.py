@@ -134,7 +134,8 @@ class DistributedDataParallel(Module):
             comm.Bcast(bucket.buffer, root=0)
             for v, p in zip(bucket.views, bucket.params):
                 p.data[...] = v
-        self._sync_buffers()
+        if self.broadcast_buffers:          # as PyTorch: buffers too, unless told not to
+            self._sync_buffers()
         self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for p in params]
 
     # ------------------------------------------------------------------ forward
