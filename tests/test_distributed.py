@@ -23,12 +23,12 @@ def test_post_accumulate_hook_runs_once_when_the_leaf_is_done():
     seen = []
     early = (a * b).sum()                 # a's only use, and b's first use (oldest consumer)
     out = early * early + (b * 3.0).sum()
-    a.register_post_accumulate_grad_hook(lambda t: seen.append(("a", t.grad.copy(), b.grad)))
-    b.register_post_accumulate_grad_hook(lambda t: seen.append(("b", t.grad.copy(), None)))
+    a.register_post_accumulate_grad_hook(lambda t: seen.append(("a", t.grad.copy())))
+    b.register_post_accumulate_grad_hook(lambda t: seen.append(("b", t.grad.copy())))
     out.backward()
     # a: d/da (a.b)^2 = 2 (a.b) b; b: 2 (a.b) a + 3, both uses summed before the hook runs
-    assert [s[0] for s in seen] == ["b", "a"] or [s[0] for s in seen] == ["a", "b"]
-    got = {k: g for k, g, _ in seen}
+    assert sorted(k for k, _ in seen) == ["a", "b"]           # once each
+    got = dict(seen)
     np.testing.assert_array_equal(got["a"], 2 * 3.0 * np.ones(3))
     np.testing.assert_array_equal(got["b"], 2 * 3.0 * np.arange(3.0) + 3)
 
