@@ -258,12 +258,11 @@ def test_ddp_second_backward_of_one_forward_raises(world1):
     ddp = dist.DistributedDataParallel(_net())
     loss = _loss(ddp, IDS)
     loss.backward(retain_graph=True)
-    ddp._active, ddp._next = True, 0                # as if the reduction were still waiting
-    for b in ddp._buckets:
-        b.reset()
-        b.ready[0], b.pending = True, b.pending - 1
-    with pytest.raises(RuntimeError, match="second gradient in one synchronised pass"):
+    with pytest.raises(RuntimeError, match="second backward pass after one synchronised forward"):
         loss.backward()
+    loss = _loss(ddp, IDS)                 # a new forward re-arms it
+    loss.backward()
+    assert not ddp._active
 
 
 def test_ddp_bad_arguments(world1):

@@ -127,6 +127,7 @@ class DistributedDataParallel(Module):
             for k, p in enumerate(bucket.params):
                 self._slot[id(p)] = (b, k)
         self._active = False                # this backward pass is averaged
+        self._finished = False              # ... and was: until the next forward
         self._next = 0                      # first bucket not started yet
         for bucket in self._buckets:        # rank 0's weights everywhere, one Bcast per bucket
             for v, p in zip(bucket.views, bucket.params):
@@ -144,6 +145,7 @@ class DistributedDataParallel(Module):
             self._raise_unfinished()
         if self.broadcast_buffers:
             self._sync_buffers()
+        self._finished = False
         out = self.module(*args, **kwargs)
         # as PyTorch: only a forward that can be followed by backward arms the reducer (not one
         # under no_grad, e.g. an evaluation)
@@ -170,7 +172,12 @@ class DistributedDataParallel(Module):
     def _grad_ready(self, p):
         """Post-accumulate hook of parameter ``p``: its gradient of this pass is final."""
         if not self._active:
-            return
+            if self._finished:
+                raise RuntimeError(
+                    "DistributedDataParallel: a second backward pass after one synchronised forward "
+                    "(retain_graph=True?): its gradients would not be averaged over ranks. Run the "
+                    "forward again, or do all but the last of such passes inside no_sync().")
+            return                          # no_sync, or a forward that bypassed the wrapper
         b, k = self._slot[id(p)]
         bucket = self._buckets[b]
         view = bucket.views[k]
@@ -204,7 +211,7 @@ class DistributedDataParallel(Module):
                 bucket.buffer *= bucket.buffer.dtype.type(scale)
             for v, p in zip(bucket.views, bucket.params):
                 p.grad = v
-        self._active = False
+        self._active, self._finished = False, True
 
     def _mark_unused(self, out):
         """Parameters the tape from ``out`` does not reach: ready now, with zero gradient."""
