@@ -8,6 +8,7 @@
     python examples/char_lm.py --quick                # a few steps on a tiny slice (CI smoke test)
     python examples/char_lm.py --sample char_lm.npz --export-onnx char_lm.onnx   # ship it as ONNX
     python examples/char_lm.py --tensorboard runs/lm   # TensorBoard logs (pip install "minigrad[tensorboard]")
+    mpiexec -n 2 python examples/char_lm.py --distributed --threads 1   # data-parallel over MPI
 
 Model: Embedding -> LSTM/GRU/RNN (num_layers, hidden, dropout) -> Linear over the vocabulary.
 Training is truncated backpropagation through time over contiguous streams: the text is cut
@@ -22,8 +23,15 @@ every few steps (the machine may be shared), so the cosine schedule ends when th
 ``--max-steps`` fixes the plan instead and makes a run exactly reproducible. The plan, the data
 position, the carried recurrent state and the random generator are all in the checkpoint:
 ``--resume`` continues the very same run (the same losses as an uninterrupted one).
+
+``--distributed`` (launched by ``mpiexec -n N``; needs ``pip install "minigrad[distributed]"``):
+each rank trains on its ``--batch-size`` of the N * batch-size streams, the model is wrapped in
+``minigrad.distributed.DistributedDataParallel`` (gradients averaged during backward), rank 0
+prints and writes the checkpoints, and the time-based decisions (plan, stop, validation) are
+rank 0's, so every rank ends with the same weights (checked at the end). Resume with the same N.
 """
 import argparse
+import hashlib
 import math
 import os
 import random
@@ -232,8 +240,8 @@ class StepPlanner:
         return step + max(1, int(left / per_step))
 
 
-def save_checkpoint(path, run, vocab, model, opt, sched, plan, step, hidden, history):
-    mg.save({"model": model.state_dict(), "optim": opt.state_dict(), "sched": sched.state_dict(),
+def save_checkpoint(path, run, vocab, model, opt, sched, plan, step, hidden, history, save=mg.save):
+    save({"model": model.state_dict(), "optim": opt.state_dict(), "sched": sched.state_dict(),
              "run": run, "vocab": vocab, "plan_total": plan["total"] or 0, "step": step,
              "hidden": state_arrays(hidden), "rng": mg.default_generator().bit_generator.state,
              "history": {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}}, path)
@@ -296,6 +304,45 @@ def plot_history(history, path):
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+# ------------------------------------------------------------------- --distributed (over MPI)
+def start_distributed():
+    """Join the job ``mpiexec -n N`` started (docs/distributed.md); ranks > 0 print nothing.
+    Without mpi4py, exit with what to install."""
+    import minigrad.distributed as dist
+    try:
+        dist.init()
+    except ImportError as e:
+        sys.exit(f"--distributed: {e}")
+    if dist.rank() > 0:
+        sys.stdout = open(os.devnull, "w")
+    return dist
+
+
+def agree(dist, value):
+    """Rank 0's ``value`` on every rank: decisions taken from the clock must be the same everywhere."""
+    return value if dist is None else dist.get_comm().bcast(value, root=0)
+
+
+def streams_state(dist, hidden, gather):
+    """The carried state (L, B, H) arrays: with ``gather``, every rank's streams concatenated for
+    the checkpoint; without, this rank's streams of a checkpoint's (resume)."""
+    if dist is None or hidden is None:
+        return hidden
+    hs = hidden if isinstance(hidden, tuple) else (hidden,)
+    hs = tuple(mg.tensor(np.concatenate(dist.get_comm().allgather(h.data), axis=1) if gather
+                         else np.ascontiguousarray(dist.shard_streams(h.data))) for h in hs)
+    return hs if isinstance(hidden, tuple) else hs[0]
+
+
+def check_same_weights(dist, model):
+    """Every rank must end with rank 0's weights, bit for bit (a digest per rank, compared)."""
+    digest = hashlib.sha256(b"".join(p.data.tobytes() for p in model.parameters())).hexdigest()
+    digests = dist.get_comm().allgather(digest)
+    if len(set(digests)) != 1:
+        raise RuntimeError(f"--distributed: the ranks ended with different weights: {digests}")
+    print(f"weights identical on all {len(digests)} ranks (sha256 {digest[:16]})")
 
 
 # --------------------------------------------------------------------------------- training
@@ -371,6 +418,8 @@ def parse_args(argv):
     a("--no-progress", action="store_true", help="no progress bar")
     a("--tensorboard", metavar="DIR", help="log loss, perplexity and lr per step, validation bits/char per "
       "evaluation, to TensorBoard event files in DIR (needs: pip install \"minigrad[tensorboard]\")")
+    a("--distributed", action="store_true", help="data-parallel over MPI: launch with mpiexec -n N "
+      "(--batch-size is per rank)")
     args = p.parse_args(argv)
     if args.quick:
         given = {s.split("=")[0].lstrip("-").replace("-", "_") for s in (argv or []) if s.startswith("--")}
@@ -383,6 +432,7 @@ def parse_args(argv):
 def main(argv=None):
     """Run the example; returns a dict (losses, val_bpc, ...) so tests can call it directly."""
     args = parse_args(argv)
+    dist = start_distributed() if args.distributed else None
     mg.set_num_threads(args.threads)
     if args.sample:
         ck = load_checkpoint(args.sample)
@@ -410,14 +460,19 @@ def main(argv=None):
         step, hidden, history = 0, None, {"loss": [], "val_step": [], "val_bpc": []}
     train_ids, valid_ids = encode(train_text, vocab), encode(valid_text, vocab)
     eval_ids = valid_ids[: run["eval_chars"]]
-    windows = list(lm_batches(batchify(train_ids, run["batch_size"]), run["seq_len"]))
+    streams = batchify(train_ids, run["batch_size"] * (dist.world_size() if dist else 1))
+    windows = list(lm_batches(dist.shard_streams(streams) if dist else streams, run["seq_len"]))
+    train_model = dist.DistributedDataParallel(model) if dist else model
+    hidden = streams_state(dist, hidden, gather=False)
+    save = dist.save if dist else mg.save
     params = list(model.parameters())
     print(f"{run['cell'].upper()} {run['layers']}x{run['hidden']}, {model.num_parameters():,} parameters, "
           f"vocab {len(vocab)}, train {len(train_ids):,} chars ({len(windows)} windows/epoch), "
           f"valid {len(valid_ids):,} chars, {args.threads} threads")
 
+    lead = dist is None or dist.rank() == 0      # the process that logs, plots and exports
     tb = None
-    if args.tensorboard:
+    if args.tensorboard and lead:
         from minigrad.utils.tensorboard import SummaryWriter
         tb = SummaryWriter(args.tensorboard)
     bar = _Progress(plan["total"], args.no_progress)
@@ -433,16 +488,17 @@ def main(argv=None):
     try:
         while (plan["total"] is None or step < plan["total"]) and (stop is None or step < stop):
             now = time.perf_counter()
-            if now - t_start > budget:
+            halt = agree(dist, "budget" if now - t_start > budget else "interrupted" if interrupted else None)
+            if halt == "budget":
                 break
-            if interrupted:
+            if halt:
                 bar.write("interrupted: saving a checkpoint (continue with --resume)")
                 break
             w = step % len(windows)
             if w == 0:
                 hidden = None                    # a new epoch starts the streams afresh
             x, y = windows[w]
-            logits, hidden = model(x, hidden)
+            logits, hidden = train_model(x, hidden)
             hidden = nn.utils.repackage_hidden(hidden)
             loss = F.cross_entropy(logits.reshape(-1, len(vocab)), y.reshape(-1))
             opt.zero_grad()
@@ -455,9 +511,9 @@ def main(argv=None):
             history["loss"].append(lv)
             dt = time.perf_counter() - now
             train_time += dt
-            chars += y.size
+            chars += y.size * (dist.world_size() if dist else 1)   # all ranks
             if planner is not None:
-                total = planner.after_step(step, plan["total"])
+                total = agree(dist, planner.after_step(step, plan["total"]))
                 if total != plan["total"]:
                     plan["total"] = total
                     bar.set_total(total)
@@ -466,7 +522,7 @@ def main(argv=None):
                 tb.add_scalar("train/loss", lv, step)
                 tb.add_scalar("train/perplexity", math.exp(min(lv, 50.0)), step)
                 tb.add_scalar("train/lr", sched.get_last_lr()[0], step)
-            if time.perf_counter() - last_eval > run["eval_every"]:
+            if agree(dist, time.perf_counter() - last_eval > run["eval_every"]):
                 v = evaluate_bpc(model, eval_ids)
                 history["val_step"].append(step)
                 history["val_bpc"].append(v)
@@ -474,7 +530,8 @@ def main(argv=None):
                     tb.add_scalar("valid/bits_per_char", v, step)
                 bar.write(f"step {step}: validation {v:.3f} bits/char | sample: "
                           + repr(sample(model, vocab, 160, 0.8, "def ", np.random.default_rng(step))))
-                save_checkpoint(args.checkpoint, run, vocab, model, opt, sched, plan, step, hidden, history)
+                save_checkpoint(args.checkpoint, run, vocab, model, opt, sched, plan, step,
+                                streams_state(dist, hidden, gather=True), history, save)
                 last_eval = time.perf_counter()
     finally:
         if in_main:
@@ -488,17 +545,20 @@ def main(argv=None):
     if tb is not None:
         tb.add_scalar("valid/bits_per_char", final, step)
         tb.close()
-    save_checkpoint(args.checkpoint, run, vocab, model, opt, sched, plan, step, hidden, history)
+    save_checkpoint(args.checkpoint, run, vocab, model, opt, sched, plan, step,
+                    streams_state(dist, hidden, gather=True), history, save)
+    if dist:
+        check_same_weights(dist, model)
     text = sample(model, vocab, 300 if not args.quick else 60, args.temperature, args.prime,
                   np.random.default_rng(args.seed))
     rate = chars / train_time if train_time else 0.0
     print(f"step {step}: validation {final:.3f} bits/char on {len(valid_ids):,} chars; "
           f"{rate:,.0f} chars/s; checkpoint {args.checkpoint}")
     print("---- sample ----\n" + args.prime + text + "\n----------------")
-    png = plot_history(history, args.plot) if args.plot else None
+    png = plot_history(history, args.plot) if args.plot and lead else None
     if png:
         print(f"loss curve: {png}")
-    if args.export_onnx:
+    if args.export_onnx and lead:
         export_onnx(model, args.export_onnx)
     return {"losses": history["loss"], "val_bpc": final, "history": history, "step": step,
             "chars_per_s": rate, "checkpoint": args.checkpoint, "model": model, "opt": opt,

@@ -11,7 +11,10 @@ is always created after the nodes of its inputs, sorting the reachable nodes by 
 sequence number is a valid reverse topological order -- no recursion, so a chain of 100,000 ops
 works. Walking that order, each node turns the gradients of its outputs into gradients of its
 inputs, which are *accumulated* (a tensor used twice receives the sum). Leaf tensors (created by
-the user with ``requires_grad=True``) finally add their gradient into ``.grad``.
+the user with ``requires_grad=True``) finally add their gradient into ``.grad``; a leaf with a
+post-accumulate-grad hook does so as soon as the walk has passed its oldest consumer (its gradient
+is complete then), and its hook runs while the rest of the walk goes on (data-parallel training
+starts communicating there).
 
 Dtype policy: float32 is the default float dtype; a float64 NumPy array given to ``tensor`` stays
 float64 (``_as_array`` states the whole rule). Python numbers and NumPy arrays used as operands
@@ -120,7 +123,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "_requires_grad", "_node", "_index", "_hooks", "_retain", "name",
-                 "__weakref__")
+                 "_post_hooks", "__weakref__")
     __array_priority__ = 1000  # so `ndarray + Tensor` calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
@@ -132,6 +135,7 @@ class Tensor:
         self._hooks = None     # leaf hooks (non-leaf hooks live on the node)
         self._retain = False
         self.name = name
+        self._post_hooks = None   # register_post_accumulate_grad_hook (leaves only)
 
     @property
     def requires_grad(self):
@@ -207,6 +211,26 @@ class Tensor:
         hooks.append(fn)
         return _HookHandle(hooks, fn)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` once per backward pass, as soon as this leaf's gradient of that pass
+        has been added into ``.grad`` -- while the walk still runs the older part of the tape
+        (PyTorch's name and semantics; ``minigrad.distributed`` starts its allreduce here).
+
+        A leaf is done when the walk has passed its oldest consumer node; from then on its
+        ``.grad`` is final for this pass. Returns a handle with ``remove()``.
+        """
+        if not callable(hook):
+            raise TypeError(f"register_post_accumulate_grad_hook needs a callable hook(tensor), got {describe(hook)}")
+        if self._node is not None or not self.requires_grad:
+            raise RuntimeError("post accumulate grad hooks can only be registered on leaf tensors that "
+                               f"require grad (shape {self.shape})")
+        global _post_hooks_alive
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(hook)
+        _post_hooks_alive += 1
+        return _PostHookHandle(self._post_hooks, hook)
+
     def _leaf_hooks(self):
         if self._hooks is None:
             self._hooks = []
@@ -232,6 +256,15 @@ class _HookHandle:
     def remove(self):
         if self._fn in self._hooks:
             self._hooks.remove(self._fn)
+            return True
+        return False
+
+
+class _PostHookHandle(_HookHandle):
+    def remove(self):
+        global _post_hooks_alive
+        if super().remove():
+            _post_hooks_alive -= 1
 
 
 def set_requires_grad(t, value, what):
@@ -396,6 +429,7 @@ def _wrap(arr):
     t = Tensor.__new__(Tensor)
     t.data = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
     t.grad, t._requires_grad, t._node, t._index, t._hooks, t._retain, t.name = None, False, None, 0, None, False, None
+    t._post_hooks = None
     return t
 
 
@@ -431,6 +465,24 @@ def tape_nodes(root):
 # arrays, and `if leaf.grad is None: leaf.grad = g` is two steps, so two threads accumulating into
 # the same parameter at once would lose one of the gradients. One acquisition per backward pass.
 _ACCUMULATE = threading.Lock()
+
+# Post-accumulate hooks registered and not removed (in any thread): while 0, backward skips the
+# pre-pass that finds when each hooked leaf is done, so a model without such hooks pays nothing.
+_post_hooks_alive = 0
+
+
+def _leaves_done_at(nodes):
+    """{id(node): [leaves]}: each leaf with post-accumulate hooks under its *oldest* consumer
+    among ``nodes`` (forward order), the last node of the reverse walk that adds to its gradient."""
+    first = {}
+    for node in nodes:
+        for t in node.inputs:
+            if t._post_hooks and t._node is None and id(t) not in first:
+                first[id(t)] = (node, t)
+    done_at = {}
+    for node, t in first.values():
+        done_at.setdefault(id(node), []).append(t)
+    return done_at
 
 
 class _BadGradient(RuntimeError):
@@ -589,7 +641,9 @@ def backward(root, grad=None, retain_graph=False):
     try:
         engine.add(root, g, owned=owned)
         node_grads, add = engine.node_grads, engine.add
-        for node in reversed(tape_nodes(root)):
+        nodes = tape_nodes(root)
+        done_at = _leaves_done_at(nodes) if _post_hooks_alive else None
+        for node in reversed(nodes):
             grads = node_grads.pop(id(node), None)
             if grads is None:
                 continue
@@ -615,20 +669,32 @@ def backward(root, grad=None, retain_graph=False):
                 raise RuntimeError(f"{type(node).__name__}.backward: {e}") from None
             if not retain_graph:
                 node.saved, node._freed = None, True
-        final = []                              # hooks and checks first: all leaves or none
-        for leaf, entry in engine.leaf_grads.values():
-            if entry is None:
-                continue
-            g, owned = entry
-            if leaf._hooks:
-                g, owned = _run_hooks(leaf._hooks, g), False
-            _check_grad_attr(leaf)
-            final.append((leaf, g, owned))
-        with _ACCUMULATE:      # threads whose graphs share leaves (one model, two batches)
-            for leaf, g, owned in final:
-                if leaf.grad is None:
-                    leaf.grad = g if owned else g.copy()
-                else:
-                    leaf.grad += g
+            if done_at and id(node) in done_at:  # hooked leaves whose gradient is now complete
+                _accumulate([engine.leaf_grads.pop(id(t), (t, None)) for t in done_at.pop(id(node))])
+        _accumulate(engine.leaf_grads.values())
     finally:
         _state.engine = prev
+
+
+def _accumulate(entries):
+    """Add each ``(leaf, (gradient, owned))`` entry into ``leaf.grad``, then run the leaves'
+    post-accumulate hooks. Leaf hooks and checks run first: all of the leaves or none."""
+    final = []
+    for leaf, entry in entries:
+        if entry is None:
+            continue
+        g, owned = entry
+        if leaf._hooks:
+            g, owned = _run_hooks(leaf._hooks, g), False
+        _check_grad_attr(leaf)
+        final.append((leaf, g, owned))
+    with _ACCUMULATE:      # threads whose graphs share leaves (one model, two batches)
+        for leaf, g, owned in final:
+            if leaf.grad is None:
+                leaf.grad = g if owned else g.copy()
+            else:
+                leaf.grad += g
+    for leaf, _, _ in final:
+        if leaf._post_hooks:
+            for h in list(leaf._post_hooks):
+                h(leaf)
