@@ -261,12 +261,14 @@ def load_checkpoint(path):
                 history={k: list(v) for k, v in ck["history"].items()})
 
 
-def export_onnx(model, path):
+def export_onnx(model, path, rnn=None):
     """Write ``model`` to ``path`` as ONNX (``pip install "minigrad[onnx]"``): inputs ids (T, B) int64
     and the state h0 (and c0 for the LSTM) (layers, B, hidden); outputs logits (T, B, V) and the
-    final state; T and B are dynamic axes, so the file runs any window length and batch."""
+    final state; T and B are dynamic axes, so the file runs any window length and batch.
+    ``model(ids, state)`` returns (logits, state); ``rnn`` is its recurrent layer (``model.rnn``)."""
     import minigrad.onnx
-    rnn, dt = model.rnn, model.head.weight.dtype
+    rnn = model.rnn if rnn is None else rnn
+    dt = next(iter(model.parameters())).dtype
     zeros = lambda: mg.tensor(np.zeros((rnn.num_layers, 2, rnn.hidden_size), dt))
     n = rnn.spec.n_state
     hidden = tuple(zeros() for _ in range(n)) if n > 1 else zeros()

@@ -5,6 +5,8 @@
     python examples/word_lm.py --resume word_lm.npz --minutes 60              # continue that run
     python examples/word_lm.py --generate word_lm.npz --temperature 0.8 --length 40 --prime "the"
     python examples/word_lm.py --data DIR --cell gru --optimizer adam --lr 2e-3 --tied --dropout 0.5
+    python examples/word_lm.py --generate word_lm.npz --length 0 --export-onnx word_lm.onnx   # ship it
+    mpiexec -n 2 python examples/word_lm.py --data DIR --distributed --threads 1   # data-parallel (MPI)
 
 The corpus is a directory holding ``train.txt / valid.txt / test.txt`` (WikiText-2's layout),
 Mikolov's ``ptb.train.txt / ptb.valid.txt / ptb.test.txt`` or WikiText's ``wiki.*.tokens``:
@@ -33,6 +35,15 @@ every epoch and every ``--checkpoint-every`` seconds; they hold the model, the o
 position in the epoch, the carried state and the random generator, so ``--resume`` continues the
 very same run. ``--minutes`` caps the wall time of one invocation (the run stops at a window
 boundary, checkpoints, and says how to resume).
+
+``--distributed`` (launched by ``mpiexec -n N``; docs/distributed.md) trains data-parallel:
+the corpus is cut into N * ``batch`` streams, each rank trains its ``batch`` of them with a
+``DistributedDataParallel`` model (gradients averaged, so the step is the one-process step with
+N * ``batch`` streams), each rank draws its own dropout masks, decisions taken from the clock
+come from rank 0, rank 0 prints and writes the checkpoints (every rank's streams and generator
+state gathered into them, so ``--resume`` under the same N continues the very same run).
+``--export-onnx PATH`` writes the trained (with ``--generate``: the loaded) model as ONNX: ids
+(T, B) and the state in, logits (T, B, V) and the state out, T and B dynamic.
 """
 import argparse
 import math
@@ -50,7 +61,8 @@ from minigrad.data import batchify, lm_batches
 from minigrad.text import Vocab, build_vocab_from_iterator
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from char_lm import _Progress  # noqa: E402  (tqdm or a line every few seconds)
+from char_lm import (_Progress, agree, check_same_weights, export_onnx,  # noqa: E402  (shared helpers:
+                     start_distributed, streams_state)                    # progress bar, ONNX, MPI)
 
 EOS, UNK = "<eos>", "<unk>"
 SPLITS = ("train", "valid", "test")
@@ -151,6 +163,18 @@ class WordLM(nn.Module):
         return self.decoder(features)
 
 
+class WithLogits(nn.Module):
+    """``lm`` with the decoder applied: ids (T, B), state -> logits (T, B, V), state (for ONNX)."""
+
+    def __init__(self, lm):
+        super().__init__()
+        self.lm = lm
+
+    def forward(self, ids, hidden=None):
+        feats, hidden = self.lm(ids, hidden)
+        return self.lm.logits(feats), hidden
+
+
 def perplexity(model, ids, batch=10, bptt=35):
     """exp(mean cross-entropy per word) of ``model`` on ``ids`` (eval mode, no tape, state carried)."""
     was_training = model.training
@@ -208,11 +232,15 @@ def state_arrays(hidden):
     return [h.data for h in (hidden if isinstance(hidden, tuple) else (hidden,))]
 
 
-def save_checkpoint(path, run, vocab, model, opt, pos, hidden, history):
-    mg.save({"model": model.state_dict(), "optim": opt.state_dict(), "run": run, "vocab": vocab.get_itos(),
-             "epoch": pos[0], "batch": pos[1], "hidden": state_arrays(hidden),
-             "rng": mg.default_generator().bit_generator.state,
-             "history": {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}}, path)
+def save_checkpoint(path, run, vocab, model, opt, pos, hidden, history, dist=None):
+    """Write the run's state (atomically). Under --distributed every rank calls it: the streams'
+    states and the generators are gathered from all ranks and rank 0 writes the file."""
+    rng = mg.default_generator().bit_generator.state
+    ck = {"model": model.state_dict(), "optim": opt.state_dict(), "run": run, "vocab": vocab.get_itos(),
+          "epoch": pos[0], "batch": pos[1], "hidden": state_arrays(streams_state(dist, hidden, gather=True)),
+          "rng": dist.get_comm().allgather(rng) if dist else [rng],
+          "history": {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}}
+    (dist.save if dist else mg.save)(ck, path)
 
 
 def load_checkpoint(path):
@@ -227,7 +255,7 @@ def load_checkpoint(path):
     hs = tuple(mg.tensor(a) for a in ck["hidden"])
     hidden = None if not hs else (hs if run["cell"] == "lstm" else hs[0])
     return dict(model=model, opt=opt, vocab=vocab, run=run, epoch=int(ck["epoch"]), batch=int(ck["batch"]),
-                hidden=hidden, rng=ck["rng"], history={k: list(v) for k, v in ck["history"].items()})
+                hidden=hidden, rng=list(ck["rng"]), history={k: list(v) for k, v in ck["history"].items()})
 
 
 def plot_history(history, path, title):
@@ -261,12 +289,14 @@ def plot_history(history, path, title):
 
 
 # --------------------------------------------------------------------------------- training
-def train_epoch(run, model, opt, windows, epoch, start, hidden, history, bar, stop):
+def train_epoch(run, model, opt, windows, epoch, start, hidden, history, bar, stop, forward=None):
     """Train on windows[start:] of ``epoch``; returns (next window, state, words, seconds, loss sum).
 
     ``stop()`` is asked before every window (time budget, interruption, checkpoint timer); when it
     returns "stop" the epoch is left at that window (the caller checkpoints the position).
+    ``forward`` runs the model (default ``model``; under --distributed its DistributedDataParallel).
     """
+    forward = forward or model
     params = list(model.parameters())
     B = run["batch"]
     words, seconds, loss_sum, chunk_loss, chunk_words = 0, 0.0, 0.0, 0.0, 0
@@ -275,7 +305,7 @@ def train_epoch(run, model, opt, windows, epoch, start, hidden, history, bar, st
             return i, hidden, words, seconds, loss_sum
         t0 = time.perf_counter()
         x, y = windows[i]
-        feats, hidden = model(x, hidden)
+        feats, hidden = forward(x, hidden)
         hidden = nn.utils.repackage_hidden(hidden)
         total = model.loss(feats, y)                     # summed over the window's T*B words
         opt.zero_grad()
@@ -333,6 +363,9 @@ def parse_args(argv):
     a("--length", type=int, default=50, help="words to generate")
     a("--prime", default=EOS, help="words to start --generate from")
     a("--plot", default="word_lm.png", help="loss/perplexity plot PNG ('' for none)")
+    a("--export-onnx", metavar="PATH", help="also write the trained (with --generate: the loaded) model as ONNX")
+    a("--distributed", action="store_true", help="data-parallel over MPI: launch with mpiexec -n N "
+      "(--batch is per rank)")
     a("--quick", action="store_true", help="smoke test: a tiny model, a few windows per epoch")
     a("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
@@ -353,12 +386,16 @@ def run_options(args):
 def main(argv=None):
     """Run the example; returns a dict (history, perplexities, ...) so tests can call it directly."""
     args = parse_args(argv)
+    dist = start_distributed() if args.distributed else None
+    lead = dist is None or dist.rank() == 0              # the process that plots and exports
     mg.set_num_threads(args.threads)
     if args.generate:
         ck = load_checkpoint(args.generate)
         text = generate(ck["model"], ck["vocab"], args.length, args.temperature, args.prime,
                         np.random.default_rng(args.seed))
         print(args.prime, text)
+        if args.export_onnx:
+            export_onnx(WithLogits(ck["model"]), args.export_onnx, rnn=ck["model"].rnn)
         return {"text": text}
 
     if args.resume:
@@ -367,7 +404,10 @@ def main(argv=None):
         if args.data:
             run["data"] = args.data                      # the corpus may have moved
         epoch, start, hidden, history = ck["epoch"], ck["batch"], ck["hidden"], ck["history"]
-        mg.default_generator().bit_generator.state = ck["rng"]
+        if len(ck["rng"]) != (dist.world_size() if dist else 1):
+            raise SystemExit(f"{args.resume} was written by {len(ck['rng'])} process(es): resume it with as many")
+        mg.default_generator().bit_generator.state = ck["rng"][dist.rank() if dist else 0]
+        hidden = streams_state(dist, hidden, gather=False)
         _, ids = load_corpus(run["data"])
         print(f"resuming {args.resume}: epoch {epoch}, window {start}")
     else:
@@ -375,27 +415,35 @@ def main(argv=None):
         mg.manual_seed(run["seed"])
         vocab, ids = load_corpus(run["data"])
         model, opt = build(run, len(vocab))
+        if dist:
+            mg.manual_seed(run["seed"] + 1 + dist.rank())   # each rank its own dropout masks
         epoch, start, hidden = 1, 0, None
         history = {k: [] for k in ("train_ppl", "valid_ppl", "test_ppl", "lr", "epoch_s", "words_per_s",
                                    "chunk_epoch", "chunk_loss")}
-    windows = list(lm_batches(batchify(ids["train"], run["batch"]), run["bptt"]))[: run["max_batches"]]
+    streams = batchify(ids["train"], run["batch"] * (dist.world_size() if dist else 1))
+    windows = list(lm_batches(dist.shard_streams(streams) if dist else streams, run["bptt"]))[: run["max_batches"]]
+    forward = dist.DistributedDataParallel(model) if dist else model   # rank 0's weights on every rank
+    world = dist.world_size() if dist else 1
     print(f"{run['cell'].upper()} {run['layers']}x{run['hidden']}{' tied' if run['tied'] else ''}, "
           f"{model.num_parameters():,} parameters, vocab {len(vocab):,}, train {len(ids['train']):,} words "
           f"({len(windows)} windows of {run['bptt']}x{run['batch']} per epoch), valid {len(ids['valid']):,}, "
-          f"test {len(ids['test']):,}; {run['optimizer']} lr {run['lr']}, {args.threads} threads")
+          f"test {len(ids['test']):,}; {run['optimizer']} lr {run['lr']}, {args.threads} threads"
+          + (f", {dist.world_size()} processes" if dist else ""))
 
     t_start = time.perf_counter()
     budget = args.minutes * 60.0 if args.minutes else math.inf
     last_ck, done = [t_start], [0]
 
     def stop(ep, i, h):
-        """Asked before every window: "stop" at the time cap (or --stop-after); a checkpoint when due."""
+        """Asked before every window: "stop" at the time cap (or --stop-after); a checkpoint when due.
+        (Decisions from the clock are rank 0's, so every rank stops and checkpoints together.)"""
         now = time.perf_counter()
-        if now - t_start > budget or (args.stop_after is not None and done[0] >= args.stop_after):
+        over, due = agree(dist, (now - t_start > budget, now - last_ck[0] > args.checkpoint_every))
+        if over or (args.stop_after is not None and done[0] >= args.stop_after):
             return "stop"
         done[0] += 1
-        if now - last_ck[0] > args.checkpoint_every:
-            save_checkpoint(args.checkpoint, run, vocab, model, opt, (ep, i), h, history)
+        if due:
+            save_checkpoint(args.checkpoint, run, vocab, model, opt, (ep, i), h, history, dist)
             last_ck[0] = time.perf_counter()
         return None
 
@@ -405,14 +453,14 @@ def main(argv=None):
             for g in opt.param_groups:
                 g["lr"] = epoch_lr(run, epoch)
         model.train()
-        bar = _Progress(len(windows) - start, args.no_progress)
+        bar = _Progress(len(windows) - start, args.no_progress or not lead)
         if start == 0:
             hidden = None                                # each epoch starts the streams afresh
         pos, hidden, words, seconds, loss_sum = train_epoch(run, model, opt, windows, epoch, start, hidden,
-                                                            history, bar, stop)
+                                                            history, bar, stop, forward)
         bar.close()
         if pos < len(windows):
-            save_checkpoint(args.checkpoint, run, vocab, model, opt, (epoch, pos), hidden, history)
+            save_checkpoint(args.checkpoint, run, vocab, model, opt, (epoch, pos), hidden, history, dist)
             print(f"stopped in epoch {epoch} at window {pos}/{len(windows)}; checkpoint "
                   f"{args.checkpoint} (continue with --resume {args.checkpoint})")
             stopped = True
@@ -423,22 +471,26 @@ def main(argv=None):
         history["test_ppl"].append(perplexity(model, ids["test"], run["eval_batch"]))
         history["lr"].append(opt.param_groups[0]["lr"])
         history["epoch_s"].append(seconds)
-        history["words_per_s"].append(words / seconds if seconds else 0.0)
+        history["words_per_s"].append(world * words / seconds if seconds else 0.0)   # all ranks' words
         print(f"epoch {epoch:3d} | lr {history['lr'][-1]:.4g} | train ppl {history['train_ppl'][-1]:8.2f} | "
               f"valid ppl {history['valid_ppl'][-1]:8.2f} | test ppl {history['test_ppl'][-1]:8.2f} | "
               f"{seconds:6.1f} s training, {history['words_per_s'][-1]:,.0f} words/s", flush=True)
         epoch, start = epoch + 1, 0
-        save_checkpoint(args.checkpoint, run, vocab, model, opt, (epoch, 0), None, history)
+        save_checkpoint(args.checkpoint, run, vocab, model, opt, (epoch, 0), None, history, dist)
         last_ck[0] = time.perf_counter()
 
+    if dist:
+        check_same_weights(dist, model)
     png = None
-    if args.plot and history["valid_ppl"]:
+    if args.plot and history["valid_ppl"] and lead:
         png = plot_history(history, args.plot, f"minigrad word LM: {run['cell'].upper()} "
                                                f"{run['layers']}x{run['hidden']} on {os.path.basename(os.path.normpath(run['data']))}")
     if not stopped:
         print(f"done: {run['epochs']} epochs in {time.perf_counter() - t_start:.0f} s wall; "
               f"final valid ppl {history['valid_ppl'][-1]:.2f}, test ppl {history['test_ppl'][-1]:.2f}"
               + (f"; plot {png}" if png else ""))
+    if args.export_onnx and lead:
+        export_onnx(WithLogits(model), args.export_onnx, rnn=model.rnn)
     return {"history": history, "run": run, "model": model, "opt": opt, "vocab": vocab, "stopped": stopped,
             "epoch": epoch, "checkpoint": args.checkpoint, "plot": png}
 

@@ -146,3 +146,33 @@ def test_char_lm_distributed_resumes_the_same_run(tmp_path):
     for a, b in zip(full["hidden"], part["hidden"]):          # every rank's streams, gathered
         assert a.shape[1] == NP * 16                           # --quick: 16 streams per rank
         np.testing.assert_array_equal(a, b)
+
+
+def test_word_lm_distributed_resumes_the_same_run(tmp_path):
+    """examples/word_lm.py --distributed: identical weights on both ranks, and a run stopped inside
+    an epoch and resumed ends exactly where an uninterrupted one does (every rank's streams and
+    dropout generator are in the checkpoint)."""
+    exe = _mpiexec()
+    if exe is None:
+        pytest.skip("mpiexec not found")
+    from test_example_word_lm import write_corpus
+    write_corpus(tmp_path)
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "word_lm.py")
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="passive", PYTHONUNBUFFERED="1")
+
+    def run(*args):
+        cmd = [exe, "-n", str(NP), sys.executable, example, "--data", str(tmp_path), "--quick", "--distributed",
+               "--threads", "1", "--no-progress", "--plot", "", "--epochs", "2", *args]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout
+
+    out = run("--checkpoint", "full.npz")
+    assert f"weights identical on all {NP} ranks" in out and f"{NP} processes" in out
+    run("--checkpoint", "part.npz", "--stop-after", "17")                # --quick: 12 windows per epoch
+    assert mg.load(str(tmp_path / "part.npz"))["epoch"] == 2
+    run("--resume", "part.npz", "--checkpoint", "part.npz")
+    full, part = mg.load(str(tmp_path / "full.npz")), mg.load(str(tmp_path / "part.npz"))
+    np.testing.assert_array_equal(full["history"]["valid_ppl"], part["history"]["valid_ppl"])
+    for name, w in full["model"].items():
+        np.testing.assert_array_equal(part["model"][name], w, err_msg=name)

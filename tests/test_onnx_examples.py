@@ -60,3 +60,24 @@ def test_seq2seq_dates_exports_encoder_and_decoder_step(tmp_path):
     want = model.greedy_decode(src, lengths, max_len=6)
     assert len({t for w in want for t in w}) > 1                                  # not one repeated token
     assert [[int(t) for t in col[:len(w)]] for col, w in zip(np.stack(out, 1), want)] == want
+
+
+def test_word_lm_quick_run_exports_the_trained_model(tmp_path):
+    """examples/word_lm.py --export-onnx: the tied, 2-layer word LM (decoder applied: WithLogits)
+    runs in onnxruntime at another window length and batch, giving the model's logits and states."""
+    word_lm = load_example("word_lm")
+    from test_example_word_lm import write_corpus
+    write_corpus(tmp_path)
+    path = tmp_path / "word_lm.onnx"
+    res = word_lm.main(["--data", str(tmp_path), "--quick", "--tied", "--no-progress", "--threads", "1",
+                        "--plot", "", "--checkpoint", str(tmp_path / "ck.npz"), "--export-onnx", str(path)])
+    model, V, H = res["model"], len(res["vocab"]), res["run"]["hidden"]
+    ids = np.random.default_rng(0).integers(0, V, (9, 3))
+    h0, c0 = randn(2, 3, H, seed=1), randn(2, 3, H, seed=2)
+    got = run_onnx(path.read_bytes(), {"ids": ids, "h0": h0.data, "c0": c0.data})
+    model.eval()
+    with mg.no_grad():
+        assert_same(got, flat(word_lm.WithLogits(model)(mg.tensor(ids), (h0, c0))))
+    again = tmp_path / "again.onnx"                 # the loaded checkpoint exports the same model
+    word_lm.main(["--generate", str(tmp_path / "ck.npz"), "--length", "3", "--export-onnx", str(again)])
+    assert_same(run_onnx(again.read_bytes(), {"ids": ids, "h0": h0.data, "c0": c0.data}), got)
