@@ -6,6 +6,7 @@
     python examples/char_lm.py --resume char_lm.npz   # continue the same run
     python examples/char_lm.py --sample char_lm.npz --temperature 0.8 --length 500 --prime "def "
     python examples/char_lm.py --quick                # a few steps on a tiny slice (CI smoke test)
+    python examples/char_lm.py --tensorboard runs/lm   # TensorBoard logs (pip install "minigrad[tensorboard]")
 
 Model: Embedding -> LSTM/GRU/RNN (num_layers, hidden, dropout) -> Linear over the vocabulary.
 Training is truncated backpropagation through time over contiguous streams: the text is cut
@@ -349,6 +350,8 @@ def parse_args(argv):
     a("--prime", default="def ")
     a("--quick", action="store_true", help="smoke test: a few steps on a tiny slice")
     a("--no-progress", action="store_true", help="no progress bar")
+    a("--tensorboard", metavar="DIR", help="log loss, perplexity and lr per step, validation bits/char per "
+      "evaluation, to TensorBoard event files in DIR (needs: pip install \"minigrad[tensorboard]\")")
     args = p.parse_args(argv)
     if args.quick:
         given = {s.split("=")[0].lstrip("-").replace("-", "_") for s in (argv or []) if s.startswith("--")}
@@ -392,6 +395,10 @@ def main(argv=None):
           f"vocab {len(vocab)}, train {len(train_ids):,} chars ({len(windows)} windows/epoch), "
           f"valid {len(valid_ids):,} chars, {args.threads} threads")
 
+    tb = None
+    if args.tensorboard:
+        from minigrad.utils.tensorboard import SummaryWriter
+        tb = SummaryWriter(args.tensorboard)
     bar = _Progress(plan["total"], args.no_progress)
     budget = args.minutes * 60.0
     planner = StepPlanner(budget, run["warmup"], reserve=0.05) if run["max_steps"] is None else None
@@ -434,10 +441,16 @@ def main(argv=None):
                     plan["total"] = total
                     bar.set_total(total)
             bar.update(f"loss {lv / LN2:.3f} bpc, {chars / train_time:,.0f} char/s, lr {sched.get_last_lr()[0]:.2g}")
+            if tb is not None:
+                tb.add_scalar("train/loss", lv, step)
+                tb.add_scalar("train/perplexity", math.exp(min(lv, 50.0)), step)
+                tb.add_scalar("train/lr", sched.get_last_lr()[0], step)
             if time.perf_counter() - last_eval > run["eval_every"]:
                 v = evaluate_bpc(model, eval_ids)
                 history["val_step"].append(step)
                 history["val_bpc"].append(v)
+                if tb is not None:
+                    tb.add_scalar("valid/bits_per_char", v, step)
                 bar.write(f"step {step}: validation {v:.3f} bits/char | sample: "
                           + repr(sample(model, vocab, 160, 0.8, "def ", np.random.default_rng(step))))
                 save_checkpoint(args.checkpoint, run, vocab, model, opt, sched, plan, step, hidden, history)
@@ -451,6 +464,9 @@ def main(argv=None):
     if not history["val_step"] or history["val_step"][-1] != step:
         history["val_step"].append(step)
         history["val_bpc"].append(final)
+    if tb is not None:
+        tb.add_scalar("valid/bits_per_char", final, step)
+        tb.close()
     save_checkpoint(args.checkpoint, run, vocab, model, opt, sched, plan, step, hidden, history)
     text = sample(model, vocab, 300 if not args.quick else 60, args.temperature, args.prime,
                   np.random.default_rng(args.seed))

@@ -299,17 +299,23 @@ def save(obj, f):
             f.write(buf.getvalue())
         return
 
-    path = os.fsdecode(os.fspath(f))
+    write_atomically(os.fsdecode(os.fspath(f)), lambda out: _write_npz(out, members), "mg.save")
+
+
+def write_atomically(path, write, fname):
+    """Write a file at ``path`` atomically: ``write(binary_file)`` fills a temporary file next to it,
+    which is fsynced and renamed over ``path`` (a reader sees the old file or the whole new one).
+    ``fname`` names the caller in errors. Also used by ``minigrad.keras`` (``model.save``)."""
     if os.path.isdir(path):
-        raise IsADirectoryError(f"mg.save: {path} is a directory; give a file name")
+        raise IsADirectoryError(f"{fname}: {path} is a directory; give a file name")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"mg.save: cannot write {path}: the directory {directory} does not exist")
+        raise FileNotFoundError(f"{fname}: cannot write {path}: the directory {directory} does not exist")
     _remove_stale_temps(directory, os.path.basename(path))
     tmp, fd = _open_temp(directory, os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as out:
-            _write_npz(out, members)
+            write(out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
