@@ -1,7 +1,7 @@
 """The tutorial's Keras program (seed 000, section 5.2): a stacked SimpleRNN reads MNIST row by row.
 
-    python examples/keras_mnist_rows.py --data /path/to/mnist       # 10 epochs, batch 128: >= 98%
-    python examples/keras_mnist_rows.py --cell lstm                 # the same program with LSTM layers: >= 99%
+    python examples/keras_mnist_rows.py --data /path/to/mnist       # 10 epochs, batch 128: about 97%
+    python examples/keras_mnist_rows.py --cell lstm                 # the same program with LSTM layers: 98.8%
     python examples/keras_mnist_rows.py --quick                     # a few hundred images, one epoch (CI)
     python examples/keras_mnist_rows.py --as-printed                # the tutorial's exact model: rejected
 
@@ -16,6 +16,11 @@ Each image is a sequence of 28 rows of 28 pixels: row r is the input at time ste
 recurrent layer returns every step's state for the second, which returns only its last state for
 the classifier. MNIST comes from ``keras.datasets.mnist.load_data`` (``--data DIR``, else
 ``$MINIGRAD_DATASETS/mnist/`` or ``~/.minigrad/datasets/mnist/``; nothing is downloaded).
+
+Measured 2026-11-29 on the real MNIST (2-core AMD EPYC Zen 3, load average 8-13, 10 epochs,
+batch 128): SimpleRNN 96.95% test accuracy (97.62% at epoch 9; Keras 3 gets 97.19% with the same
+model, bench/bench_keras.py; the tutorial's printed 98% is not reached by either), LSTM 98.81%,
+GRU 98.83%; 30 / 71 / 42 s per epoch including validation on that loaded machine.
 """
 import argparse
 import sys
