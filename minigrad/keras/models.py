@@ -45,6 +45,7 @@ class Model(Module):
         self.compiled = False
         self.stop_training = False
         self.history = None
+        self.built = False
 
     # ------------------------------------------------------------------ layers and weights
     @property
@@ -92,9 +93,10 @@ class Model(Module):
         return sum(layer.count_params() for layer in self.layers)
 
     def _forward(self, x, training=False, logits=False):
-        out = self.call(x, training=training)
         if logits:
             raise AssertionError("a subclassed Model has no fused output path")
+        out = self.call(x, training=training)
+        self.built = True
         return out
 
     def call(self, inputs, training=False):

@@ -3,7 +3,7 @@
 A ``.keras`` file is a zip, as Keras 3's: ``config.json`` (the Sequential's config with every
 layer's ``get_config()`` in Keras's layout, so ``load_model`` rebuilds the layers with
 ``from_config``), ``metadata.json`` and ``model.weights.npz`` -- the weights as a NumPy ``.npz``
-(key ``layers/<layer name>/vars/<i>``, Keras's layouts) instead of Keras's HDF5, because minigrad
+(key ``layers/<layer position>/vars/<i>``, Keras's layouts) instead of Keras's HDF5, because minigrad
 does not depend on h5py: Keras itself cannot read these files and minigrad cannot read Keras's.
 ``save_weights(path)`` writes the same arrays with ``mg.save`` (a ``.weights.npz`` name is
 advised; ``.h5`` is refused). Every file is written atomically (a temporary file renamed over the
@@ -37,11 +37,13 @@ def layer_config(layer):
 
 
 def input_layer_config(batch_shape, input_obj):
-    name = getattr(input_obj, "name", None) or "input_layer"
-    dtype = getattr(input_obj, "dtype", "float32")
-    return {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
-            "config": {"batch_shape": list(batch_shape), "dtype": str(np.dtype(dtype)) if dtype else "float32",
-                       "sparse": False, "name": str(name)}}
+    """The InputLayer entry of a Sequential's config (the given Input's own config when there is one)."""
+    if input_obj is not None and hasattr(input_obj, "get_config"):
+        config = dict(input_obj.get_config())
+        config["batch_shape"] = list(config.get("batch_shape", batch_shape))
+    else:
+        config = {"batch_shape": list(batch_shape), "dtype": "float32", "sparse": False, "name": "input_layer"}
+    return {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None, "config": config}
 
 
 def _config(model):
@@ -87,20 +89,23 @@ def save_model(model, filepath, overwrite=True):
 
 
 def _weight_arrays(model):
-    return {f"layers/{layer.name}/vars/{i}": w
-            for layer in model.layers for i, w in enumerate(layer.get_weights())}
+    """{'layers/<position>/vars/<i>': array}: matched by the layers' order, as Keras matches a
+    Sequential's, so a fresh model (whose automatic layer names differ) loads them."""
+    return {f"layers/{k}/vars/{i}": w
+            for k, layer in enumerate(model.layers) for i, w in enumerate(layer.get_weights())}
 
 
 def _set_weight_arrays(model, arrays, path):
     new = []
-    for layer in model.layers:
-        n = len(layer.weights)
-        keys = [f"layers/{layer.name}/vars/{i}" for i in range(n)]
-        missing = [k for k in keys if k not in arrays]
+    for k, layer in enumerate(model.layers):
+        keys = [f"layers/{k}/vars/{i}" for i in range(len(layer.weights))]
+        missing = [key for key in keys if key not in arrays]
         if missing:
-            raise ValueError(f"{path}: no weights for layer {layer.name!r} (missing {missing[0]}); the file "
-                             f"holds {sorted(set(k.split('/')[1] for k in arrays))}")
-        new += [arrays[k] for k in keys]
+            raise ValueError(f"{path}: no weights for layer {k} ({layer.name!r}, missing {missing[0]}): the "
+                             f"file was saved from a model with other layers")
+        new += [arrays[key] for key in keys]
+    if len(new) != len(arrays):
+        raise ValueError(f"{path}: holds {len(arrays)} weights, model {model.name!r} has {len(new)}")
     model.set_weights(new)
 
 
@@ -130,10 +135,7 @@ def load_model(filepath, custom_objects=None, compile=True):
     cfg = config["config"]
     model = Sequential(name=cfg.get("name"))
     for entry in cfg["layers"]:
-        if entry["class_name"] == "InputLayer":
-            model._input_shape = tuple(entry["config"]["batch_shape"])
-        else:
-            model.add(_layer_from_config(entry, custom_objects))
+        model.add(_layer_from_config(entry, custom_objects))          # an InputLayer fixes the shape
     build = config.get("build_config", {}).get("input_shape")
     if build is not None and not model.built:
         model.build(tuple(build))
@@ -197,10 +199,11 @@ def summary(model, line_length=None, positions=None, print_fn=None):
     print_fn("_" * width)
     row(["Layer (type)", "Output Shape", "Param #"])
     print_fn("=" * width)
-    shape = model._input_shape
+    shape = getattr(model, "_input_shape", None)        # None: a subclassed Model, shapes unknown
     for i, layer in enumerate(model.layers):
-        shape = tuple(layer.compute_output_shape(shape))
-        row([f"{layer.name} ({type(layer).__name__})", format_shape(shape), layer.count_params()])
+        shape = None if shape is None else tuple(layer.compute_output_shape(shape))
+        row([f"{layer.name} ({type(layer).__name__})", "?" if shape is None else format_shape(shape),
+             layer.count_params()])
         print_fn("" if i < len(model.layers) - 1 else "=" * width)
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     total = model.count_params()

@@ -247,7 +247,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     steps = math.ceil(n / batch_size) if steps_per_epoch is None else int(steps_per_epoch)
     cbs = CallbackList(callbacks, model=model, add_history=True, add_progbar=verbose > 0,
                        verbose=verbose, epochs=epochs, steps=steps, batch_size=batch_size, mode="train")
-    model._check_targets(x[:1], y[:1])      # the clear shape error before anything is trained
+    model._check_targets(x[:batch_size], y[:batch_size])   # the clear shape error before any training
     model.stop_training = False
     rng = default_generator()
     cursor = 0                              # steps_per_epoch: where the next epoch's batches start

@@ -298,6 +298,10 @@ class Layer(Module):
     def _convert_input(self, inputs):
         """``inputs`` as a Tensor: floats in the layer's dtype (a differentiable cast for tensors),
         integers kept for index-taking layers."""
+        if isinstance(inputs, Layer):
+            raise TypeError(f"layer {self.name!r} was called on the layer {inputs.name!r}: Keras's functional API "
+                            "(calling layers on Input()) is not supported by minigrad.keras; list the layers in a "
+                            "Sequential, or subclass Model and call the layers on arrays/tensors in call()")
         if isinstance(inputs, Tensor):
             kind = inputs.data.dtype.kind
             if self._int_inputs and kind in "iub":

@@ -138,13 +138,13 @@ class RecurrentLayer(Layer):
         N, T, F = inputs.shape
         if T == 0:
             raise ValueError(f"layer {self.name!r}: the input has no time steps (shape {format_shape(inputs.shape)})")
+        plan = SequencePlan(self.name, mask, N, T, self.go_backwards)      # checks the mask first
         x = inputs
         if training and self.dropout > 0:
             rng = self._generator if self._generator is not None else default_generator()
             keep = (rng.random((N, 1, F)) >= self.dropout).astype(self._dtype) / self._dtype.type(1 - self.dropout) \
                 if self.dropout < 1 else np.zeros((N, 1, F), self._dtype)
             x = x * keep
-        plan = SequencePlan(self.name, mask, N, T, self.go_backwards)
         state0 = self._initial_states(initial_state, N)
         out, finals = self._run(plan.time_major(x), state0, plan.lengths)
         finals = plan.final_states(finals, state0)
@@ -197,9 +197,6 @@ class SimpleRNN(RecurrentLayer):
                              self._zero_bias() if b is not None else None, lengths)
         u_t, act = self.recurrent_kernel.T, self.activation
         return self._composed(lambda g, s: (act(g + s[0] @ u_t),), x_tm, state0, lengths, b)
-
-    def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
 
 
 class LSTM(RecurrentLayer):

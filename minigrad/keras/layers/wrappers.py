@@ -50,6 +50,7 @@ class Bidirectional(Layer):
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"Invalid merge mode. Received: {merge_mode!r}. Merge mode should be one of "
                              '{"sum", "mul", "ave", "concat", None}')
+        kwargs.setdefault("dtype", layer.dtype)         # inputs are cast once, to the wrapped layer's dtype
         super().__init__(**kwargs)
         config = layer.get_config()
         config["name"] = "forward_" + layer.name.removeprefix("forward_")
@@ -158,6 +159,7 @@ class TimeDistributed(Layer):
         if not isinstance(layer, Layer):
             raise ValueError(f"Please initialize `TimeDistributed` layer with a `keras.layers.Layer` instance. "
                              f"Received: {layer!r:.100}")
+        kwargs.setdefault("dtype", layer.dtype)
         super().__init__(**kwargs)
         self.layer = layer
         self.input_spec = InputSpec(min_ndim=3)
