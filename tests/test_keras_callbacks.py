@@ -55,7 +55,9 @@ def test_hook_order_in_fit():
     model = _model()
     x, y = _data(8)
     model.fit(x, y, epochs=2, batch_size=4, verbose=0, validation_data=(x, y), callbacks=[Recorder()])
-    epoch = ["on_epoch_begin"] + ["on_train_batch_begin", "on_train_batch_end"] * 2 + ["on_epoch_end"]
+    # validation (8 samples in batches of 4, fit's batch size) runs the test hooks, as Keras's does
+    epoch = (["on_epoch_begin"] + ["on_train_batch_begin", "on_train_batch_end"] * 2 + ["on_test_begin"]
+             + ["on_test_batch_begin", "on_test_batch_end"] * 2 + ["on_test_end", "on_epoch_end"])
     assert seen == ["on_train_begin"] + epoch * 2 + ["on_train_end"]
 
 

@@ -274,6 +274,8 @@ def test_bad_arguments_raise_clearly():
     with pytest.raises(NotImplementedError, match="loss_weights"):
         model.compile(optimizer="adam", loss="mse", loss_weights=[1.0])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="x and y are both required"):
+        model.fit(x, verbose=0)
     with pytest.raises(ValueError, match="same number of samples"):
         model.fit(x, y[:5], verbose=0)
     with pytest.raises(ValueError, match="validation_split"):
@@ -333,3 +335,33 @@ def test_embedding_mask_reaches_the_recurrent_layer():
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
     h = model.fit(padded, np.array([0, 1]), epochs=2, verbose=0)
     assert set(h.history) == {"loss", "accuracy"}
+
+
+@pytest.mark.parametrize("cell", ["SimpleRNN", "LSTM", "GRU"])
+def test_recurrent_model_train_on_batch_equals_keras(cell):
+    """The tutorials' shape of model: (N, T, F) -> recurrent layer -> Dense softmax; one SGD step."""
+    k = need_keras()
+    if not hasattr(layers, cell):
+        pytest.skip(f"keras.layers.{cell} is not available on this branch yet")
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(6, 5, 3)).astype(np.float32)
+    y = rng.integers(0, 4, 6)
+    mg.manual_seed(0)
+    model = keras.Sequential([layers.Input((5, 3)), getattr(layers, cell)(7), layers.Dense(4, activation="softmax")])
+    ref = k.Sequential([k.Input((5, 3)), getattr(k.layers, cell)(7), k.layers.Dense(4, activation="softmax")])
+    assert model.count_params() == ref.count_params()
+    ref.set_weights(model.get_weights())
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    ref.compile(optimizer=k.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    ours, theirs = model.train_on_batch(x, y), ref.train_on_batch(x, y)
+    np.testing.assert_allclose(ours, [float(v) for v in theirs], rtol=RTOL)
+    for a, b in zip(model.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, k.ops.convert_to_numpy(b), rtol=RTOL, atol=1e-6)
+
+
+def test_fit_with_no_epoch_left_still_returns_a_history():
+    model = _classifier()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x, y = _blobs(n=8)
+    h = model.fit(x, y, epochs=2, initial_epoch=2, verbose=0)
+    assert isinstance(h, keras.callbacks.History) and h.history == {} and model.history is h

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import functional as F
 from ..tensor import Tensor
+from .layers.base import to_snake_case
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "SparseCategoricalCrossentropy",
            "CategoricalCrossentropy", "BinaryCrossentropy", "LossFunctionWrapper",
@@ -32,14 +33,21 @@ def _shape(t):
     return tuple(t.shape)
 
 
+def same_rank(y, shape):
+    """Keras's squeeze_or_expand_to_same_rank for targets: a trailing axis of 1 added to ``y`` when
+    the prediction of ``shape`` has one more, or dropped when ``y`` has one more."""
+    if y.ndim == len(shape) - 1 and shape and shape[-1] == 1:
+        return y[..., None]
+    if y.ndim == len(shape) + 1 and y.shape[-1] == 1:
+        return y[..., 0]
+    return y
+
+
 def _align(name, y_true, y_pred):
-    """y_true as an array of y_pred's dtype and shape (Keras's squeeze_or_expand_to_same_rank)."""
+    """y_true as an array of y_pred's dtype and shape."""
     y = np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)
     shape = _shape(y_pred)
-    if y.ndim == len(shape) - 1 and shape and shape[-1] == 1:
-        y = y[..., None]
-    elif y.ndim == len(shape) + 1 and y.shape[-1] == 1:
-        y = y[..., 0]
+    y = same_rank(y, shape)
     if y.shape != shape:
         raise ValueError(f"{name}: targets of shape {y.shape} do not match the model's output of shape "
                          f"{shape} (they must be equal up to a trailing axis of size 1)")
@@ -68,6 +76,10 @@ def _sparse_targets(name, y_true, shape):
     return y.reshape(-1)
 
 
+def _as_tensor(y_pred):
+    return y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred))
+
+
 def _reduce(values, reduction):
     return values.sum() if reduction == "sum" else values.mean()
 
@@ -80,16 +92,14 @@ class Loss:
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
         if reduction not in _REDUCTIONS:
             raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or to_snake_case(type(self).__name__)
         self.reduction = reduction
         self.dtype = dtype
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         if sample_weight is not None:
             raise NotImplementedError(f"{self.name}: sample_weight is not supported by minigrad.keras")
-        if not isinstance(y_pred, Tensor):
-            y_pred = Tensor(np.asarray(y_pred))
-        return self.call(y_true, y_pred)
+        return self.call(y_true, _as_tensor(y_pred))
 
     def from_pre_activation(self, y_true, z):
         """The loss of ``activation(z)`` computed from ``z`` (only when ``fused_activation`` is set)."""
@@ -101,10 +111,6 @@ class Loss:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-
-def _snake(name):
-    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
 class MeanSquaredError(Loss):
@@ -237,20 +243,20 @@ class LossFunctionWrapper(Loss):
 # ----------------------------------------------------------------- functions (per-sample values)
 def mean_squared_error(y_true, y_pred):
     """Per-sample mean((y_pred - y_true)^2) over the last axis (Keras's function)."""
-    y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred))
+    y_pred = _as_tensor(y_pred)
     d = y_pred - _align("mean_squared_error", y_true, y_pred)
     return (d * d).mean(axis=-1)
 
 
 def mean_absolute_error(y_true, y_pred):
     """Per-sample mean(|y_pred - y_true|) over the last axis (Keras's function)."""
-    y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred))
+    y_pred = _as_tensor(y_pred)
     return (y_pred - _align("mean_absolute_error", y_true, y_pred)).abs().mean(axis=-1)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     """Per-sample -log p[y] (shape of y_pred without its class axis)."""
-    y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred))
+    y_pred = _as_tensor(y_pred)
     t = _sparse_targets("sparse_categorical_crossentropy", y_true, _shape(y_pred))
     logp = F.log_softmax(y_pred, axis=-1) if from_logits else _clipped_log(y_pred, True)
     return F.nll_loss(_rows(logp), t, reduction="none").reshape(_shape(y_pred)[:-1])
@@ -258,7 +264,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False):
     """Per-sample -sum(y log p) over the class axis."""
-    y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred))
+    y_pred = _as_tensor(y_pred)
     logp = F.log_softmax(y_pred, axis=-1) if from_logits else _clipped_log(y_pred, True)
     y = np.asarray(y_true, dtype=y_pred.dtype)
     return -(logp * y).sum(axis=-1)
@@ -266,7 +272,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False):
 
 def binary_crossentropy(y_true, y_pred, from_logits=False):
     """Per-sample binary cross-entropy averaged over the last axis."""
-    y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred))
+    y_pred = _as_tensor(y_pred)
     y = _align("binary_crossentropy", y_true, y_pred)
     if from_logits:
         per = F.binary_cross_entropy_with_logits(y_pred, y, reduction="none")

@@ -11,8 +11,11 @@ the class axis) or categorical (one-hot targets); the reported name stays the st
 """
 import numpy as np
 
+from .layers.base import to_snake_case
+from .losses import same_rank
+
 __all__ = ["Metric", "Mean", "SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy",
-           "Accuracy", "MeanSquaredError", "MeanAbsoluteError", "sparse_categorical_accuracy",
+           "Accuracy", "MeanSquaredError", "MeanAbsoluteError", "MeanMetricWrapper", "sparse_categorical_accuracy",
            "categorical_accuracy", "binary_accuracy", "get"]
 
 
@@ -24,7 +27,7 @@ class Metric:
     """Base class: a running mean of ``per_sample(y_true, y_pred)`` (subclasses define it)."""
 
     def __init__(self, name=None, dtype=None):
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or to_snake_case(type(self).__name__)
         self.reset_state()
 
     def reset_state(self):
@@ -48,10 +51,6 @@ class Metric:
 
     def get_config(self):
         return {"name": self.name}
-
-
-def _snake(name):
-    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
 class Mean(Metric):
@@ -85,9 +84,8 @@ def categorical_accuracy(y_true, y_pred):
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """Mean over the last axis of (y_pred > threshold) == y_true, per sample."""
-    y_pred, y_true = _np(y_pred), _np(y_true)
-    if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
-        y_true = y_true[..., None]
+    y_pred = _np(y_pred)
+    y_true = same_rank(_np(y_true), y_pred.shape)
     return ((y_pred > threshold) == (y_true > 0.5)).astype(np.float32).mean(axis=-1)
 
 
@@ -126,7 +124,7 @@ class MeanSquaredError(Metric):
         super().__init__(name)
 
     def per_sample(self, y_true, y_pred):
-        return np.square(y_pred - _like(y_true, y_pred)).mean(axis=-1)
+        return np.square(y_pred - same_rank(y_true, y_pred.shape)).mean(axis=-1)
 
 
 class MeanAbsoluteError(Metric):
@@ -134,16 +132,18 @@ class MeanAbsoluteError(Metric):
         super().__init__(name)
 
     def per_sample(self, y_true, y_pred):
-        return np.abs(y_pred - _like(y_true, y_pred)).mean(axis=-1)
+        return np.abs(y_pred - same_rank(y_true, y_pred.shape)).mean(axis=-1)
 
 
-def _like(y_true, y_pred):
-    """Targets with a missing / extra trailing axis of 1 fixed, as the regression losses do."""
-    if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
-        return y_true[..., None]
-    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
-        return y_true[..., 0]
-    return y_true
+class MeanMetricWrapper(Metric):
+    """A metric from a function ``fn(y_true, y_pred) -> per-sample values`` (NumPy), averaged."""
+
+    def __init__(self, fn, name=None, dtype=None):
+        self.fn = fn
+        super().__init__(name or getattr(fn, "__name__", "metric"))
+
+    def per_sample(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
 
 
 _BY_NAME = {
@@ -173,5 +173,7 @@ def get(identifier, loss_name=None, y_true_shape=(), y_pred_shape=()):
         return _accuracy_for(loss_name, tuple(y_true_shape), tuple(y_pred_shape))(name=identifier)
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier](name=identifier)
+    if callable(identifier) and not isinstance(identifier, type):
+        return MeanMetricWrapper(identifier)
     raise ValueError(f"Could not interpret metric identifier: {identifier!r} (known: 'accuracy', 'acc', "
-                     f"{', '.join(repr(k) for k in sorted(_BY_NAME))} or a metrics.Metric instance)")
+                     f"{', '.join(repr(k) for k in sorted(_BY_NAME))}, a metrics.Metric instance or a function)")

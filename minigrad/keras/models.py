@@ -122,7 +122,7 @@ class Model(Module):
                              "loss='sparse_categorical_crossentropy')")
         self.optimizer = optimizers_mod.get(optimizer)
         self.loss_fn = losses_mod.get(loss)
-        if isinstance(metrics, (str, losses_mod.Loss)) or (metrics is not None and not isinstance(metrics, (list, tuple))):
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
             metrics = [metrics]
         self._metric_ids, self._metrics = list(metrics or []), None
         self._fused = None

@@ -48,7 +48,10 @@ def _array(a, what, where):
 
 
 def _check_pair(x, y, where):
-    if y is not None and len(x) != len(y):
+    if x is None or y is None:
+        raise ValueError(f"{where}: x and y are both required (minigrad.keras takes NumPy arrays, not "
+                         "datasets or generators)")
+    if len(x) != len(y):
         raise ValueError(f"{where}: x and y must have the same number of samples, got x of shape {x.shape} "
                          f"and y of shape {y.shape}")
 
@@ -269,7 +272,9 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
         logs = dict(logs)
         if val is not None:
             vb = _batch_size(validation_batch_size or batch_size, "fit")
-            val_logs = _evaluate_arrays(model, val[0], val[1], vb, None)
+            cbs.on_test_begin()
+            val_logs = _evaluate_arrays(model, val[0], val[1], vb, cbs)
+            cbs.on_test_end(val_logs)
             logs.update({"val_" + k: v for k, v in val_logs.items()})
         cbs.on_epoch_end(epoch, logs)
         if model.stop_training:
