@@ -52,7 +52,7 @@ def build_model(cell="rnn", as_printed=False):
     return model
 
 
-def load_mnist(data, quick):
+def load_scaled_mnist(data, quick):
     """The tutorial's data block: MNIST scaled to [0, 1]; ``quick`` keeps the first 512 / 256 images."""
     (x_train, y_train), (x_test, y_test) = mnist.load_data(data)
     if quick:
@@ -87,7 +87,7 @@ def main(argv=None):
     """Train and evaluate; returns {"test_acc", "predict_acc", "seconds_per_epoch", "history", "model"}."""
     args = parse_args(argv)
     try:
-        (x_train, y_train), (x_test, y_test) = load_mnist(args.data, args.quick)
+        (x_train, y_train), (x_test, y_test) = load_scaled_mnist(args.data, args.quick)
     except FileNotFoundError as e:
         print(e, file=sys.stderr)
         raise SystemExit(2) from None

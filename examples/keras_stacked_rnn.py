@@ -17,7 +17,7 @@ import minigrad.keras          # was: import tensorflow as tf
 import minigrad as tf          # (tf.keras is minigrad.keras)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from keras_mnist_rows import load_mnist  # noqa: E402  (examples/keras_mnist_rows.py, next to this file)
+from keras_mnist_rows import load_scaled_mnist  # noqa: E402  (examples/keras_mnist_rows.py, next to this file)
 
 
 def parse_args(argv):
@@ -39,7 +39,7 @@ def main(argv=None):
     """Train and evaluate; returns {"test_loss", "test_acc", "history", "model"}."""
     args = parse_args(argv)
     try:
-        (x_train, y_train), (x_test, y_test) = load_mnist(args.data, args.quick)
+        (x_train, y_train), (x_test, y_test) = load_scaled_mnist(args.data, args.quick)
     except FileNotFoundError as e:
         print(e, file=sys.stderr)
         raise SystemExit(2) from None
