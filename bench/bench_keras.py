@@ -3,6 +3,7 @@
     python bench/bench_keras.py --data /path/to/mnist                  # 10 epochs, batch 128, both
     python bench/bench_keras.py --data DIR --epochs 2 --frameworks minigrad,keras
     python bench/bench_keras.py --data DIR --cell lstm
+    python bench/bench_keras.py --data DIR --cell lstm --track 60      # do the two train the same?
 
 The model is examples/keras_mnist_rows.py's (seed 000 corrected: SimpleRNN(128, return_sequences)
 -> Dropout(0.2) -> SimpleRNN(64) -> Dropout(0.2) -> Dense(10, softmax); ``--cell`` swaps in LSTM or
@@ -31,15 +32,15 @@ import minigrad as mg  # noqa: E402
 from minigrad.keras.datasets import mnist  # noqa: E402
 
 
-def build(keras, cell):
+def build(keras, cell, dropout=0.2):
     """The corrected seed-000 model, from ``keras`` (minigrad.keras or Keras 3)."""
     Recurrent = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
     model = keras.Sequential([
         keras.Input(shape=(28, 28)),
         Recurrent(128, return_sequences=True),
-        keras.layers.Dropout(0.2),
+        keras.layers.Dropout(dropout),
         Recurrent(64),
-        keras.layers.Dropout(0.2),
+        keras.layers.Dropout(dropout),
         keras.layers.Dense(10, activation="softmax"),
     ])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -79,6 +80,25 @@ def run(name, keras, weights, data, a):
     return {"median": steady, "seconds": s, "acc": float(acc), "model": model}
 
 
+def track(mk, keras, data, a):
+    """Both frameworks from the same weights on the same first ``a.track`` batches, in order, without
+    dropout (its masks are the only randomness left): how far apart their losses and weights drift."""
+    (x_train, y_train), _ = data
+    mk.utils.set_random_seed(a.seed)
+    ours = build(mk, a.cell, dropout=0.0)
+    ref = build(keras, a.cell, dropout=0.0)
+    ref.set_weights(ours.get_weights())
+    worst = 0.0
+    for i in range(a.track):
+        xb, yb = x_train[i * a.batch_size:(i + 1) * a.batch_size], y_train[i * a.batch_size:(i + 1) * a.batch_size]
+        la = float(np.ravel(ours.train_on_batch(xb, yb))[0])
+        lb = float(np.ravel(np.asarray(ref.train_on_batch(xb, yb)))[0])
+        worst = max(worst, abs(la - lb))
+    dw = max(float(np.max(np.abs(p - q))) for p, q in zip(ours.get_weights(), ref.get_weights()))
+    print(f"track: {a.track} Adam steps from the same weights on the same batches, no dropout: loss "
+          f"{la:.6f} vs {lb:.6f}, largest loss difference {worst:.1e}, largest weight difference {dw:.1e}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -91,6 +111,9 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--frameworks", default="minigrad,keras")
     p.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2))
+    p.add_argument("--track", type=int, default=0, metavar="STEPS",
+                   help="instead of timing: train both on the same first STEPS batches without dropout and "
+                        "print how far their losses and weights drift apart")
     a = p.parse_args(argv)
     try:
         (x_train, y_train), (x_test, y_test) = mnist.load_data(a.data)
@@ -109,8 +132,9 @@ def main(argv=None):
     from minigrad import keras as mk
     mk.utils.set_random_seed(a.seed)
     weights = build(mk, a.cell).get_weights()       # the initial weights both frameworks start from
-    results = {"minigrad": run("minigrad", mk, weights, data, a)} if "minigrad" in a.frameworks else {}
-    if "keras" in a.frameworks:
+    timed = "minigrad" in a.frameworks and not a.track
+    results = {"minigrad": run("minigrad", mk, weights, data, a)} if timed else {}
+    if "keras" in a.frameworks or a.track:
         os.environ.setdefault("KERAS_BACKEND", "torch")
         try:
             import keras
@@ -123,6 +147,8 @@ def main(argv=None):
             else:
                 torch.set_num_threads(a.threads)
                 keras.utils.set_random_seed(a.seed)
+                if a.track:
+                    return track(mk, keras, data, a)
                 results["keras"] = run(f"keras {keras.__version__}", keras, weights, data, a)
     if len(results) == 2:
         m, k = results["minigrad"], results["keras"]
