@@ -241,7 +241,7 @@ def test_dense_matches_keras(keras, make):
 
 def test_configs_and_names_match_keras(keras):
     for make in (lambda m: m.Dense(3, activation="softmax"), lambda m: m.Embedding(7, 2, mask_zero=True),
-                 lambda m: m.Dropout(0.3), lambda m: m.Activation("relu"),
+                 lambda m: m.Dropout(0.3), lambda m: m.Activation("relu"), lambda m: m.Masking(-1.0),
                  lambda m: m.TimeDistributed(m.Dense(2))):
         ours, theirs = make(L).get_config(), make(keras.layers).get_config()
         assert set(ours) == set(theirs)

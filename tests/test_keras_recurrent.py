@@ -196,6 +196,17 @@ def test_embedding_mask_reaches_the_recurrent_layer():
         np.testing.assert_allclose(out.data[row], alone.data[0], rtol=1e-12, atol=1e-14)
 
 
+def test_masking_layer_masks_padded_float_steps():
+    """Masking(0.) -> GRU equals the GRU with the explicit mask; the masked steps are zeroed."""
+    x = np.random.default_rng(8).normal(size=MASK.shape + (F,))
+    x[~MASK] = 0.0
+    masking, gru = L.Masking(0.0, dtype="float64"), L.GRU(UNITS, return_sequences=True, dtype="float64")
+    np.testing.assert_array_equal(masking.compute_mask(x), MASK)
+    y = gru(masking(x), mask=masking.compute_mask(x))
+    np.testing.assert_array_equal(y.data, gru(x, mask=MASK).data)
+    assert L.Masking.from_config(masking.get_config()).mask_value == 0.0
+
+
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
 @pytest.mark.parametrize("masked", [False, True])
 def test_bidirectional_matches_numpy(merge_mode, masked):

@@ -1,4 +1,4 @@
-"""Keras's core layers: Input/InputLayer, Dense, Activation, Dropout, Embedding.
+"""Keras's core layers: Input/InputLayer, Dense, Activation, Dropout, Masking, Embedding.
 
 ``Dense`` keeps its kernel in ``nn.Linear``'s layout (out, in) so the forward is the fused
 ``F.linear`` node (one GEMM over all leading axes: (N, T, F) -> (N, T, units) as in Keras);
@@ -17,7 +17,7 @@ from ...tensor import Tensor
 from .. import activations, initializers
 from .base import InputSpec, Layer, check_unsupported, format_shape, shape_tuple
 
-__all__ = ["InputLayer", "Input", "Dense", "Activation", "Dropout", "Embedding"]
+__all__ = ["InputLayer", "Input", "Dense", "Activation", "Dropout", "Masking", "Embedding"]
 
 
 def positive_int(owner, name, value):
@@ -190,6 +190,31 @@ class Dropout(Layer):
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed,
                 "noise_shape": None if self.noise_shape is None else list(self.noise_shape)}
+
+
+class Masking(Layer):
+    """Masks the time steps whose features all equal ``mask_value`` (and zeroes them), as Keras:
+    ``compute_mask`` is ``any(inputs != mask_value, axis=-1)``, which the recurrent layers take."""
+
+    supports_masking = True
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, numbers.Real):
+            raise TypeError(f"Masking: mask_value must be a number, got {describe(mask_value)}")
+        self.mask_value = float(mask_value)
+        self.built = True
+
+    def compute_mask(self, inputs, mask=None):
+        data = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
+        return (data != self.mask_value).any(axis=-1)
+
+    def call(self, inputs, training=False, mask=None):
+        keep = self.compute_mask(inputs)
+        return inputs if keep.all() else inputs * keep[..., None].astype(inputs.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
 
 
 class Embedding(Layer):
