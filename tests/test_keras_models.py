@@ -282,6 +282,10 @@ def test_bad_arguments_raise_clearly():
         model.fit(x, y, validation_split=1.5, verbose=0)
     with pytest.raises(ValueError, match="batch_size"):
         model.fit(x, y, batch_size=0, verbose=0)
+    with pytest.raises(ValueError, match="ragged.*pad_sequences"):
+        model.predict([[1.0, 2.0], [3.0]], verbose=0)
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        model.fit(x, y, steps_per_epoch=0, verbose=0)
     with pytest.raises(ValueError, match="verbose"):
         model.fit(x, y, verbose=3)
     with pytest.raises(NotImplementedError, match="functional API"):
@@ -365,3 +369,39 @@ def test_fit_with_no_epoch_left_still_returns_a_history():
     x, y = _blobs(n=8)
     h = model.fit(x, y, epochs=2, initial_epoch=2, verbose=0)
     assert isinstance(h, keras.callbacks.History) and h.history == {} and model.history is h
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    """A save that fails midway leaves the previous file whole and no temporary behind."""
+    import zipfile
+    model = _classifier()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    before = path.read_bytes()
+    model.set_weights([w + 1 for w in model.get_weights()])
+
+    def broken(self, name, data, *args, **kwargs):
+        raise OSError("disk full")
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", broken)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(path)
+    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["m.keras"]
+
+
+def test_save_and_load_recurrent_model(tmp_path):
+    """Nested layer configs (Bidirectional around an LSTM) and an Embedding mask survive save/load."""
+    if not hasattr(layers, "Bidirectional"):
+        pytest.skip("keras.layers.Bidirectional is not available on this branch yet")
+    mg.manual_seed(0)
+    model = keras.Sequential([layers.Input((6,), dtype="int32"), layers.Embedding(30, 4, mask_zero=True),
+                              layers.Bidirectional(layers.LSTM(3)), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = np.random.default_rng(0).integers(1, 30, (8, 6))
+    x[:4, :2] = 0
+    model.fit(x, np.arange(8) % 2, epochs=1, verbose=0)
+    model.save(tmp_path / "rnn.keras")
+    loaded = keras.models.load_model(tmp_path / "rnn.keras")
+    assert [type(l).__name__ for l in loaded.layers] == ["Embedding", "Bidirectional", "Dense"]
+    assert loaded.count_params() == model.count_params()
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert type(loaded.optimizer).__name__ == "RMSprop"

@@ -39,7 +39,11 @@ def _array(a, what, where):
     if isinstance(a, dict):
         raise TypeError(f"{where}: {what} must be a single NumPy array (models with several named inputs "
                         "or outputs are not supported by minigrad.keras)")
-    a = np.asarray(getattr(a, "data", a))
+    try:
+        a = np.asarray(getattr(a, "data", a))
+    except ValueError:
+        raise ValueError(f"{where}: {what} is ragged (sequences of different lengths): pad them to one "
+                         "length first, e.g. with keras.utils.pad_sequences") from None
     if a.ndim == 0:
         raise ValueError(f"{where}: {what} must have a batch axis, got a scalar")
     if a.dtype.kind not in "biuf":
@@ -97,15 +101,16 @@ def _init_metrics(model, y, out_shape):
 
 def _update(model, tracker, y, out, loss, n):
     tracker.update_state(float(loss.item()), sample_weight=n)
-    pred = _probabilities(model, out)
-    for m in model._metrics:
-        m.update_state(y, pred)
+    if model._metrics:                  # the probabilities only when a metric reads them
+        pred = _probabilities(model, out)
+        for m in model._metrics:
+            m.update_state(y, pred)
 
 
-def _logs(model, tracker, prefix=""):
-    logs = {prefix + "loss": tracker.result()}
+def _logs(model, tracker):
+    logs = {"loss": tracker.result()}
     for m in model._metrics:
-        logs[prefix + m.name] = m.result()
+        logs[m.name] = m.result()
     return logs
 
 
@@ -247,6 +252,9 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     verbose = _verbose(verbose, "fit")
     x, y, val = _split(x, y, validation_split, validation_data)
     n = len(x)
+    if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or not isinstance(
+            steps_per_epoch, numbers.Integral) or steps_per_epoch < 1):
+        raise ValueError(f"fit: steps_per_epoch must be a positive integer or None, got {steps_per_epoch!r}")
     steps = math.ceil(n / batch_size) if steps_per_epoch is None else int(steps_per_epoch)
     cbs = CallbackList(callbacks, model=model, add_history=True, add_progbar=verbose > 0,
                        verbose=verbose, epochs=epochs, steps=steps, batch_size=batch_size, mode="train")
