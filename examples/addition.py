@@ -22,7 +22,7 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.optim as optim
-from minigrad.data import pad_sequences
+from minigrad.data import pad_batch
 
 PAD, BOS, EOS = 0, 1, 2
 SRC_CHARS, TGT_CHARS = "0123456789+", "0123456789"
@@ -45,8 +45,8 @@ def sample_pairs(rng, n):
 
 
 def batch(pairs):
-    src, lengths = pad_sequences([np.array(enc(f"{a}+{b}", SRC_CHARS), np.int64) for a, b in pairs], PAD)
-    tgt, _ = pad_sequences([np.array(enc(str(a + b), TGT_CHARS, eos=True), np.int64) for a, b in pairs], PAD)
+    src, lengths = pad_batch([np.array(enc(f"{a}+{b}", SRC_CHARS), np.int64) for a, b in pairs], PAD)
+    tgt, _ = pad_batch([np.array(enc(str(a + b), TGT_CHARS, eos=True), np.int64) for a, b in pairs], PAD)
     return src, lengths, tgt
 
 

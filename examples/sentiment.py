@@ -48,7 +48,7 @@ import minigrad as mg
 import minigrad.functional as F
 import minigrad.nn as nn
 import minigrad.optim as optim
-from minigrad.data import pad_sequences
+from minigrad.data import pad_batch
 from minigrad.text import Vocab, build_vocab_from_iterator, read_sst2_tsv, read_stsa
 
 FILES = {"train": "train.tsv", "dev": "stsa.binary.dev", "test": "stsa.binary.test"}
@@ -118,7 +118,7 @@ def epoch_batches(lengths, batch_size, seed, epoch):
 
 def make_batch(ids, rows):
     """(T, B) padded ids (0 = <pad>) and the (B,) lengths of the sentences ``rows``."""
-    return pad_sequences([ids[r] for r in rows], padding_value=0)
+    return pad_batch([ids[r] for r in rows], padding_value=0)
 
 
 def load_vectors(path, vocab, weight):

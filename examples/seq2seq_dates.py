@@ -32,7 +32,7 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.optim as optim
-from minigrad.data import minibatches, pad_sequences
+from minigrad.data import minibatches, pad_batch
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = "\x00\x01\x02\x03"        # placeholders for the four special tokens
@@ -113,8 +113,8 @@ def make_vocabs():
 
 def encode_batch(pairs, src_vocab, tgt_vocab):
     """Padded time-major (S, B) sources, their lengths, and (T, B) targets ending in EOS."""
-    src, lengths = pad_sequences([np.array(src_vocab.encode(s), np.int64) for s, _ in pairs], PAD)
-    tgt, _ = pad_sequences([np.array(tgt_vocab.encode(t, eos=True), np.int64) for _, t in pairs], PAD)
+    src, lengths = pad_batch([np.array(src_vocab.encode(s), np.int64) for s, _ in pairs], PAD)
+    tgt, _ = pad_batch([np.array(tgt_vocab.encode(t, eos=True), np.int64) for _, t in pairs], PAD)
     return src, lengths, tgt
 
 
@@ -173,7 +173,7 @@ def translate(path, texts, beam):
     if not os.path.exists(path):
         sys.exit(f"no checkpoint at {path}: train first (python examples/seq2seq_dates.py)")
     model, src_vocab, tgt_vocab = load_checkpoint(path)
-    src, lengths = pad_sequences([np.array(src_vocab.encode(t), np.int64) for t in texts], PAD)
+    src, lengths = pad_batch([np.array(src_vocab.encode(t), np.int64) for t in texts], PAD)
     for t, out in zip(texts, model.beam_search(src, lengths, beam_width=beam, max_len=12)):
         print(f"{t!r:40} -> {tgt_vocab.decode(out)}")
 
@@ -332,7 +332,7 @@ def main(argv=None):
     same = accuracy(reloaded, test_pairs[:100], src_vocab, tgt_vocab)[1] == greedy_pred[:100]
     print(f"saved to {args.checkpoint}; reloaded model decodes identically: {same}")
     examples = ["Monday, 23 November 2026", "23/11/26", "nov 23 2026", "23rd of November, 2026", "2026.11.23"]
-    src, lengths = pad_sequences([np.array(src_vocab.encode(t), np.int64) for t in examples], PAD)
+    src, lengths = pad_batch([np.array(src_vocab.encode(t), np.int64) for t in examples], PAD)
     for t, out in zip(examples, reloaded.beam_search(src, lengths, beam_width=args.beam, max_len=12)):
         print(f"  {t!r:28} -> {tgt_vocab.decode(out)}")
     if args.export_onnx:

@@ -3,20 +3,26 @@
     streams = batchify(token_ids, batch_size=20)          # (n_steps, 20)
     for x, y in lm_batches(streams, seq_len=35):          # (35, 20) each, y is x shifted by one
         ...
-    padded, lengths = pad_sequences([s1, s2, s3])         # (T_max, 3), [len(s1), len(s2), len(s3)]
+    padded, lengths = pad_batch([s1, s2, s3])             # (T_max, 3), [len(s1), len(s2), len(s3)]
     for idx in minibatches(len(X), 32, generator=rng):   # index arrays, one epoch
         ...
 
 Everything returns NumPy arrays (time-major (T, B, ...) by default, like minigrad's RNN layers);
 wrap them with ``mg.tensor`` or pass them as indices directly. No Python work per element.
+
+``pad_batch`` was called ``pad_sequences`` until the Keras front end arrived: Keras's
+``keras.utils.pad_sequences`` (``minigrad.keras.utils.pad_sequences``) is a different function
+(pads *before* each sequence by default, truncates to ``maxlen``, returns no lengths, batch-major).
+The old name still works but warns (DeprecationWarning).
 """
 import numbers
+import warnings
 
 import numpy as np
 
 from .grad_mode import check_bool, describe
 
-__all__ = ["batchify", "lm_batches", "minibatches", "pad_sequences"]
+__all__ = ["batchify", "lm_batches", "minibatches", "pad_batch", "pad_sequences"]
 
 
 def batchify(tokens, batch_size):
@@ -63,7 +69,7 @@ def check_padding_value(fname, value):
     return value
 
 
-def pad_sequences(seqs, padding_value=0, batch_first=False, dtype=None):
+def pad_batch(seqs, padding_value=0, batch_first=False, dtype=None):
     """Stack variable-length sequences into one padded array; returns ``(padded, lengths)``.
 
     ``seqs`` is a non-empty list of arrays of shape (len_i, *features) (1-D token arrays or 2-D
@@ -71,19 +77,19 @@ def pad_sequences(seqs, padding_value=0, batch_first=False, dtype=None):
     (T_max, B, *features), or (B, T_max, *features) with ``batch_first``, holding each sequence
     at the start of its slot and ``padding_value`` after it; ``lengths`` is an int64 array of
     the len_i (what minigrad's RNN layers take as ``lengths=``). ``dtype`` defaults to the common
-    dtype of the sequences.
+    dtype of the sequences. (Not Keras's ``pad_sequences``: see the module docstring.)
     """
-    check_padding_value("pad_sequences", padding_value)
+    check_padding_value("pad_batch", padding_value)
     arrays = [np.asarray(s) for s in seqs]
     if not arrays:
-        raise ValueError("pad_sequences needs at least one sequence")
+        raise ValueError("pad_batch needs at least one sequence")
     for i, a in enumerate(arrays):
         if a.ndim == 0:
-            raise ValueError(f"pad_sequences: sequence {i} is a scalar; expected shape (len, ...)")
+            raise ValueError(f"pad_batch: sequence {i} is a scalar; expected shape (len, ...)")
     features = arrays[0].shape[1:]
     for i, a in enumerate(arrays):
         if a.shape[1:] != features:
-            raise ValueError(f"pad_sequences: sequence {i} has shape {a.shape}, but sequence 0 has "
+            raise ValueError(f"pad_batch: sequence {i} has shape {a.shape}, but sequence 0 has "
                              f"feature shape {features}; all must be (len, {', '.join(map(str, features))})")
     dtype = np.result_type(*arrays) if dtype is None else np.dtype(dtype)
     lengths = np.array([a.shape[0] for a in arrays], dtype=np.int64)
@@ -94,6 +100,15 @@ def pad_sequences(seqs, padding_value=0, batch_first=False, dtype=None):
     if not batch_first:
         out = np.ascontiguousarray(np.swapaxes(out, 0, 1))
     return out, lengths
+
+
+def pad_sequences(seqs, padding_value=0, batch_first=False, dtype=None):
+    """Deprecated name of ``pad_batch`` (same arguments and results); warns, since Keras's
+    ``pad_sequences`` (``minigrad.keras.utils.pad_sequences``) pads before and returns no lengths."""
+    warnings.warn("minigrad.data.pad_sequences is renamed minigrad.data.pad_batch (pads after each sequence, "
+                  "returns (padded, lengths), time-major by default); for Keras's pad_sequences (pads before, "
+                  "batch-major, no lengths) use minigrad.keras.utils.pad_sequences", DeprecationWarning, stacklevel=2)
+    return pad_batch(seqs, padding_value, batch_first, dtype)
 
 
 def _rng(generator):

@@ -107,7 +107,7 @@ SEQUENCES_AND_DATA = [
     C("pad-packed-value-str", "R = nn.utils.rnn; R.pad_packed_sequence(R.pack_padded_sequence(T(5, 2, 3), [5, 5]), "
       "padding_value='a')", TE, "'a'"),
     C("pad-sequence-value-str", "nn.utils.rnn.pad_sequence([T(2), T(3)], padding_value='a')", TE, "'a'"),
-    C("pad-sequences-value-str", "D.pad_sequences([np.ones(2), np.ones(3)], padding_value=None)", TE, "None"),
+    C("pad-sequences-value-str", "D.pad_batch([np.ones(2), np.ones(3)], padding_value=None)", TE, "None"),
     C("dataloader-shuffle-str", "from minigrad.utils.data import DataLoader; DataLoader([1, 2], shuffle='yes')",
       TE, "'yes'"),
     C("sampler-replacement-str", "from minigrad.utils.data import RandomSampler; "

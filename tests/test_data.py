@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from minigrad.data import batchify, lm_batches, minibatches, pad_sequences
+from minigrad.data import batchify, lm_batches, minibatches, pad_batch, pad_sequences
 
 
 def test_batchify_streams_are_contiguous_columns():
@@ -44,30 +44,40 @@ def test_lm_batches_checks_arguments_eagerly():
 
 
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_pad_sequences_tokens(batch_first):
+def test_pad_batch_tokens(batch_first):
     seqs = [np.array([1, 2, 3]), np.array([4]), np.array([], dtype=np.int64), np.array([5, 6])]
-    out, lengths = pad_sequences(seqs, padding_value=-1, batch_first=batch_first)
+    out, lengths = pad_batch(seqs, padding_value=-1, batch_first=batch_first)
     assert lengths.dtype == np.int64 and lengths.tolist() == [3, 1, 0, 2]
     expect = np.array([[1, 2, 3], [4, -1, -1], [-1, -1, -1], [5, 6, -1]])
     np.testing.assert_array_equal(out, expect if batch_first else expect.T)
     assert out.flags.c_contiguous and out.dtype == np.int64
 
 
-def test_pad_sequences_features_and_dtype():
+def test_pad_batch_features_and_dtype():
     rng = np.random.default_rng(0)
     seqs = [rng.standard_normal((n, 3)) for n in (2, 5, 1)]
-    out, lengths = pad_sequences(seqs, dtype=np.float32)
+    out, lengths = pad_batch(seqs, dtype=np.float32)
     assert out.shape == (5, 3, 3) and out.dtype == np.float32
     for b, s in enumerate(seqs):
         np.testing.assert_array_equal(out[: len(s), b], s.astype(np.float32))
         assert (out[len(s):, b] == 0).all()
     np.testing.assert_array_equal(lengths, [2, 5, 1])
-    out_bf, _ = pad_sequences([[1.5, 2.5], [3.5]], batch_first=True)      # plain lists work too
+    out_bf, _ = pad_batch([[1.5, 2.5], [3.5]], batch_first=True)      # plain lists work too
     np.testing.assert_array_equal(out_bf, [[1.5, 2.5], [3.5, 0.0]])
     with pytest.raises(ValueError, match="feature shape"):
-        pad_sequences([np.zeros((2, 3)), np.zeros((2, 4))])
+        pad_batch([np.zeros((2, 3)), np.zeros((2, 4))])
     with pytest.raises(ValueError, match="at least one"):
-        pad_sequences([])
+        pad_batch([])
+
+
+def test_pad_sequences_is_a_deprecated_alias_of_pad_batch():
+    # the old name still works, gives the same arrays, and the warning names both functions
+    seqs = [np.array([1, 2, 3]), np.array([4])]
+    with pytest.warns(DeprecationWarning, match=r"pad_batch.*keras\.utils\.pad_sequences"):
+        out, lengths = pad_sequences(seqs, padding_value=-1)
+    ref_out, ref_lengths = pad_batch(seqs, padding_value=-1)
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(lengths, ref_lengths)
 
 
 @pytest.mark.parametrize("n, bs, drop_last", [(10, 3, False), (10, 3, True), (9, 3, False), (1, 5, False), (0, 4, False)])

@@ -11,7 +11,7 @@ import pytest
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.optim as optim
-from minigrad.data import pad_sequences
+from minigrad.data import pad_batch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 F64 = np.float64
@@ -319,8 +319,8 @@ def _train_task(make_target, steps, seed=0):
     def batch(n):
         lens = rng.integers(2, 6, n)
         seqs = [rng.integers(3, V, L) for L in lens]
-        src, lengths = pad_sequences(seqs)
-        tgt, _ = pad_sequences([np.append(make_target(s), 2) for s in seqs])
+        src, lengths = pad_batch(seqs)
+        tgt, _ = pad_batch([np.append(make_target(s), 2) for s in seqs])
         return src, lengths, tgt, seqs
 
     for _ in range(steps):

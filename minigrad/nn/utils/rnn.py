@@ -22,7 +22,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ...data import check_padding_value, pad_sequences
+from ...data import check_padding_value, pad_batch
 from ...grad_mode import check_bool
 from ...tensor import Function, Tensor, as_tensor
 from ..argcheck import int_array
@@ -172,7 +172,7 @@ class PadSequence(Function):
 
     def forward(self, *seqs, batch_first, padding_value):
         self.batch_first = batch_first
-        out, self.lengths = pad_sequences(list(seqs), padding_value, batch_first, seqs[0].dtype)
+        out, self.lengths = pad_batch(list(seqs), padding_value, batch_first, seqs[0].dtype)
         return out
 
     def backward(self, g):
