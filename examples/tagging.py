@@ -35,7 +35,7 @@ from minigrad.text import CorpusFormatError, Vocab, build_vocab_from_iterator
 PAD, UNK = "<pad>", "<unk>"            # index 0 and 1 of the word and char vocabularies
 
 # Options that define a run (saved in the checkpoint, restored by --resume) and --quick's settings.
-RUN_KEYS = ("word_dim", "case_dim", "char_dim", "char_hidden", "hidden", "dropout", "word_dropout", "crf",
+RUN_KEYS = ("word_dim", "case_dim", "char_dim", "char_hidden", "hidden", "layers", "dropout", "word_dropout", "crf",
             "optimizer", "lr", "lr_decay", "momentum", "clip", "batch_size", "max_word_len", "ema", "seed")
 QUICK = dict(word_dim=16, case_dim=4, char_dim=8, char_hidden=8, hidden=16, batch_size=4, epochs=8,
              patience=8, minutes=1.0, lr=0.01, dropout=0.0, word_dropout=0.0)
@@ -154,7 +154,7 @@ class Tagger(nn.Module):
     """Token features -> BiLSTM -> emission scores (T, B, K) -> CRF or softmax."""
 
     def __init__(self, n_words, n_chars, n_tags, word_dim=100, case_dim=8, char_dim=25, char_hidden=25,
-                 hidden=200, dropout=0.5, crf=True):
+                 hidden=200, dropout=0.5, crf=True, layers=1):
         super().__init__()
         self.word_emb = nn.Embedding(n_words, word_dim, padding_idx=0)
         # N(0, 1) rows would dwarf the other features: U(-sqrt(3/d), sqrt(3/d)) has variance 1/d
@@ -165,7 +165,9 @@ class Tagger(nn.Module):
         self.chars = nn.CharEncoder(n_chars, char_dim, char_hidden, padding_idx=0) if char_hidden else None
         features = word_dim + case_dim + (2 * char_hidden if char_hidden else 0)
         self.drop = nn.Dropout(dropout)
-        self.lstm = nn.LSTM(features, hidden, bidirectional=True)
+        # with layers > 1 the same dropout sits between the stacked BiLSTMs
+        self.lstm = nn.LSTM(features, hidden, num_layers=layers, dropout=dropout if layers > 1 else 0.0,
+                            bidirectional=True)
         self.proj = nn.Linear(2 * hidden, n_tags)
         self.crf = nn.CRF(n_tags) if crf else None
 
@@ -281,6 +283,7 @@ def parse_args(task, argv):
     a("--char-dim", type=int, default=25, help="character embedding size")
     a("--char-hidden", type=int, default=25, help="char-BiLSTM size per direction (0: no char features)")
     a("--hidden", type=int, default=100, help="word BiLSTM size per direction")
+    a("--layers", type=int, default=1, help="stacked word BiLSTMs")
     a("--dropout", type=float, default=0.5, help="dropout on the token features and the BiLSTM output")
     a("--word-dropout", type=float, default=0.5, help="probability of replacing a word seen once by <unk>")
     a("--vectors", metavar="FILE", help="GloVe-format text vectors to start the word embeddings from")
@@ -318,7 +321,8 @@ def parse_args(task, argv):
 def build(run, vocabs):
     """Model, optimizer and per-epoch lr scheduler for the run options ``run``."""
     model = Tagger(len(vocabs["words"]), len(vocabs["chars"]), len(vocabs["tags"]), run["word_dim"],
-                   run["case_dim"], run["char_dim"], run["char_hidden"], run["hidden"], run["dropout"], run["crf"])
+                   run["case_dim"], run["char_dim"], run["char_hidden"], run["hidden"], run["dropout"], run["crf"],
+                   run.get("layers", 1))
     if run["optimizer"] == "adam":
         opt = optim.Adam(model.parameters(), lr=run["lr"])
     else:
