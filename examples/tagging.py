@@ -299,6 +299,8 @@ def parse_args(task, argv):
     a("--epochs", type=int, default=100)
     a("--patience", type=int, default=5, help="stop after this many epochs without a better dev score")
     a("--minutes", type=float, default=15.0, help="training time budget (dev evaluations included)")
+    a("--clock", choices=("wall", "cpu"), default="wall", help="what --minutes counts: wall time, or the "
+      "process's CPU time (load-independent on a shared machine; use with --threads 1)")
     a("--seed", type=int, default=0)
     a("--threads", type=int, default=2)
     a("--checkpoint", default=f"{task.name}.npz", help="where to save checkpoints (after every epoch)")
@@ -332,7 +334,8 @@ def build(run, vocabs):
 
 
 def save_checkpoint(path, state):
-    """``state``: run, vocabs, model, opt, sched, epoch, best (score, epoch, weights), history."""
+    """``state``: run, vocabs, model, opt, sched, epoch, best (score, epoch, weights), history and
+    the training seconds spent (wall, CPU: a resumed run continues its budget)."""
     mg.save({"run": state["run"], "vocabs": {k: v.state_dict() for k, v in state["vocabs"].items()},
              "model": state["model"].state_dict(), "optim": state["opt"].state_dict(),
              "sched": state["sched"].state_dict(), "epoch": state["epoch"], "best_score": state["best_score"],
@@ -340,6 +343,7 @@ def save_checkpoint(path, state):
              "ema": state["ema"].arrays if state["ema"] else [],
              "ema_steps": state["ema"].steps if state["ema"] else 0,
              "history": {k: np.asarray(v, dtype=np.float64) for k, v in state["history"].items()},
+             "train_wall": state["train_wall"], "train_cpu": state["train_cpu"],
              "rng": mg.default_generator().bit_generator.state}, path)
 
 
@@ -356,7 +360,8 @@ def load_checkpoint(path):
         ema = WeightAverage(list(model.parameters()), ck["run"]["ema"], ck["ema"], ck["ema_steps"])
     return dict(ema=ema, run=ck["run"], vocabs=vocabs, model=model, opt=opt, sched=sched, epoch=ck["epoch"],
                 best_score=ck["best_score"], best_epoch=ck["best_epoch"], best_model=ck["best_model"],
-                history={k: list(v) for k, v in ck["history"].items()}, rng=ck["rng"])
+                history={k: list(v) for k, v in ck["history"].items()}, rng=ck["rng"],
+                train_wall=float(ck.get("train_wall", 0.0)), train_cpu=float(ck.get("train_cpu", 0.0)))
 
 
 def new_state(args, train, dev, test):
@@ -375,8 +380,31 @@ def new_state(args, train, dev, test):
         model.word_emb.weight.data[rows] = np.stack([vectors[itos[i]] for i in rows])
         print(f"--vectors: {len(rows):,} of {len(itos):,} words start from {args.vectors}")
     return dict(run=run, vocabs=vocabs, model=model, opt=opt, sched=sched, epoch=0, best_score=-1.0,
-                best_epoch=0, best_model=None, history={"loss": [], "dev": []},
+                best_epoch=0, best_model=None, history={"loss": [], "dev": []}, train_wall=0.0, train_cpu=0.0,
                 ema=WeightAverage(list(model.parameters()), run["ema"]) if run["ema"] else None)
+
+
+class TrainClock:
+    """The training time spent so far, wall and CPU seconds, carried across ``--resume``.
+
+    ``kind`` ("wall" or "cpu") is the one the ``--minutes`` budget counts. On a machine shared with
+    other jobs the wall time grows with the load; the process's CPU time does not (with
+    ``--threads 1`` it is the wall time the run would take on an idle core).
+    """
+
+    def __init__(self, kind, wall=0.0, cpu=0.0):
+        self.kind = kind
+        self.start_wall, self.start_cpu = time.perf_counter() - wall, time.process_time() - cpu
+
+    def wall(self):
+        return time.perf_counter() - self.start_wall
+
+    def cpu(self):
+        return time.process_time() - self.start_cpu
+
+    def spent(self):
+        """Seconds of the budget used: CPU or wall time."""
+        return self.cpu() if self.kind == "cpu" else self.wall()
 
 
 def averaged(state):
@@ -423,11 +451,10 @@ def run(task, argv=None):
     print(f"{task.name}: {len(train):,} / {len(dev):,} / {len(test):,} sentences, {len(vocabs['words']):,} words, "
           f"{len(vocabs['chars'])} chars, {len(itos)} tags; {'CRF' if runo['crf'] else 'softmax'}, "
           f"{model.num_parameters():,} parameters, {args.threads} threads")
-    # the budget is wall time; the CPU time is printed too (on a shared machine it is the load-free measure)
-    budget, t0, cpu0 = args.minutes * 60.0, time.perf_counter(), time.process_time()
+    budget, clock = args.minutes * 60.0, TrainClock(args.clock, state["train_wall"], state["train_cpu"])
     model.train()
     while state["epoch"] < args.epochs and state["epoch"] - state["best_epoch"] < args.patience:
-        if time.perf_counter() - t0 > budget:
+        if clock.spent() > budget:
             break
         batches = length_batches(enc["train"], runo["batch_size"], rng)
         bar = _progress(len(batches), args.no_progress, f"epoch {state['epoch'] + 1}")
@@ -448,7 +475,7 @@ def run(task, argv=None):
             if bar is not None:
                 bar.set_postfix_str(f"loss {lv:.3f}", refresh=False)
                 bar.update(1)
-            if time.perf_counter() - t0 > budget:
+            if clock.spent() > budget:
                 break
         if bar is not None:
             bar.close()
@@ -465,9 +492,10 @@ def run(task, argv=None):
                 state["best_model"] = {k: v.copy() for k, v in model.state_dict().items()}
         print(f"epoch {state['epoch']}: train loss {total / max(tokens, 1):.4f} per token, dev {task.metric} "
               f"{dev_score:.2f}{' (best)' if better else ''}, {time.perf_counter() - t_epoch:.0f} s, "
-              f"{time.perf_counter() - t0:.0f} s in all", flush=True)
+              f"{clock.wall():.0f} s in all ({clock.cpu():.0f} s of CPU)", flush=True)
+        state["train_wall"], state["train_cpu"] = clock.wall(), clock.cpu()
         save_checkpoint(args.checkpoint, state)
-    train_seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
+    train_seconds, cpu_seconds = clock.wall(), clock.cpu()
     if state["best_model"] is not None:
         model.load_state_dict(state["best_model"])
     dev_score, _, _ = score("dev")
