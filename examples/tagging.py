@@ -3,7 +3,8 @@
 Model (Lample et al. 2016, "Neural Architectures for Named Entity Recognition"), per token:
 
     word embedding (lowercased, digits -> 0)  ++  case-pattern embedding  ++  char-BiLSTM(word)
-      -> dropout -> BiLSTM over the sentence -> dropout -> Linear: K emission scores
+      -> dropout -> BiLSTM over the sentence (``--layers`` stacked, dropout between)
+      -> dropout -> Linear: K emission scores
       -> nn.CRF (negative log-likelihood, Viterbi decoding), or softmax cross-entropy (--no-crf)
 
 The characters keep their case, so lowercasing the word vocabulary loses nothing the case
@@ -11,9 +12,11 @@ embedding and the char-BiLSTM do not see. Training: batches of sentences of simi
 (sorted, cut, shuffled each epoch), training words seen once replaced by <unk> with probability
 ``--word-dropout`` (so <unk> is learnt), Adam or SGD with gradient-norm clipping, a dev
 evaluation after every epoch, the best model kept, early stopping after ``--patience`` epochs
-without improvement or when ``--minutes`` run out. The checkpoint (atomic ``mg.save``) holds the
-vocabularies, the model, the best model, the optimizer and the random state: ``--resume``
-continues from the last finished epoch.
+without improvement or when ``--minutes`` run out (wall time, or with ``--clock cpu`` the
+process's CPU time: on a shared machine the wall time grows with the load). The checkpoint
+(atomic ``mg.save``) holds the vocabularies, the model, the best model, the optimizer, the
+random state and the time spent: ``--resume`` continues from the last finished epoch with the
+rest of the budget.
 
 A task (ner.py, pos_tag.py) supplies: the three splits, how to score predicted tags (entity F1,
 accuracy), how to print a tagged sentence and its own option defaults (``defaults``: the
