@@ -3,7 +3,8 @@
 Model (Lample et al. 2016, "Neural Architectures for Named Entity Recognition"), per token:
 
     word embedding (lowercased, digits -> 0)  ++  case-pattern embedding  ++  char-BiLSTM(word)
-      -> dropout -> BiLSTM over the sentence -> dropout -> Linear: K emission scores
+      -> dropout -> BiLSTM over the sentence (``--layers`` stacked, dropout between)
+      -> dropout -> Linear: K emission scores
       -> nn.CRF (negative log-likelihood, Viterbi decoding), or softmax cross-entropy (--no-crf)
 
 The characters keep their case, so lowercasing the word vocabulary loses nothing the case
@@ -11,9 +12,11 @@ embedding and the char-BiLSTM do not see. Training: batches of sentences of simi
 (sorted, cut, shuffled each epoch), training words seen once replaced by <unk> with probability
 ``--word-dropout`` (so <unk> is learnt), Adam or SGD with gradient-norm clipping, a dev
 evaluation after every epoch, the best model kept, early stopping after ``--patience`` epochs
-without improvement or when ``--minutes`` run out. The checkpoint (atomic ``mg.save``) holds the
-vocabularies, the model, the best model, the optimizer and the random state: ``--resume``
-continues from the last finished epoch.
+without improvement or when ``--minutes`` run out (wall time, or with ``--clock cpu`` the
+process's CPU time: on a shared machine the wall time grows with the load). The checkpoint
+(atomic ``mg.save``) holds the vocabularies, the model, the best model, the optimizer, the
+random state and the time spent: ``--resume`` continues from the last finished epoch with the
+rest of the budget.
 
 A task (ner.py, pos_tag.py) supplies: the three splits, how to score predicted tags (entity F1,
 accuracy), how to print a tagged sentence and its own option defaults (``defaults``: the
@@ -35,7 +38,7 @@ from minigrad.text import CorpusFormatError, Vocab, build_vocab_from_iterator
 PAD, UNK = "<pad>", "<unk>"            # index 0 and 1 of the word and char vocabularies
 
 # Options that define a run (saved in the checkpoint, restored by --resume) and --quick's settings.
-RUN_KEYS = ("word_dim", "case_dim", "char_dim", "char_hidden", "hidden", "dropout", "word_dropout", "crf",
+RUN_KEYS = ("word_dim", "case_dim", "char_dim", "char_hidden", "hidden", "layers", "dropout", "word_dropout", "crf",
             "optimizer", "lr", "lr_decay", "momentum", "clip", "batch_size", "max_word_len", "ema", "seed")
 QUICK = dict(word_dim=16, case_dim=4, char_dim=8, char_hidden=8, hidden=16, batch_size=4, epochs=8,
              patience=8, minutes=1.0, lr=0.01, dropout=0.0, word_dropout=0.0)
@@ -154,7 +157,7 @@ class Tagger(nn.Module):
     """Token features -> BiLSTM -> emission scores (T, B, K) -> CRF or softmax."""
 
     def __init__(self, n_words, n_chars, n_tags, word_dim=100, case_dim=8, char_dim=25, char_hidden=25,
-                 hidden=200, dropout=0.5, crf=True):
+                 hidden=200, dropout=0.5, crf=True, layers=1):
         super().__init__()
         self.word_emb = nn.Embedding(n_words, word_dim, padding_idx=0)
         # N(0, 1) rows would dwarf the other features: U(-sqrt(3/d), sqrt(3/d)) has variance 1/d
@@ -165,7 +168,9 @@ class Tagger(nn.Module):
         self.chars = nn.CharEncoder(n_chars, char_dim, char_hidden, padding_idx=0) if char_hidden else None
         features = word_dim + case_dim + (2 * char_hidden if char_hidden else 0)
         self.drop = nn.Dropout(dropout)
-        self.lstm = nn.LSTM(features, hidden, bidirectional=True)
+        # with layers > 1 the same dropout sits between the stacked BiLSTMs
+        self.lstm = nn.LSTM(features, hidden, num_layers=layers, dropout=dropout if layers > 1 else 0.0,
+                            bidirectional=True)
         self.proj = nn.Linear(2 * hidden, n_tags)
         self.crf = nn.CRF(n_tags) if crf else None
 
@@ -281,6 +286,7 @@ def parse_args(task, argv):
     a("--char-dim", type=int, default=25, help="character embedding size")
     a("--char-hidden", type=int, default=25, help="char-BiLSTM size per direction (0: no char features)")
     a("--hidden", type=int, default=100, help="word BiLSTM size per direction")
+    a("--layers", type=int, default=1, help="stacked word BiLSTMs")
     a("--dropout", type=float, default=0.5, help="dropout on the token features and the BiLSTM output")
     a("--word-dropout", type=float, default=0.5, help="probability of replacing a word seen once by <unk>")
     a("--vectors", metavar="FILE", help="GloVe-format text vectors to start the word embeddings from")
@@ -296,6 +302,8 @@ def parse_args(task, argv):
     a("--epochs", type=int, default=100)
     a("--patience", type=int, default=5, help="stop after this many epochs without a better dev score")
     a("--minutes", type=float, default=15.0, help="training time budget (dev evaluations included)")
+    a("--clock", choices=("wall", "cpu"), default="wall", help="what --minutes counts: wall time, or the "
+      "process's CPU time (load-independent on a shared machine; use with --threads 1)")
     a("--seed", type=int, default=0)
     a("--threads", type=int, default=2)
     a("--checkpoint", default=f"{task.name}.npz", help="where to save checkpoints (after every epoch)")
@@ -318,7 +326,8 @@ def parse_args(task, argv):
 def build(run, vocabs):
     """Model, optimizer and per-epoch lr scheduler for the run options ``run``."""
     model = Tagger(len(vocabs["words"]), len(vocabs["chars"]), len(vocabs["tags"]), run["word_dim"],
-                   run["case_dim"], run["char_dim"], run["char_hidden"], run["hidden"], run["dropout"], run["crf"])
+                   run["case_dim"], run["char_dim"], run["char_hidden"], run["hidden"], run["dropout"], run["crf"],
+                   run.get("layers", 1))
     if run["optimizer"] == "adam":
         opt = optim.Adam(model.parameters(), lr=run["lr"])
     else:
@@ -328,7 +337,8 @@ def build(run, vocabs):
 
 
 def save_checkpoint(path, state):
-    """``state``: run, vocabs, model, opt, sched, epoch, best (score, epoch, weights), history."""
+    """``state``: run, vocabs, model, opt, sched, epoch, best (score, epoch, weights), history and
+    the training seconds spent (wall, CPU: a resumed run continues its budget)."""
     mg.save({"run": state["run"], "vocabs": {k: v.state_dict() for k, v in state["vocabs"].items()},
              "model": state["model"].state_dict(), "optim": state["opt"].state_dict(),
              "sched": state["sched"].state_dict(), "epoch": state["epoch"], "best_score": state["best_score"],
@@ -336,6 +346,7 @@ def save_checkpoint(path, state):
              "ema": state["ema"].arrays if state["ema"] else [],
              "ema_steps": state["ema"].steps if state["ema"] else 0,
              "history": {k: np.asarray(v, dtype=np.float64) for k, v in state["history"].items()},
+             "train_wall": state["train_wall"], "train_cpu": state["train_cpu"],
              "rng": mg.default_generator().bit_generator.state}, path)
 
 
@@ -352,7 +363,8 @@ def load_checkpoint(path):
         ema = WeightAverage(list(model.parameters()), ck["run"]["ema"], ck["ema"], ck["ema_steps"])
     return dict(ema=ema, run=ck["run"], vocabs=vocabs, model=model, opt=opt, sched=sched, epoch=ck["epoch"],
                 best_score=ck["best_score"], best_epoch=ck["best_epoch"], best_model=ck["best_model"],
-                history={k: list(v) for k, v in ck["history"].items()}, rng=ck["rng"])
+                history={k: list(v) for k, v in ck["history"].items()}, rng=ck["rng"],
+                train_wall=float(ck.get("train_wall", 0.0)), train_cpu=float(ck.get("train_cpu", 0.0)))
 
 
 def new_state(args, train, dev, test):
@@ -371,8 +383,31 @@ def new_state(args, train, dev, test):
         model.word_emb.weight.data[rows] = np.stack([vectors[itos[i]] for i in rows])
         print(f"--vectors: {len(rows):,} of {len(itos):,} words start from {args.vectors}")
     return dict(run=run, vocabs=vocabs, model=model, opt=opt, sched=sched, epoch=0, best_score=-1.0,
-                best_epoch=0, best_model=None, history={"loss": [], "dev": []},
+                best_epoch=0, best_model=None, history={"loss": [], "dev": []}, train_wall=0.0, train_cpu=0.0,
                 ema=WeightAverage(list(model.parameters()), run["ema"]) if run["ema"] else None)
+
+
+class TrainClock:
+    """The training time spent so far, wall and CPU seconds, carried across ``--resume``.
+
+    ``kind`` ("wall" or "cpu") is the one the ``--minutes`` budget counts. On a machine shared with
+    other jobs the wall time grows with the load; the process's CPU time does not (with
+    ``--threads 1`` it is the wall time the run would take on an idle core).
+    """
+
+    def __init__(self, kind, wall=0.0, cpu=0.0):
+        self.kind = kind
+        self.start_wall, self.start_cpu = time.perf_counter() - wall, time.process_time() - cpu
+
+    def wall(self):
+        return time.perf_counter() - self.start_wall
+
+    def cpu(self):
+        return time.process_time() - self.start_cpu
+
+    def spent(self):
+        """Seconds of the budget used: CPU or wall time."""
+        return self.cpu() if self.kind == "cpu" else self.wall()
 
 
 def averaged(state):
@@ -419,10 +454,10 @@ def run(task, argv=None):
     print(f"{task.name}: {len(train):,} / {len(dev):,} / {len(test):,} sentences, {len(vocabs['words']):,} words, "
           f"{len(vocabs['chars'])} chars, {len(itos)} tags; {'CRF' if runo['crf'] else 'softmax'}, "
           f"{model.num_parameters():,} parameters, {args.threads} threads")
-    budget, t0 = args.minutes * 60.0, time.perf_counter()
+    budget, clock = args.minutes * 60.0, TrainClock(args.clock, state["train_wall"], state["train_cpu"])
     model.train()
     while state["epoch"] < args.epochs and state["epoch"] - state["best_epoch"] < args.patience:
-        if time.perf_counter() - t0 > budget:
+        if clock.spent() > budget:
             break
         batches = length_batches(enc["train"], runo["batch_size"], rng)
         bar = _progress(len(batches), args.no_progress, f"epoch {state['epoch'] + 1}")
@@ -443,7 +478,7 @@ def run(task, argv=None):
             if bar is not None:
                 bar.set_postfix_str(f"loss {lv:.3f}", refresh=False)
                 bar.update(1)
-            if time.perf_counter() - t0 > budget:
+            if clock.spent() > budget:
                 break
         if bar is not None:
             bar.close()
@@ -460,18 +495,21 @@ def run(task, argv=None):
                 state["best_model"] = {k: v.copy() for k, v in model.state_dict().items()}
         print(f"epoch {state['epoch']}: train loss {total / max(tokens, 1):.4f} per token, dev {task.metric} "
               f"{dev_score:.2f}{' (best)' if better else ''}, {time.perf_counter() - t_epoch:.0f} s, "
-              f"{time.perf_counter() - t0:.0f} s in all", flush=True)
+              f"{clock.wall():.0f} s in all ({clock.cpu():.0f} s of CPU)", flush=True)
+        state["train_wall"], state["train_cpu"] = clock.wall(), clock.cpu()
         save_checkpoint(args.checkpoint, state)
-    train_seconds = time.perf_counter() - t0
+    train_seconds, cpu_seconds = clock.wall(), clock.cpu()
     if state["best_model"] is not None:
         model.load_state_dict(state["best_model"])
     dev_score, _, _ = score("dev")
     test_score, report, pred = score("test")
-    print(f"best epoch {state['best_epoch']} of {state['epoch']} ({train_seconds / 60:.1f} min): "
+    print(f"best epoch {state['best_epoch']} of {state['epoch']} ({train_seconds / 60:.1f} min, "
+          f"{cpu_seconds / 60:.1f} min of CPU): "
           f"dev {task.metric} {dev_score:.2f}, test {task.metric} {test_score:.2f}")
     print(report)
     for (words, _), tags in list(zip(test, pred))[:args.show]:
         print("  " + task.show(words, tags))
     return {"dev": dev_score, "test": test_score, "report": report, "history": state["history"],
             "epoch": state["epoch"], "best_epoch": state["best_epoch"], "model": model, "opt": opt,
-            "vocabs": vocabs, "checkpoint": args.checkpoint, "train_seconds": train_seconds, "encoded": enc}
+            "vocabs": vocabs, "checkpoint": args.checkpoint, "train_seconds": train_seconds,
+            "cpu_seconds": cpu_seconds, "encoded": enc}

@@ -153,6 +153,35 @@ def test_ner_resume_continues_the_same_run(ner, ner_data, tmp_path):
     assert resumed["history"]["dev"] == straight["history"]["dev"]
 
 
+def test_ner_resume_continues_the_time_budget(ner, ner_data, tmp_path):
+    # the checkpoint keeps the training seconds spent: a resumed run whose budget is already used
+    # up trains no further epoch, whichever clock counts the budget
+    common = ["--data", str(ner_data), "--patience", "99", "--epochs", "4"]
+    first = ner.main(_quick(tmp_path, "budget", *common, "--epochs", "2"))
+    ck = ner.tagging.load_checkpoint(first["checkpoint"])
+    assert ck["train_wall"] > 0 and ck["train_cpu"] > 0
+    for clock in ("wall", "cpu"):
+        spent = ck["train_" + clock] / 60
+        again = ner.main(_quick(tmp_path, "budget", *common, "--clock", clock, "--minutes", str(0.9 * spent),
+                                "--resume", first["checkpoint"]))
+        assert again["epoch"] == 2 and again["train_seconds"] >= ck["train_wall"]
+
+
+def test_ner_layers_stack_bilstms_and_the_checkpoint_keeps_them(ner, ner_data, tmp_path):
+    # --layers 2: two stacked BiLSTMs with dropout between; the checkpoint rebuilds the same model
+    res = ner.main(_quick(tmp_path, "deep", "--data", str(ner_data), "--layers", "2", "--dropout", "0.2",
+                          "--epochs", "2"))
+    model = res["model"]
+    assert model.lstm.num_layers == 2 and model.lstm.dropout == 0.2
+    ck = ner.tagging.load_checkpoint(res["checkpoint"])
+    assert ck["run"]["layers"] == 2 and ck["model"].lstm.num_layers == 2
+    ck["model"].load_state_dict(ck["best_model"])
+    test = res["encoded"]["test"]
+    assert ner.tagging.predict(ck["model"], test) == ner.tagging.predict(model, test)
+    with pytest.raises(SystemExit, match="num_layers"):
+        ner.main(_quick(tmp_path, "zero", "--data", str(ner_data), "--layers", "0"))
+
+
 def test_ner_iob2_layout_and_show(ner, ner_data, tmp_path, capsys):
     # the same corpus as IOB2 in train.txt/valid.txt/test.txt under iob2/, read without --scheme
     from minigrad.text import read_conll
