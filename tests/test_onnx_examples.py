@@ -42,7 +42,7 @@ def test_seq2seq_dates_exports_encoder_and_decoder_step(tmp_path):
     dates.save_checkpoint(model, cfg, src_vocab, str(ck))
     dates.main(["--translate", "nov 23 2026", "--checkpoint", str(ck), "--export-onnx", prefix])
     texts = ["Monday, 23 November 2026", "23/11/26", "nov 3 1999"]                # B=3, S=24: not the traced sizes
-    src, lengths = dates.pad_sequences([np.array(src_vocab.encode(t), np.int64) for t in texts], dates.PAD)
+    src, lengths = dates.pad_batch([np.array(src_vocab.encode(t), np.int64) for t in texts], dates.PAD)
     keys, h, c = run_onnx((tmp_path / "dates_encoder.onnx").read_bytes(), {"src": src, "lengths": lengths})
     mask = np.arange(src.shape[0])[None, :] < lengths[:, None]
     step = (tmp_path / "dates_decoder_step.onnx").read_bytes()
