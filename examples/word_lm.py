@@ -254,8 +254,10 @@ def load_checkpoint(path):
     opt.load_state_dict(ck["optim"])
     hs = tuple(mg.tensor(a) for a in ck["hidden"])
     hidden = None if not hs else (hs if run["cell"] == "lstm" else hs[0])
+    rng = ck["rng"]          # one generator state per process (a single dict: written by one process)
     return dict(model=model, opt=opt, vocab=vocab, run=run, epoch=int(ck["epoch"]), batch=int(ck["batch"]),
-                hidden=hidden, rng=list(ck["rng"]), history={k: list(v) for k, v in ck["history"].items()})
+                hidden=hidden, rng=[rng] if isinstance(rng, dict) else list(rng),
+                history={k: list(v) for k, v in ck["history"].items()})
 
 
 def plot_history(history, path, title):
