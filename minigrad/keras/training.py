@@ -68,6 +68,15 @@ def _batch_size(batch_size, where):
     return int(batch_size)
 
 
+def _dataset(x, y, batch_size, where):
+    """(x, y, batch_size) of fit / evaluate, checked: numeric arrays of as many samples, not empty."""
+    x, y = _array(x, "x", where), _array(y, "y", where)
+    _check_pair(x, y, where)
+    if len(x) == 0:
+        raise ValueError(f"{where}: x is empty (0 samples)")
+    return x, y, _batch_size(batch_size, where)
+
+
 def _batches(n, batch_size, order=None):
     """Index arrays (or slices when ``order`` is None) of consecutive batches."""
     for start in range(0, n, batch_size):
@@ -178,11 +187,7 @@ def _evaluate_arrays(model, x, y, batch_size, callbacks):
 def evaluate(model, x, y, batch_size=None, verbose="auto", callbacks=None, return_dict=False, steps=None):
     """The mean loss (and metrics) over (x, y): a number, a list ``[loss, metric, ...]`` or a dict."""
     model._require_compiled("evaluate")
-    x, y = _array(x, "x", "evaluate"), _array(y, "y", "evaluate")
-    _check_pair(x, y, "evaluate")
-    if len(x) == 0:
-        raise ValueError("evaluate: x is empty (0 samples)")
-    batch_size = _batch_size(batch_size, "evaluate")
+    x, y, batch_size = _dataset(x, y, batch_size, "evaluate")
     if steps is not None:
         x, y = x[: steps * batch_size], y[: steps * batch_size]
     cbs = CallbackList(callbacks, model=model, add_progbar=_verbose(verbose, "evaluate") > 0,
@@ -241,11 +246,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
         validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, validation_batch_size=None):
     """Keras's ``fit`` on NumPy arrays; returns the History (see the module docstring)."""
     model._require_compiled("fit")
-    x, y = _array(x, "x", "fit"), _array(y, "y", "fit")
-    _check_pair(x, y, "fit")
-    if len(x) == 0:
-        raise ValueError("fit: x is empty (0 samples)")
-    batch_size = _batch_size(batch_size, "fit")
+    x, y, batch_size = _dataset(x, y, batch_size, "fit")
     for name, v in (("epochs", epochs), ("initial_epoch", initial_epoch)):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
             raise ValueError(f"fit: {name} must be a non-negative integer, got {v!r}")
