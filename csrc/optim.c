@@ -1,5 +1,6 @@
 /* optim.c - fused optimizer updates (see optim.h for the formulas and the rounding contract). */
 #include <math.h>
+#include <stddef.h>
 #include "optim.h"
 #include "runtime.h"
 
@@ -56,6 +57,16 @@
             const int64_t lo = c * OPT_CHUNK, hi = lo + OPT_CHUNK < n ? lo + OPT_CHUNK : n;   \
             adam_range_##SUF(w, m, v, vmax, g, c1t, b2t, c2t, st, bt, et, lo, hi);            \
         }                                                                                     \
+    }                                                                                         \
+    /* K parameters (k = 0..K-1): parameter k is w[k], m[k], v[k], g[k] (, vmax[k]), n[k] */  \
+    void mg_adam_update_many_##SUF(T *const *w, T *const *m, T *const *v, T *const *vmax,     \
+                                   const T *const *g, const int64_t *n,                       \
+                                   const double *step_size, const double *bc2_sqrt,           \
+                                   double c1, double beta2, double c2, double eps,            \
+                                   int64_t K) {                                               \
+        for (int64_t k = 0; k < K; k++)                                                       \
+            mg_adam_update_##SUF(w[k], m[k], v[k], vmax ? vmax[k] : NULL, g[k], c1, beta2,    \
+                                 c2, step_size[k], bc2_sqrt[k], eps, n[k]);                   \
     }
 
 DEFINE_ADAM(float, f32, sqrtf)

@@ -14,6 +14,13 @@
  * so one pass gives the bits of the eleven NumPy passes it replaces. Elements are independent:
  * large N is split over threads in contiguous chunks, bitwise identical for any thread count.
  * The loop is its own naive reference (tests/test_optim.py checks it against NumPy).
+ *
+ * mg_adam_update_many: the same step over K parameters of one dtype in one call (an optimizer's
+ * parameter group: w[k], m[k], v[k], g[k] of n[k] elements each; vmax NULL or K pointers). The
+ * caller's per-parameter Python cost is one pointer, not a checked call; each parameter gets
+ * exactly mg_adam_update's arithmetic (its own step_size[k], bc2_sqrt[k]: steps may differ), so
+ * the results are bitwise those of K separate calls. Parameters run one after the other, each
+ * split over threads as above.
  */
 #ifndef MG_OPTIM_H
 #define MG_OPTIM_H
@@ -26,6 +33,14 @@ void mg_adam_update_f32(float *w, float *m, float *v, float *vmax, const float *
 void mg_adam_update_f64(double *w, double *m, double *v, double *vmax, const double *g,
                         double c1, double beta2, double c2, double step_size, double bc2_sqrt,
                         double eps, int64_t n);
+void mg_adam_update_many_f32(float *const *w, float *const *m, float *const *v,
+                             float *const *vmax, const float *const *g, const int64_t *n,
+                             const double *step_size, const double *bc2_sqrt, double c1,
+                             double beta2, double c2, double eps, int64_t K);
+void mg_adam_update_many_f64(double *const *w, double *const *m, double *const *v,
+                             double *const *vmax, const double *const *g, const int64_t *n,
+                             const double *step_size, const double *bc2_sqrt, double c1,
+                             double beta2, double c2, double eps, int64_t K);
 // cdef-end
 
 #endif

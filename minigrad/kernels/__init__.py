@@ -15,26 +15,28 @@ documents (the elementwise forward activations: ``out`` may be ``x`` itself).
 Naming: ``X`` is a Python-facing function; the C symbol is ``mg_<op>_<forward|backward>_<f32|f64>``.
 
 Files: common.py (``ffi``/``lib``, the checks, threads, malloc tuning), dense.py (GEMM,
-activations, the fused Adam update), cells.py (recurrent cells: steps, step plans, sequences),
-crf.py (the linear-chain CRF: forward algorithm, marginals, Viterbi; imported as kernels.crf),
-softmax.py (row-wise softmax, log_softmax and cross-entropy).
+activations), optim.py (the fused Adam update, per parameter and per parameter group),
+cells.py (recurrent cells: steps, step plans, the shared checks), sequences.py (the
+whole-sequence drivers), crf.py (the linear-chain CRF: forward algorithm, marginals, Viterbi;
+imported as kernels.crf), softmax.py (row-wise softmax, log_softmax and cross-entropy).
 """
 from .common import (cfunc, check_arrays, check_flag, check_float_array,
                      check_int, check_no_overlap, check_out, check_real, contiguous,
                      cpu_has_avx2_fma, ffi, get_num_threads, has_openmp, lib, max_num_threads, ptr,
                      set_num_threads, set_simd, tune_malloc)
-from .dense import (adam_update, exp_backward, exp_forward, exp_reference, gemm, gemm_batched,
+from .optim import AdamGroup, adam_update
+from .dense import (exp_backward, exp_forward, exp_reference, gemm, gemm_batched,
                     sigmoid_backward, sigmoid_forward, sigmoid_reference, tanh_backward,
                     tanh_forward, tanh_reference)
-from .cells import (StepPlan, gru_seq_backward, gru_seq_forward, gru_step_backward,
-                    gru_step_forward, lstm_seq_backward, lstm_seq_forward, lstm_step_backward,
-                    lstm_step_forward, rnn_seq_backward, rnn_seq_forward, rnn_step_backward,
-                    rnn_step_forward)
+from .cells import (StepPlan, gru_step_backward, gru_step_forward, lstm_step_backward,
+                    lstm_step_forward, rnn_step_backward, rnn_step_forward)
+from .sequences import (gru_seq_backward, gru_seq_forward, lstm_seq_backward, lstm_seq_forward,
+                        rnn_seq_backward, rnn_seq_forward)
 from .softmax import (cross_entropy_backward, cross_entropy_forward, log_softmax_backward,
                       log_softmax_forward, log_softmax_reference, softmax_backward,
                       softmax_forward, softmax_reference)
 
-__all__ = ["StepPlan", "adam_update", "cfunc", "check_arrays", "check_flag",
+__all__ = ["AdamGroup", "StepPlan", "adam_update", "cfunc", "check_arrays", "check_flag",
            "check_float_array", "check_int", "check_no_overlap", "check_out", "check_real",
            "contiguous", "cpu_has_avx2_fma", "cross_entropy_backward", "cross_entropy_forward",
            "exp_backward", "exp_forward", "exp_reference", "ffi", "gemm", "gemm_batched",

@@ -1,5 +1,5 @@
-"""Bindings of the dense kernels: GEMM (csrc/gemm.c), elementwise activations
-(csrc/activations.c) and the fused optimizer update (csrc/optim.c)."""
+"""Bindings of the dense kernels: GEMM (csrc/gemm.c) and elementwise activations
+(csrc/activations.c). The fused optimizer updates (csrc/optim.c) are in optim.py."""
 import numpy as np
 
 from .common import (_check_ndarray, cfunc, check_flag, check_float_array, check_no_overlap,
@@ -223,27 +223,3 @@ def sigmoid_reference(x):
 def exp_reference(x):
     """Naive libm exp (evaluated in double), for tests."""
     return _act_forward("exp_ref", x, None, "exp_reference")
-
-
-# ----------------------------------------------------------------------------- optimizers
-def adam_update(w, m, v, g, vmax=None, *, c1, beta2, c2, step_size, bc2_sqrt, eps):
-    """One fused Adam step over a parameter (csrc/optim.h), in place on ``w``, ``m``, ``v`` (and
-    ``vmax`` for amsgrad): m += (g - m)*c1; v = v*beta2 + g*g*c2; w -= m / (sqrt(v)/bc2_sqrt + eps)
-    * step_size. One shape and dtype for all; w, m, v, vmax are written in place, so they must be
-    C-contiguous, writeable and share no memory with each other or with ``g`` (copied if not
-    C-contiguous). The coefficients are finite real numbers.
-    """
-    where = "adam_update"
-    check_float_array(w, f"{where}: w")
-    check_float_array(g, f"{where}: g", w.dtype, "w")
-    if g.shape != w.shape:
-        raise ValueError(f"{where}: g has shape {g.shape}, w has {w.shape}")
-    state = [("w", w), ("m", m), ("v", v)] + ([("vmax", vmax)] if vmax is not None else [])
-    for name, a in state:
-        check_out(a, w.shape, w.dtype, f"{where}: {name}")
-    coef = [check_real(x, f"{where}: {k}") for k, x in (("c1", c1), ("beta2", beta2), ("c2", c2),
-            ("step_size", step_size), ("bc2_sqrt", bc2_sqrt), ("eps", eps))]
-    check_no_overlap(state, [("g", g)], where=where)
-    g = contiguous(g)
-    cfunc("adam_update", w.dtype)(ptr(w), ptr(m), ptr(v), ptr(vmax) if vmax is not None else ffi.NULL,
-                                  ptr(g), *coef, w.size)

@@ -29,6 +29,7 @@ class Adam(Optimizer):
         betas = tuple(betas) if isinstance(betas, (list, tuple)) else betas   # checked below
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad))
+        self._bound = {}                 # (id(group), dtype) -> kernels.AdamGroup, made at a step
 
     def _check_group(self, group):
         check_nonneg(group, "lr", "eps", "weight_decay")
@@ -43,33 +44,66 @@ class Adam(Optimizer):
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {b} (must be in [0, 1))")
 
-    def _update(self, w, g, state, group):
+    def __getstate__(self):              # copy / pickle: the C pointers are rebuilt at the next step
+        return {k: v for k, v in self.__dict__.items() if k != "_bound"}
+
+    def __setstate__(self, d):
+        self.__dict__.update(d, _bound={})
+
+    def _step_group(self, group, items):
+        """Adam on one group: the state of each parameter advanced in Python, then the arithmetic
+        of every parameter in one C call (``kernels.AdamGroup``: its w, m, v (, vmax) bound once
+        and kept while they are the same arrays; only the gradients are new at each step).
+        A parameter whose array is a non-contiguous view takes the per-parameter path."""
         lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
+        amsgrad = bool(group["amsgrad"])
+        fused, scale = {}, {}            # dtype -> [(w, g, state, t)]; t -> (step_size, bc2_sqrt)
+        for p, w, g in items:
+            state = self.state.get(p)
+            if state is None:
+                state = self.state[p] = {}
+            t, g = self._advance(w, g, state, lr, wd, amsgrad)
+            if t not in scale:
+                scale[t] = (lr / (1 - beta1 ** t), (1 - beta2 ** t) ** 0.5)
+            f = w.flags
+            if f.c_contiguous and f.aligned and f.writeable:
+                fused.setdefault(w.dtype, []).append((w, g, state, t))
+            else:                        # a user-made view: update a contiguous copy, write it back
+                wc = np.ascontiguousarray(w)
+                K.adam_update(wc, state["exp_avg"], state["exp_avg_sq"], g, state.get("max_exp_avg_sq"),
+                              c1=1 - beta1, beta2=beta2, c2=1 - beta2, step_size=scale[t][0],
+                              bc2_sqrt=scale[t][1], eps=eps)
+                w[...] = wc
+        for dtype, members in fused.items():
+            ws = [m[0] for m in members]
+            ms = [m[2]["exp_avg"] for m in members]
+            vs = [m[2]["exp_avg_sq"] for m in members]
+            vmaxs = [m[2]["max_exp_avg_sq"] for m in members] if amsgrad else None
+            key = (id(group), dtype)
+            bound = self._bound.get(key)
+            if bound is None or not bound.bound(ws, ms, vs, vmaxs):
+                bound = self._bound[key] = K.AdamGroup(ws, ms, vs, vmaxs)
+            # The arithmetic -- m, v (, vmax) and w -- is csrc/optim.h's, which spells out its
+            # order of operations (PyTorch's), each one rounded to w's dtype.
+            bound.step([m[1] for m in members], [scale[m[3]][0] for m in members],
+                       [scale[m[3]][1] for m in members], c1=1 - beta1, beta2=beta2, c2=1 - beta2, eps=eps)
+
+    def _advance(self, w, g, state, lr, wd, amsgrad):
+        """Create the state on the first step, count the step, apply weight decay; returns (t, g)."""
         if not state:
             state["step"] = 0
             state["exp_avg"] = np.zeros(w.shape, w.dtype)      # C-contiguous, whatever w is
             state["exp_avg_sq"] = np.zeros(w.shape, w.dtype)
-        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+        if amsgrad and "max_exp_avg_sq" not in state:
             state["max_exp_avg_sq"] = np.zeros(w.shape, w.dtype)
         state["step"] = t = state["step"] + 1
-
         if wd != 0:
             if self._decoupled:
                 w *= 1 - lr * wd
             else:
                 g = with_weight_decay(g, w, wd)  # new array: p.grad belongs to the caller
-
-        # The rest of the step -- m, v (, vmax) and w -- is one pass of a C kernel; csrc/optim.h
-        # spells out its order of operations (PyTorch's), each one rounded to w's dtype.
-        # (np.ascontiguousarray would turn a 0-d parameter into shape (1,): copy only when needed)
-        wc = w if w.flags.c_contiguous else np.ascontiguousarray(w)   # a user-made view: rare
-        gc = g if g.flags.c_contiguous else np.ascontiguousarray(g)
-        K.adam_update(wc, state["exp_avg"], state["exp_avg_sq"], gc,
-                      state.get("max_exp_avg_sq"), c1=1 - beta1, beta2=beta2, c2=1 - beta2,
-                      step_size=lr / (1 - beta1 ** t), bc2_sqrt=(1 - beta2 ** t) ** 0.5, eps=eps)
-        if wc is not w:
-            w[...] = wc
+        return t, g
 
 
 class AdamW(Adam):

@@ -23,7 +23,9 @@ Subclasses define ``_check_group(group)`` (raise on invalid hyperparameters),
 ``g``; ``g`` must never be modified, it belongs to the caller) and the per-parameter state they
 keep: ``state_keys`` (present in every non-empty state; ``'step'`` is an integer, every other key
 an array shaped like the parameter) and ``optional_state_keys`` (buffers created on demand).
-``load_state_dict`` checks a loaded dict against these before changing anything.
+``load_state_dict`` checks a loaded dict against these before changing anything. A subclass
+that updates a whole group at once (Adam: one C call per group) overrides ``_step_group`` instead
+of ``_update``.
 """
 import copy
 import math
@@ -46,6 +48,10 @@ class _IdentityMap(MutableMapping):
     def __getitem__(self, key):
         return self._d[id(key)][1]
 
+    def get(self, key, default=None):    # once per parameter per step: skip Mapping.get's try
+        entry = self._d.get(id(key))
+        return default if entry is None else entry[1]
+
     def __setitem__(self, key, value):
         self._d[id(key)] = (key, value)
 
@@ -60,6 +66,13 @@ class _IdentityMap(MutableMapping):
 
     def __repr__(self):
         return f"_IdentityMap({len(self)} entries)"
+
+    # copy.deepcopy / pickle copy the keys (the parameters): re-key the copy by the copies' ids
+    def __getstate__(self):
+        return list(self._d.values())
+
+    def __setstate__(self, pairs):
+        self._d = {id(k): (k, v) for k, v in pairs}
 
 
 _MODULE_HINT = " (to optimize a module's parameters pass model.parameters())"
@@ -78,6 +91,22 @@ def _check_param(p, where):
     if data.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{where}: optimizer can only optimize float32/float64 parameters, "
                         f"got dtype {data.dtype} (shape {data.shape})")
+
+
+def _check_grad(p, w, g, where):
+    """The parameter's array and its gradient: float32/float64 ndarrays of one shape and dtype."""
+    _check_param(p, where)
+    if not isinstance(g, np.ndarray):
+        raise TypeError(f"{where}: .grad must be a NumPy array, got {type(g).__name__}")
+    if g.shape != w.shape:
+        raise ValueError(f"{where}: gradient shape {g.shape} does not match parameter "
+                         f"shape {w.shape}")
+    if g.dtype != w.dtype:
+        raise TypeError(f"{where}: gradient dtype {g.dtype} does not match parameter "
+                        f"dtype {w.dtype}")
+
+
+_ndarray = np.ndarray
 
 
 class Optimizer:
@@ -171,21 +200,16 @@ class Optimizer:
                 if g is None:
                     continue
                 w = p.data
-                where = f"param group {gi}, parameter {i}"
-                _check_param(p, where)
-                if not isinstance(g, np.ndarray):
-                    raise TypeError(f"{where}: .grad must be a NumPy array, got {type(g).__name__}")
-                if g.shape != w.shape:
-                    raise ValueError(f"{where}: gradient shape {g.shape} does not match parameter "
-                                     f"shape {w.shape}")
-                if g.dtype != w.dtype:
-                    raise TypeError(f"{where}: gradient dtype {g.dtype} does not match parameter "
-                                    f"dtype {w.dtype}")
+                # the usual case in one test; anything else gets the checks with their messages
+                if not (type(w) is _ndarray and type(g) is _ndarray and w.dtype in _FLOAT_DTYPES
+                        and g.dtype == w.dtype and g.shape == w.shape):
+                    _check_grad(p, w, g, f"param group {gi}, parameter {i}")
                 for k, v in (self.state.get(p) or {}).items():
                     if isinstance(v, np.ndarray) and (v.shape != w.shape or v.dtype != w.dtype):
-                        raise ValueError(f"{where}: optimizer state {k!r} is {v.dtype}{list(v.shape)} but the "
-                                         f"parameter is now {w.dtype}{list(w.shape)} (it was replaced after "
-                                         "the first step); build a new optimizer or load a matching state")
+                        raise ValueError(f"param group {gi}, parameter {i}: optimizer state {k!r} is "
+                                         f"{v.dtype}{list(v.shape)} but the parameter is now "
+                                         f"{w.dtype}{list(w.shape)} (it was replaced after the first "
+                                         "step); build a new optimizer or load a matching state")
                 items.append((p, w, g))
             work.append((group, items))
         return work
@@ -196,12 +220,17 @@ class Optimizer:
             raise TypeError(f"step(closure): closure must be callable or None, got {describe(closure)}")
         loss = closure() if closure is not None else None
         for group, items in self._gather():
-            for p, w, g in items:
-                st = self.state.get(p)
-                if st is None:
-                    st = self.state[p] = {}
-                self._update(w, g, st, group)
+            self._step_group(group, items)
         return loss
+
+    def _step_group(self, group, items):
+        """Update one group's parameters, ``items`` = [(p, p.data, p.grad)] from ``_gather``: one
+        ``_update`` each (Adam overrides this to update the whole group in one C call)."""
+        for p, w, g in items:
+            st = self.state.get(p)
+            if st is None:
+                st = self.state[p] = {}
+            self._update(w, g, st, group)
 
     def _update(self, w, g, state, group):  # pragma: no cover - every subclass overrides
         raise NotImplementedError
