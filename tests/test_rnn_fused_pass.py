@@ -1,5 +1,5 @@
 """The fused recurrent node's checks and bound kernels (nn.recurrent_ops.RecurrentSequence through a
-kernels.cells.BoundSequence): a pass checks its arrays once, in forward (``check_pass``), and its
+kernels.sequences.BoundSequence): a pass checks its arrays once, in forward (``check_pass``), and its
 backward runs on the pointers forward kept (a ``SeqPass`` saved with the caches) -- so the
 backward must still be right for every gradient the engine can hand it, twice with
 ``retain_graph``, and must not keep the caches alive after it ran."""
@@ -11,7 +11,7 @@ import pytest
 
 import minigrad as mg
 from minigrad import nn
-from minigrad.kernels import cells as KC
+from minigrad.kernels import sequences as KC
 from minigrad.nn import recurrent_ops
 from minigrad.nn.cell_registry import CELLS
 from minigrad.nn.direction import check_lengths, run_direction

@@ -18,7 +18,8 @@ A spec holds, for its kind (dimensions: T time, B batch, H hidden, G = ``gates``
   ``h_{t-1} @ W_hh^T`` differs from that of ``gx`` (the GRU: r scales the n block), so the kernels
   return it separately; otherwise it is ``dgx`` itself;
 * ``c_cell`` -- the C kernel family (``mg_rnn_*``, ``mg_lstm_*``, ``mg_gru_*``): the only other
-  spelling, used by the binding (:mod:`minigrad.kernels.cells`) because it names C symbols;
+  spelling, used by the binding (:mod:`minigrad.kernels.cells`, :mod:`~minigrad.kernels.sequences`)
+  because it names C symbols;
 * ``seq_cache`` -- the (T, B, k*H) caches the sequence kernel keeps for backward, name -> k
   in its C argument order, and ``seq_backward_reads`` -- those the sequence backward reads;
 * ``step_output_names`` / ``seq_output_names`` -- the outputs of a step node / sequence node;
@@ -40,7 +41,7 @@ rows (csrc/rnn_rows.inc), its planned step kernels and their unplanned wrappers 
 its case in the sequence loop and the sequence entry points (rnn_seq.inc, rnn_seq.c's enum), the
 prototypes (rnn_cells.h, which is also the cffi declaration) and its naive reference step
 (rnn_ref.inc, rnn_ref.h); one NumPy reference entry (minigrad/reference/rnn.py) and its composed
-equations (minigrad/nn/composed.py). Not the binding (minigrad/kernels/cells.py), the tape nodes,
+equations (minigrad/nn/composed.py). Not the binding (minigrad/kernels/cells.py, sequences.py), the tape nodes,
 the layers (``make_layer``/``make_cell`` run any spec through RNNBase / RNNCellBase; a named
 class such as nn.LSTM is optional) or the drawings; seq2seq runs any kind but offers the tested
 ones (``SEQ2SEQ_CELLS``); the parametrised tests pick it up from ``CELLS``.
@@ -48,7 +49,8 @@ ones (``SEQ2SEQ_CELLS``); the parametrised tests pick it up from ``CELLS``.
 import numpy as np
 
 from .. import kernels as K
-from ..kernels.cells import BoundStep, bound_sequence
+from ..kernels.cells import BoundStep
+from ..kernels.sequences import bound_sequence
 
 __all__ = ["CellSpec", "CELLS", "MODES", "cell_spec", "family"]
 
@@ -88,7 +90,7 @@ class CellSpec:
         backward) step kernel ``mg_<c_cell>_<forward|backward>``: W_hh packed in ``plan`` (a
         ``kernels.StepPlan``, or None when B or H is 0), lengths, the forward's recurrent bias
         (b_hn, passed right after W_hh by the kinds that have one) and ``c_flags``. Call it only
-        after ``kernels.cells.check_pass`` has checked the pass's arrays."""
+        after ``kernels.sequences.check_pass`` has checked the pass's arrays."""
         stem = f"{self.c_cell}_{'backward' if backward else 'forward'}"
         post = (b_hn,) if self.recurrent_bias and not backward else ()
         return BoundStep(stem, w_hh, batch, plan, lengths, post, self.c_flags)
@@ -115,13 +117,13 @@ class CellSpec:
 
     def bound_sequence(self, dtype):
         """The whole-sequence kernels of this kind for ``dtype`` (a
-        :class:`~minigrad.kernels.cells.BoundSequence`, made once per (spec, dtype) and kept):
+        :class:`~minigrad.kernels.sequences.BoundSequence`, made once per (spec, dtype) and kept):
         ``.forward(gx, states0, w_hh, b_hn, lengths, reverse, c_flags)`` returns (output (T, B, H),
         final states tuple, cache dict, SeqPass) and ``.backward(dout, dfinals, seq_pass)`` returns
         (dgx (T, B, G*H), dgh (T, B, G*H) -- dgx itself unless ``separate_hidden_grad`` --, dstates0
         tuple). ``gx`` must be the caller's private buffer: with ``gates_over_gx`` the gate cache is
         written over it (one (T, B, G*H) buffer less). Call it only after
-        ``kernels.cells.check_pass`` has checked the pass's arrays."""
+        ``kernels.sequences.check_pass`` has checked the pass's arrays."""
         return bound_sequence(self, dtype, self.gates_over_gx)
 
     # ------------------------------------------------------------------ equations
@@ -153,7 +155,7 @@ class CellSpec:
 
 
 # ---------------------------------------------------------------------- the kinds
-# A kind is data: its gates and states, and the rows the C binding reads (kernels/cells.py spells
+# A kind is data: its gates and states, and the rows the C binding reads (kernels/cells.py and sequences.py spell
 # out the C argument order they fill):
 # step_caches: the (B, k*H) caches a step forward writes after the new states, (name, k);
 # step_saved: what a step backward reads, by name (a new state, a previous state '<s>_prev', a cache);

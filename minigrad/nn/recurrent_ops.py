@@ -33,15 +33,15 @@ share a ``Workspace`` holding forward data only: the spec, the C-contiguous W_hh
 direction, the step plans (W_hh packed once per pass) and the h_{t-1} cache the steps fill.
 
 Checks: either view checks the arrays its C kernels get once per pass, before the loop
-(``kernels.cells.check_pass``: W_hh, gx, the initial states, b_hn, lengths), and then calls bound
-kernels with no further checks -- the fused node a ``kernels.cells.BoundSequence`` (made once per
+(``kernels.sequences.check_pass``: W_hh, gx, the initial states, b_hn, lengths), and then calls bound
+kernels with no further checks -- the fused node a ``kernels.sequences.BoundSequence`` (made once per
 cell kind and dtype), whose forward hands backward the pointers and sizes it already had; the
 unrolled steps a ``kernels.cells.BoundStep`` per pass.
 """
 import numpy as np
 
 from .. import kernels as K
-from ..kernels.cells import check_pass
+from ..kernels.sequences import check_pass
 from ..kernels.common import contiguous
 from ..tensor import Function
 
