@@ -27,6 +27,7 @@ from minigrad.text import read_conllu  # noqa: E402
 
 class POS:
     name, metric = "pos_tag", "accuracy"
+    script = os.path.abspath(__file__)      # what --ensemble runs once per member
     defaults = dict(minutes=15.0)
     description = __doc__.split("\n")[0]
     data_help = "directory with a UD treebank: *-ud-train.conllu, *-ud-dev.conllu, *-ud-test.conllu"

@@ -18,12 +18,17 @@ process's CPU time: on a shared machine the wall time grows with the load). The 
 random state and the time spent: ``--resume`` continues from the last finished epoch with the
 rest of the budget.
 
-A task (ner.py, pos_tag.py) supplies: the three splits, how to score predicted tags (entity F1,
-accuracy), how to print a tagged sentence and its own option defaults (``defaults``: the
-settings that reached its target); ``run(task, argv)`` does the rest.
+``--ensemble N`` trains N such taggers side by side and decodes with their averaged scores
+(examples/tagging_ensemble.py).
+
+A task (ner.py, pos_tag.py) supplies: its script (``script``: what ``--ensemble`` runs once per
+member), the three splits, how to score predicted tags (entity F1, accuracy), how to print a
+tagged sentence and its own option defaults (``defaults``: the settings that reached its
+target); ``run(task, argv)`` does the rest.
 """
 import argparse
 import re
+import sys
 import time
 from contextlib import contextmanager, nullcontext
 
@@ -305,6 +310,8 @@ def parse_args(task, argv):
     a("--clock", choices=("wall", "cpu"), default="wall", help="what --minutes counts: wall time, or the "
       "process's CPU time (load-independent on a shared machine; use with --threads 1)")
     a("--seed", type=int, default=0)
+    a("--ensemble", type=int, default=1, metavar="N", help="train N taggers in parallel (seeds seed..seed+N-1, "
+      "threads/N threads each) and decode with their averaged scores (examples/tagging_ensemble.py)")
     a("--threads", type=int, default=2)
     a("--checkpoint", default=f"{task.name}.npz", help="where to save checkpoints (after every epoch)")
     a("--resume", metavar="PATH", help="continue the run saved in this checkpoint")
@@ -313,6 +320,8 @@ def parse_args(task, argv):
     a("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(**task.defaults)
     args = p.parse_args(argv)
+    if args.ensemble < 1:
+        p.error(f"--ensemble must be at least 1, got {args.ensemble}")
     if args.quick:
         given = {s.split("=")[0].lstrip("-").replace("-", "_") for s in (argv or []) if s.startswith("--")}
         for k, v in QUICK.items():
@@ -428,6 +437,9 @@ def _progress(total, disable, desc):
 def run(task, argv=None):
     """Train and evaluate the tagger for ``task``; returns a dict (scores, history, model, ...)."""
     args = parse_args(task, argv)
+    if args.ensemble > 1:
+        import tagging_ensemble                      # examples/tagging_ensemble.py, next to this file
+        return tagging_ensemble.run_ensemble(task, args, list(argv if argv is not None else sys.argv[1:]))
     mg.set_num_threads(args.threads)
     try:
         train, dev, test = task.load(args)

@@ -287,3 +287,41 @@ def test_weight_average_is_the_debiased_ema_and_applied_temporarily(pos_tag):
     with avg.applied():
         np.testing.assert_array_equal(p.data, avg.arrays[0])
     np.testing.assert_array_equal(p.data, [-1.0, -1.0])
+
+
+def test_ner_ensemble_trains_its_members_side_by_side_and_averages_them(ner, ner_data, tmp_path):
+    # --ensemble 2: two child processes (seeds 0 and 1, their own checkpoints), decoded together
+    import tagging_ensemble as ens                      # examples/, on sys.path through ner.py
+    res = ner.main(_quick(tmp_path, "ens", "--data", str(ner_data), "--ensemble", "2", "--epochs", "3"))
+    assert res["checkpoints"] == [str(tmp_path / "ens.m0.npz"), str(tmp_path / "ens.m1.npz")]
+    tagging = ner.tagging
+    states = [tagging.load_checkpoint(p) for p in res["checkpoints"]]
+    assert [st["run"]["seed"] for st in states] == [0, 1] and [st["epoch"] for st in states] == [3, 3]
+    models = []
+    for st in states:
+        st["model"].load_state_dict(st["best_model"])
+        models.append(st["model"].eval())
+    assert len(res["members"]) == 2 and res["test"] >= 80.0
+    test = res["encoded"]["test"]
+    batch = tagging.length_batches(test, 8)[0]
+    with mg.no_grad():
+        want = (models[0].emissions(batch).data + models[1].emissions(batch).data) / 2
+        np.testing.assert_allclose(res["model"].emissions(batch), want, rtol=1e-6)
+    # the averaged CRF scores a path by the members' mean score, so two copies of one model
+    # decode exactly as that model
+    np.testing.assert_allclose(res["model"].crf.transitions.data,
+                               (models[0].crf.transitions.data + models[1].crf.transitions.data) / 2, rtol=1e-6)
+    assert tagging.predict(ens.Ensemble([models[0], models[0]]), test) == tagging.predict(models[0], test)
+
+
+def test_ner_ensemble_reports_a_failed_member(ner, ner_data, tmp_path):
+    with pytest.raises(SystemExit, match=r"ensemble member\(s\) \[0, 1\] stopped"):
+        ner.main(_quick(tmp_path, "bad", "--data", str(ner_data), "--ensemble", "2",
+                        "--vectors", str(tmp_path / "missing.txt")))
+
+
+def test_ensemble_passes_through_all_but_the_per_member_options(ner):
+    import tagging_ensemble as ens
+    argv = ["--data", "D", "--seed", "3", "--ensemble=2", "--checkpoint", "x.npz", "--layers", "2", "--show=4"]
+    assert ens._passed_through(argv) == ["--data", "D", "--layers", "2"]
+    assert ens.member_paths("runs/ner.npz", 2) == ["runs/ner.m0.npz", "runs/ner.m1.npz"]
