@@ -30,18 +30,22 @@ import numpy as np
 
 from minigrad.keras.models import Sequential                   # was: from tensorflow.keras.models import Sequential
 from minigrad.keras.layers import Dense, SimpleRNN, Dropout    # was: from tensorflow.keras.layers import ...
-from minigrad.keras.layers import GRU, LSTM                    # (the --cell variants)
+from minigrad.keras.layers import GRU, LSTM, Bidirectional     # (the --cell, --bidirectional variants)
 from minigrad.keras.datasets import mnist                      # was: from tensorflow.keras.datasets import mnist
 from minigrad.keras.utils import set_random_seed
 
 CELLS = {"rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
 
 
-def build_model(cell="rnn", as_printed=False):
-    """The tutorial's model and compile call; ``cell`` swaps SimpleRNN for LSTM or GRU."""
+def build_model(cell="rnn", as_printed=False, bidirectional=False):
+    """The tutorial's model and compile call; ``cell`` swaps SimpleRNN for LSTM or GRU, and
+    ``bidirectional`` reads the rows top-down and bottom-up in the first layer."""
     Recurrent = CELLS[cell]
     model = Sequential()
-    model.add(Recurrent(128, input_shape=(28, 28), return_sequences=True))
+    if bidirectional:
+        model.add(Bidirectional(Recurrent(128, return_sequences=True), input_shape=(28, 28)))
+    else:
+        model.add(Recurrent(128, input_shape=(28, 28), return_sequences=True))
     model.add(Dropout(0.2))
     # printed: return_sequences=True, which leaves the time axis in the output (see the docstring)
     model.add(Recurrent(64, return_sequences=as_printed))
@@ -70,6 +74,8 @@ def parse_args(argv):
     p.add_argument("--data", help="directory with the four MNIST IDX files (or mnist.npz), or the .npz itself "
                                   "(default: $MINIGRAD_DATASETS/mnist/, then ~/.minigrad/datasets/mnist/)")
     p.add_argument("--cell", choices=sorted(CELLS), default="rnn", help="recurrent layer (the tutorial: rnn)")
+    p.add_argument("--bidirectional", action="store_true",
+                   help="the first layer reads the rows both ways (Bidirectional(...)): the variant for 99%%")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default 10, --quick 1)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
@@ -92,7 +98,7 @@ def main(argv=None):
         print(e, file=sys.stderr)
         raise SystemExit(2) from None
     set_random_seed(args.seed)
-    model = build_model(args.cell, args.as_printed)
+    model = build_model(args.cell, args.as_printed, args.bidirectional)
 
     start = time.perf_counter()
     history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
