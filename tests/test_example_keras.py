@@ -53,6 +53,16 @@ def test_mnist_rows_learns_the_fake_digits(mnist_rows, mnist_dir, cell):
     assert out["model"].count_params() == expect
 
 
+def test_mnist_rows_bidirectional_variant(mnist_rows, mnist_dir):
+    out = mnist_rows.main(["--quick", "--data", mnist_dir, "--cell", "gru", "--bidirectional", "--epochs", "8",
+                           "--batch-size", "32", "--verbose", "0"])
+    assert out["history"].history["loss"][-1] < out["history"].history["loss"][0]
+    assert out["test_acc"] > 0.5
+    # the first GRU twice (forward and backward), the second reads their 256 concatenated features
+    gru = lambda i, u: 3 * u * (i + u + 2)
+    assert out["model"].count_params() == 2 * gru(28, 128) + gru(256, 64) + 10 * (64 + 1)
+
+
 def test_mnist_rows_as_printed_is_rejected_with_the_fix(mnist_rows, mnist_dir):
     # the tutorial's model outputs (N, 28, 10) for (N,) labels: the error says what to change
     with pytest.raises(ValueError, match=r"(?s)\(None, 28, 10\).*return_sequences=False"):
