@@ -551,6 +551,13 @@ K.adam_update(w, np.ones(3, f32), np.ones(3, f32), np.ones(3, f32),
               c1=0.1, beta2=0.999, c2=0.001, step_size=0.1, bc2_sqrt=1.0, eps=1e-8)""", VE, "writeable"),
     C("adam-update-eps-str", "K.adam_update(np.ones(3, f32), np.ones(3, f32), np.ones(3, f32), np.ones(3, f32), "
       "c1=0.1, beta2=0.999, c2=0.001, step_size=0.1, bc2_sqrt=1.0, eps='x')", TE, ("str", "'x'")),
+    C("adam-group-g-dtype", "a = lambda: np.ones(3, f32); K.AdamGroup([a()], [a()], [a()]).step([np.ones(3)], "
+      "[0.1], [1.0], c1=0.1, beta2=0.999, c2=0.001, eps=1e-8)", TE, "float64"),
+    C("adam-group-g-is-m", "a = lambda: np.ones(3, f32); m = a(); K.AdamGroup([a()], [m], [a()]).step([m[::-1]], "
+      "[0.1], [1.0], c1=0.1, beta2=0.999, c2=0.001, eps=1e-8)", VE, "overlap"),
+    C("adam-group-w-is-v", "w = np.ones(3, f32); K.AdamGroup([w], [np.ones(3, f32)], [w])", VE, "overlap"),
+    C("adam-group-step-size-str", "a = lambda: np.ones(3, f32); K.AdamGroup([a()], [a()], [a()]).step([a()], "
+      "['x'], [1.0], c1=0.1, beta2=0.999, c2=0.001, eps=1e-8)", TE, "'x'"),
     C("threads-negative", "mg.set_num_threads(-1)", VE, "-1"),
     C("threads-str", "mg.set_num_threads('2')", TE, "str"),
     C("tape-summary-max-rows", "mg.tape_summary((T(2, rg=True) * 2).sum(), max_rows=-1)", VE, "-1"),
