@@ -314,6 +314,18 @@ def test_ner_ensemble_trains_its_members_side_by_side_and_averages_them(ner, ner
     assert tagging.predict(ens.Ensemble([models[0], models[0]]), test) == tagging.predict(models[0], test)
 
 
+def test_ner_ensemble_resume_continues_every_member(ner, ner_data, tmp_path):
+    common = ["--data", str(ner_data), "--ensemble", "2", "--patience", "99"]
+    straight = ner.main(_quick(tmp_path, "ens_a", *common, "--epochs", "3"))
+    ner.main(_quick(tmp_path, "ens_b", *common, "--epochs", "2"))
+    resumed = ner.main(_quick(tmp_path, "ens_b", *common, "--epochs", "3", "--resume", str(tmp_path / "ens_b.npz")))
+    tagging = ner.tagging
+    for a, b in zip(straight["checkpoints"], resumed["checkpoints"]):
+        ha, hb = tagging.load_checkpoint(a)["history"], tagging.load_checkpoint(b)["history"]
+        assert ha["loss"] == hb["loss"] and ha["dev"] == hb["dev"] and len(ha["loss"]) == 3
+    assert resumed["test"] == straight["test"] and resumed["members"] == straight["members"]
+
+
 def test_ner_ensemble_reports_a_failed_member(ner, ner_data, tmp_path):
     with pytest.raises(SystemExit, match=r"ensemble member\(s\) \[0, 1\] stopped"):
         ner.main(_quick(tmp_path, "bad", "--data", str(ner_data), "--ensemble", "2",
