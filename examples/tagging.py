@@ -46,7 +46,7 @@ PAD, UNK = "<pad>", "<unk>"            # index 0 and 1 of the word and char voca
 RUN_KEYS = ("word_dim", "case_dim", "char_dim", "char_hidden", "hidden", "layers", "dropout", "word_dropout", "crf",
             "optimizer", "lr", "lr_decay", "momentum", "clip", "batch_size", "max_word_len", "ema", "seed")
 QUICK = dict(word_dim=16, case_dim=4, char_dim=8, char_hidden=8, hidden=16, batch_size=4, epochs=8,
-             patience=8, minutes=1.0, lr=0.01, dropout=0.0, word_dropout=0.0)
+             patience=8, minutes=1.0, lr=0.01, dropout=0.0, word_dropout=0.0, ensemble=1)
 
 
 # ----------------------------------------------------------------------------- token features
