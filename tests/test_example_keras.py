@@ -63,6 +63,11 @@ def test_mnist_rows_bidirectional_variant(mnist_rows, mnist_dir):
     assert out["model"].count_params() == 2 * gru(28, 128) + gru(256, 64) + 10 * (64 + 1)
 
 
+def test_mnist_rows_lr_sets_adams_learning_rate(mnist_rows, mnist_dir):
+    out = mnist_rows.main(["--quick", "--data", mnist_dir, "--cell", "gru", "--lr", "0.003", "--verbose", "0"])
+    assert out["model"].optimizer.learning_rate == pytest.approx(0.003)
+
+
 def test_mnist_rows_as_printed_is_rejected_with_the_fix(mnist_rows, mnist_dir):
     # the tutorial's model outputs (N, 28, 10) for (N,) labels: the error says what to change
     with pytest.raises(ValueError, match=r"(?s)\(None, 28, 10\).*return_sequences=False"):
