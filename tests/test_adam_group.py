@@ -196,3 +196,12 @@ def test_adam_group_of_mixed_dtypes_and_a_strided_parameter():
                        [[g[j]] for g in grads])[0]
         np.testing.assert_array_equal(got[j], alone)
     assert params[2].data.flags.f_contiguous                          # updated in place
+
+
+def test_adam_reports_a_read_only_parameter_clearly():
+    for data in (np.ones(3), np.array(2.0)):                         # a vector and a 0-d parameter
+        data.flags.writeable = False
+        p = P(data)
+        p.grad = np.ones_like(data)
+        with pytest.raises(ValueError, match="read-only"):
+            optim.Adam([p], lr=0.1).step()

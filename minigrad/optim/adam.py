@@ -70,11 +70,12 @@ class Adam(Optimizer):
             if f.c_contiguous and f.aligned and f.writeable:
                 fused.setdefault(w.dtype, []).append((w, g, state, t))
             else:                        # a user-made view: update a contiguous copy, write it back
-                wc = np.ascontiguousarray(w)
-                K.adam_update(wc, state["exp_avg"], state["exp_avg_sq"], g, state.get("max_exp_avg_sq"),
-                              c1=1 - beta1, beta2=beta2, c2=1 - beta2, step_size=scale[t][0],
-                              bc2_sqrt=scale[t][1], eps=eps)
-                w[...] = wc
+                wc = w if f.c_contiguous and f.aligned else np.array(w, order="C")   # (a read-only w
+                K.adam_update(wc, state["exp_avg"], state["exp_avg_sq"], g,         # is reported here)
+                              state.get("max_exp_avg_sq"), c1=1 - beta1, beta2=beta2, c2=1 - beta2,
+                              step_size=scale[t][0], bc2_sqrt=scale[t][1], eps=eps)
+                if wc is not w:
+                    w[...] = wc
         for dtype, members in fused.items():
             ws = [m[0] for m in members]
             ms = [m[2]["exp_avg"] for m in members]
