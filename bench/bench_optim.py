@@ -16,13 +16,13 @@ the CPU), ``foreach=True`` (multi-tensor ops) and ``fused=True`` (one fused kern
 minigrad is faster.
 """
 import argparse
-import time
 
 import numpy as np
 
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.optim as optim
+from bench_tape import best_of      # bench/bench_tape.py: alternating best-of timer
 
 try:
     import torch
@@ -59,16 +59,6 @@ def torch_step(modules, **kw):
     opt = torch.optim.Adam(params, lr=1e-3, **kw)
     opt.step()
     return opt.step
-
-
-def best_of(fns, repeat):
-    best = [float("inf")] * len(fns)
-    for _ in range(repeat):
-        for i, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return best
 
 
 def main(argv=None):

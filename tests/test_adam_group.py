@@ -121,6 +121,7 @@ def test_bound_is_identity():
     assert group.bound(ws, ms, vs)
     assert not group.bound(ws, ms, [vs[0], vs[1].copy()])
     assert not group.bound(ws[:1], ms[:1], vs[:1])
+    assert not group.bound(ws, ms[:1], vs)                           # a list one short
     assert not group.bound(ws, ms, vs, [np.zeros(4, np.float32)] * 2)
 
 

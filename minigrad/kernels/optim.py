@@ -87,7 +87,8 @@ class AdamGroup:
     def bound(self, ws, ms, vs, vmaxs=None):
         """True if the group holds exactly these arrays (the same objects, in this order)."""
         mine = self._arrays
-        if len(ws) != self.K or (vmaxs is None) != (mine[3] is None):
+        if (len(ws) != self.K or len(ms) != self.K or len(vs) != self.K
+                or (vmaxs is None) != (mine[3] is None) or (vmaxs is not None and len(vmaxs) != self.K)):
             return False
         for got, have in zip((ws, ms, vs, vmaxs or ()), mine):
             for a, b in zip(got, have or ()):
