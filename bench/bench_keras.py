@@ -4,11 +4,13 @@
     python bench/bench_keras.py --data DIR --epochs 2 --frameworks minigrad,keras
     python bench/bench_keras.py --data DIR --cell lstm
     python bench/bench_keras.py --data DIR --cell lstm --track 60      # do the two train the same?
+    python bench/bench_keras.py --data DIR --lr 0.002 --cosine        # Adam(CosineDecay(0.002, all steps))
 
 The model is examples/keras_mnist_rows.py's (seed 000 corrected: SimpleRNN(128, return_sequences)
 -> Dropout(0.2) -> SimpleRNN(64) -> Dropout(0.2) -> Dense(10, softmax); ``--cell`` swaps in LSTM or
 GRU), compiled with 'adam' and 'sparse_categorical_crossentropy', written once against Keras's
-public API and built by each framework from its own ``keras`` module. Same data (MNIST / 255 as
+public API and built by each framework from its own ``keras`` module (``--lr`` / ``--cosine``:
+``Adam(learning_rate=...)``, over ``keras.optimizers.schedules.CosineDecay`` with ``--cosine``). Same data (MNIST / 255 as
 float32), same epochs and batch, same initial weights (minigrad's Keras initialisation, copied
 into the Keras model with ``set_weights``), same threads (``--threads``, torch and minigrad).
 Time per epoch is the training time of each epoch (``fit`` without validation, measured by a
@@ -32,7 +34,24 @@ import minigrad as mg  # noqa: E402
 from minigrad.keras.datasets import mnist  # noqa: E402
 
 
-def build(keras, cell, dropout=0.2):
+def optimizer(keras, lr=None, decay_steps=None):
+    """'adam' (the tutorial's), ``Adam(lr)``, or Adam over ``CosineDecay(lr or 0.001, decay_steps)``."""
+    if lr is None and decay_steps is None:
+        return "adam"
+    rate = 0.001 if lr is None else lr
+    if decay_steps:
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=decay_steps)
+    return keras.optimizers.Adam(learning_rate=rate)
+
+
+def _describe(a):
+    if a.lr is None and not a.cosine:
+        return "'adam'"
+    rate = 0.001 if a.lr is None else a.lr
+    return f"Adam(CosineDecay({rate}, all steps))" if a.cosine else f"Adam({rate})"
+
+
+def build(keras, cell, dropout=0.2, lr=None, decay_steps=None):
     """The corrected seed-000 model, from ``keras`` (minigrad.keras or Keras 3)."""
     Recurrent = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
     model = keras.Sequential([
@@ -43,7 +62,8 @@ def build(keras, cell, dropout=0.2):
         keras.layers.Dropout(dropout),
         keras.layers.Dense(10, activation="softmax"),
     ])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=optimizer(keras, lr, decay_steps), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     return model
 
 
@@ -63,7 +83,8 @@ def epoch_timer(keras):
 
 def run(name, keras, weights, data, a):
     (x_train, y_train), (x_test, y_test) = data
-    model = build(keras, a.cell)
+    decay_steps = a.epochs * -(-len(x_train) // a.batch_size) if a.cosine else None
+    model = build(keras, a.cell, lr=a.lr, decay_steps=decay_steps)
     if weights is not None:
         model.set_weights(weights)
     timer = epoch_timer(keras)
@@ -109,6 +130,9 @@ def main(argv=None):
     p.add_argument("--train-limit", type=int, default=None, help="use only the first N training images")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=None, help="Adam's learning rate (default: 'adam', 0.001)")
+    p.add_argument("--cosine", action="store_true",
+                   help="the rate follows CosineDecay to 0 over all the steps (each framework's own schedule)")
     p.add_argument("--frameworks", default="minigrad,keras")
     p.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2))
     p.add_argument("--track", type=int, default=0, metavar="STEPS",
@@ -127,7 +151,7 @@ def main(argv=None):
     mg.set_num_threads(a.threads)
     print(f"# CPU: {cpu_name()}, {os.cpu_count()} cores; {a.threads} threads; "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; cell {a.cell}, {len(x_train)} training "
-          f"images, {a.epochs} epochs, batch {a.batch_size}", flush=True)
+          f"images, {a.epochs} epochs, batch {a.batch_size}, optimizer {_describe(a)}", flush=True)
 
     from minigrad import keras as mk
     mk.utils.set_random_seed(a.seed)

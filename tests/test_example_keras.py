@@ -68,6 +68,16 @@ def test_mnist_rows_lr_sets_adams_learning_rate(mnist_rows, mnist_dir):
     assert out["model"].optimizer.learning_rate == pytest.approx(0.003)
 
 
+def test_mnist_rows_cosine_decays_the_rate_to_zero_over_the_run(mnist_rows, mnist_dir):
+    # CosineDecay(0.002, decay_steps = every step of the 2 epochs): the rate ends at 0
+    out = mnist_rows.main(["--quick", "--data", mnist_dir, "--lr", "0.002", "--cosine", "--epochs", "2",
+                           "--verbose", "0"])
+    opt = out["model"].optimizer
+    assert opt.iterations >= 2
+    assert opt.get_config()["learning_rate"]["config"]["decay_steps"] == opt.iterations
+    assert opt.learning_rate == pytest.approx(0.0, abs=1e-12)     # the end of the half cosine
+
+
 def test_mnist_rows_as_printed_is_rejected_with_the_fix(mnist_rows, mnist_dir):
     # the tutorial's model outputs (N, 28, 10) for (N,) labels: the error says what to change
     with pytest.raises(ValueError, match=r"(?s)\(None, 28, 10\).*return_sequences=False"):

@@ -7,11 +7,14 @@ list of them in order. ``History`` (always added by ``fit``) collects each epoch
 ``ProgbarLogger`` prints Keras's progress line (``verbose=1``: the bar, redrawn in place on a
 terminal and printed once per epoch otherwise; ``verbose=2``: one line per epoch).
 
-Monitoring callbacks (EarlyStopping, ModelCheckpoint, ReduceLROnPlateau) pick the direction from
+``LearningRateScheduler`` sets the rate per epoch from a function (per step: a schedule object on
+the optimizer, ``keras.optimizers.schedules``). Monitoring callbacks (EarlyStopping,
+ModelCheckpoint, ReduceLROnPlateau) pick the direction from
 ``mode``; ``'auto'`` means max for names containing 'acc' (accuracy) and min otherwise, as Keras.
 ``TensorBoard`` and ``CSVLogger``/``ModelCheckpoint`` writing files are in ``callbacks_io.py``
 and re-exported here.
 """
+import inspect
 import sys
 import time
 import warnings
@@ -19,7 +22,7 @@ import warnings
 import numpy as np
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "Progbar", "EarlyStopping",
-           "ReduceLROnPlateau", "LambdaCallback", "TerminateOnNaN", "ModelCheckpoint", "CSVLogger",
+           "ReduceLROnPlateau", "LearningRateScheduler", "LambdaCallback", "TerminateOnNaN", "ModelCheckpoint", "CSVLogger",
            "TensorBoard"]
 
 
@@ -348,6 +351,44 @@ class ReduceLROnPlateau(Callback):
                     if self.verbose > 0:
                         print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
                     self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+class LearningRateScheduler(Callback):
+    """Set the optimizer's learning rate at each epoch's start to ``schedule(epoch, lr)`` (``epoch`` from 0,
+    ``lr`` the current rate; a one-argument ``schedule(epoch)`` works too, as in Keras). The value must be
+    a float; each epoch's rate goes into the logs as ``learning_rate``. For a rate that moves every step,
+    give the optimizer a ``keras.optimizers.schedules`` object instead."""
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(f"LearningRateScheduler: schedule must be a function (epoch, lr) -> lr, got {schedule!r}")
+        self.schedule, self.verbose = schedule, verbose
+        self._takes_lr = _positional_arity(schedule) >= 2
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        lr = self.schedule(epoch, float(optimizer.learning_rate)) if self._takes_lr else self.schedule(epoch)
+        if not isinstance(lr, (float, np.float32, np.float64)):
+            raise ValueError(f"The output of the `schedule` function should be a float. Got: {lr!r}")
+        optimizer.learning_rate = lr
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+def _positional_arity(fn):
+    """How many positional arguments ``fn`` accepts (a large number for ``*args``)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):     # a builtin without a signature: assume Keras's new API
+        return 2
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return 1 << 30
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
 
 
 class LambdaCallback(Callback):

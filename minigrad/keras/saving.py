@@ -144,7 +144,7 @@ def load_model(filepath, custom_objects=None, compile=True):
     if compile and cc:
         from . import losses, optimizers
         opt = getattr(optimizers, cc["optimizer"]["class_name"]).from_config(
-            cc["optimizer"]["config"])
+            cc["optimizer"]["config"], custom_objects)     # a schedule of your own: in custom_objects
         loss = None
         if cc.get("loss"):
             loss = getattr(losses, cc["loss"]["class_name"]).from_config(cc["loss"]["config"])

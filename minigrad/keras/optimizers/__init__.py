@@ -13,14 +13,19 @@ is Keras's rule, which differs from PyTorch's in places that change the numbers:
 
 Before the rule: ``weight_decay`` (decoupled, ``w -= lr*wd*w``) and the gradient clips
 (``clipvalue`` per element, ``clipnorm`` per weight, ``global_clipnorm`` over all weights), as Keras.
-``learning_rate`` is readable and settable (``ReduceLROnPlateau`` writes it); ``iterations`` counts steps.
+``learning_rate`` is a number or a schedule (``optimizers.schedules``: ``CosineDecay``, ``ExponentialDecay``,
+...; evaluated at ``iterations`` before each update). A number is readable and settable
+(``ReduceLROnPlateau`` writes it); a schedule's current rate is readable, and setting a number
+raises as in Keras. ``iterations`` counts steps.
 """
 import numpy as np
 
-from .. import kernels as K
-from ..optim.optimizer import Optimizer as _TorchStyleOptimizer, check_nonneg
+from ... import kernels as K
+from ...optim.optimizer import Optimizer as _TorchStyleOptimizer, check_nonneg
+from . import schedules
+from .schedules import LearningRateSchedule
 
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Adagrad", "get"]
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Adagrad", "get", "schedules"]
 
 
 class _Rule(_TorchStyleOptimizer):
@@ -64,12 +69,18 @@ class Optimizer:
         if clipnorm is not None and global_clipnorm is not None:
             raise ValueError("Only one of `clipnorm` and `global_clipnorm` can be set. Received: "
                              f"clipnorm={clipnorm}, global_clipnorm={global_clipnorm}")
-        for key, v in (("learning_rate", learning_rate), ("clipnorm", clipnorm), ("clipvalue", clipvalue),
-                       ("global_clipnorm", global_clipnorm), ("weight_decay", weight_decay)):
+        self._schedule = learning_rate if isinstance(learning_rate, LearningRateSchedule) else None
+        if self._schedule is None and callable(learning_rate):
+            raise TypeError(f"{type(self).__name__}: learning_rate must be a number or a "
+                            "keras.optimizers.schedules.LearningRateSchedule (a function of the step: "
+                            f"subclass LearningRateSchedule), got {learning_rate!r}")
+        for key, v in (("learning_rate", 0.0 if self._schedule else learning_rate), ("clipnorm", clipnorm),
+                       ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm),
+                       ("weight_decay", weight_decay)):
             if v is not None and not (isinstance(v, (int, float, np.floating, np.integer))
                                       and not isinstance(v, bool) and np.isfinite(v) and v >= 0):
                 raise ValueError(f"{type(self).__name__}: {key} must be a finite number >= 0, got {v!r}")
-        self._lr = float(learning_rate)
+        self._lr = self._scheduled_lr(0) if self._schedule else float(learning_rate)
         self.weight_decay = float(weight_decay) if weight_decay else 0.0
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.name = name or type(self).__name__.lower()
@@ -77,18 +88,43 @@ class Optimizer:
 
     @property
     def learning_rate(self):
-        return self._lr
+        """The rate of the next update: the number, or the schedule evaluated at ``iterations``."""
+        return self._scheduled_lr(self.iterations) if self._schedule else self._lr
 
     @learning_rate.setter
     def learning_rate(self, value):
+        if isinstance(value, LearningRateSchedule):
+            self._schedule = value
+            self._set_rule_lr(self._scheduled_lr(self.iterations))
+            return
+        if self._schedule is not None:
+            raise TypeError("This optimizer was created with a `LearningRateSchedule` object as its "
+                            "`learning_rate` constructor argument, hence its learning rate is not settable. "
+                            "If you need the learning rate to be settable, you should instantiate the "
+                            "optimizer with a float `learning_rate` argument.")
         value = float(value)
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"{type(self).__name__}: learning_rate must be a finite number >= 0, got {value}")
+        self._set_rule_lr(value)
+
+    lr = learning_rate     # Keras 2's alias
+
+    def _set_rule_lr(self, value):
         self._lr = value
         if self._rule is not None:
             self._rule.param_groups[0]["lr"] = value
 
-    lr = learning_rate     # Keras 2's alias
+    def _scheduled_lr(self, step):
+        """The schedule's rate at ``step``, checked: a schedule that returns garbage fails here, by name."""
+        value = self._schedule(step)
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not np.isfinite(value) or value < 0:
+            raise ValueError(f"{type(self).__name__}: the learning-rate schedule {self._schedule!r} returned "
+                             f"{self._schedule(step)!r} at step {step}; it must return a finite number >= 0")
+        return value
 
     @property
     def iterations(self):
@@ -104,6 +140,8 @@ class Optimizer:
         """One step over ``params`` from their ``.grad`` (clipped in place first, as Keras clips)."""
         if self._rule is None:
             self.build(params)
+        if self._schedule is not None:
+            self._set_rule_lr(self._scheduled_lr(self._iterations))
         grads = [p.grad for p in params if p.grad is not None]
         if self.clipvalue is not None:
             for g in grads:
@@ -119,12 +157,17 @@ class Optimizer:
         self._iterations += 1
 
     def get_config(self):
-        return {"name": self.name, "learning_rate": self._lr, "weight_decay": self.weight_decay or None,
+        lr = schedules.serialize(self._schedule) if self._schedule else self._lr
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay or None,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
                 "global_clipnorm": self.global_clipnorm, **self._hyper()}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
+        """The optimizer ``get_config`` describes (a serialized schedule becomes a schedule again)."""
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"], custom_objects)
         return cls(**config)
 
     def slot_init(self, name):
