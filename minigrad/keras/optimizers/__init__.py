@@ -116,14 +116,14 @@ class Optimizer:
 
     def _scheduled_lr(self, step):
         """The schedule's rate at ``step``, checked: a schedule that returns garbage fails here, by name."""
-        value = self._schedule(step)
+        raw = self._schedule(step)
         try:
-            value = float(value)
+            value = float(raw)
         except (TypeError, ValueError):
             value = None
         if value is None or not np.isfinite(value) or value < 0:
             raise ValueError(f"{type(self).__name__}: the learning-rate schedule {self._schedule!r} returned "
-                             f"{self._schedule(step)!r} at step {step}; it must return a finite number >= 0")
+                             f"{raw!r} at step {step}; it must return a finite number >= 0")
         return value
 
     @property

@@ -50,7 +50,11 @@ class LearningRateSchedule:
         return cls(**config)
 
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        try:
+            config = self.get_config()
+        except NotImplementedError:     # a schedule of the user's own without get_config
+            return f"{type(self).__name__}()"
+        args = ", ".join(f"{k}={v!r}" for k, v in config.items() if k != "name")
         return f"{type(self).__name__}({args})"
 
 
