@@ -73,7 +73,6 @@ def test_schedule_config_round_trip(name, kwargs, formula):
     (lambda: schedules.CosineDecay(0.1, decay_steps=0), "decay_steps"),
     (lambda: schedules.ExponentialDecay(0.1, decay_steps=-5, decay_rate=0.5), "decay_steps"),
     (lambda: schedules.ExponentialDecay(float("nan"), 10, 0.5), "initial_learning_rate"),
-    (lambda: schedules.PolynomialDecay("0.1", 10), "initial_learning_rate"),
     (lambda: schedules.PiecewiseConstantDecay([10, 20], [1.0, 0.5]), "length of boundaries"),
     (lambda: schedules.PiecewiseConstantDecay([20, 10], [1.0, 0.5, 0.1]), "increase"),
     (lambda: schedules.deserialize({"class_name": "Nope", "config": {}}), "Unknown learning rate schedule"),
@@ -81,6 +80,11 @@ def test_schedule_config_round_trip(name, kwargs, formula):
 def test_schedule_bad_arguments(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_schedule_argument_of_the_wrong_type():
+    with pytest.raises(TypeError, match=r"PolynomialDecay: initial_learning_rate must be a number, got '0.1'"):
+        schedules.PolynomialDecay("0.1", 10)
 
 
 def _sgd_model(lr):

@@ -19,19 +19,15 @@ Keras computes them in float32; these compute in float64 (differences ~1e-7 rela
 """
 import math
 
+from ...nn.argcheck import check_real
+
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "PolynomialDecay", "CosineDecay",
            "PiecewiseConstantDecay", "serialize", "deserialize"]
 
 
 def _number(cls, key, value, positive=False):
-    """``value`` as a float, or a ValueError naming the schedule and the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
-        raise ValueError(f"{cls}: `{key}` must be a number. Received: {key}={value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        need = "> 0" if positive else ">= 0"
-        raise ValueError(f"Argument `{key}` must be a finite number {need}. Received: {key}={value!r}")
-    return value
+    """``value`` as a finite float >= 0 (> 0 with ``positive``), else an error naming the schedule and argument."""
+    return check_real(value, cls, key, lo=0.0, lo_open=positive, hi=math.inf, hi_open=True)
 
 
 class LearningRateSchedule:
@@ -58,40 +54,40 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; ``staircase`` floors the exponent."""
+class _RateDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: a rate, ``decay_steps``, ``decay_rate`` and
+    ``staircase``; ``_progress(step)`` is ``step / decay_steps``, floored with ``staircase``."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
-        self.initial_learning_rate = _number(type(self).__name__, "initial_learning_rate", initial_learning_rate)
-        self.decay_steps = _number(type(self).__name__, "decay_steps", decay_steps, positive=True)
-        self.decay_rate = _number(type(self).__name__, "decay_rate", decay_rate)
-        self.staircase, self.name = bool(staircase), name
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
+        cls = type(self).__name__
+        self.initial_learning_rate = _number(cls, "initial_learning_rate", initial_learning_rate)
+        self.decay_steps = _number(cls, "decay_steps", decay_steps, positive=True)
+        self.decay_rate = _number(cls, "decay_rate", decay_rate)
+        self.staircase, self.name = bool(staircase), name or cls
 
-    def __call__(self, step):
+    def _progress(self, step):
         p = float(step) / self.decay_steps
-        return self.initial_learning_rate * self.decay_rate ** (math.floor(p) if self.staircase else p)
+        return math.floor(p) if self.staircase else p
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
-    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; ``staircase`` floors the ratio."""
-
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
-        self.initial_learning_rate = _number(type(self).__name__, "initial_learning_rate", initial_learning_rate)
-        self.decay_steps = _number(type(self).__name__, "decay_steps", decay_steps, positive=True)
-        self.decay_rate = _number(type(self).__name__, "decay_rate", decay_rate)
-        self.staircase, self.name = bool(staircase), name
+class ExponentialDecay(_RateDecay):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; ``staircase`` floors the exponent.
+    Arguments: ``(initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay")``."""
 
     def __call__(self, step):
-        p = float(step) / self.decay_steps
-        return self.initial_learning_rate / (1.0 + self.decay_rate * (math.floor(p) if self.staircase else p))
+        return self.initial_learning_rate * self.decay_rate ** self._progress(step)
 
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+class InverseTimeDecay(_RateDecay):
+    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; ``staircase`` floors the ratio.
+    Arguments: ``(initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay")``."""
+
+    def __call__(self, step):
+        return self.initial_learning_rate / (1.0 + self.decay_rate * self._progress(step))
 
 
 class PolynomialDecay(LearningRateSchedule):
@@ -191,7 +187,8 @@ def serialize(schedule):
 
 def deserialize(config, custom_objects=None):
     """The schedule a ``serialize`` dict describes; ``custom_objects`` maps names of your own classes."""
-    known = {name: globals()[name] for name in __all__[1:6]}
+    known = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay, PolynomialDecay, CosineDecay,
+                                           PiecewiseConstantDecay)}
     known.update(custom_objects or {})
     name = config.get("class_name") if isinstance(config, dict) else None
     if name not in known:
