@@ -66,6 +66,7 @@ def test_schedule_config_round_trip(name, kwargs, formula):
     ours = getattr(schedules, name)(**kwargs)
     again = schedules.deserialize(schedules.serialize(ours))
     assert type(again) is type(ours) and again.get_config() == ours.get_config()
+    assert all(type(ours.get_config()[k]) is type(v) for k, v in kwargs.items())     # ints stay ints
     assert [again(s) for s in STEPS] == [ours(s) for s in STEPS]
 
 

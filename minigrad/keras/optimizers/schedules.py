@@ -18,6 +18,7 @@ Keras computes them in float32; these compute in float64 (differences ~1e-7 rela
 ``{"class_name": ..., "config": ...}`` form, which is how an optimizer's config holds its schedule.
 """
 import math
+import numbers
 
 from ...nn.argcheck import check_real
 
@@ -26,8 +27,10 @@ __all__ = ["LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "Poly
 
 
 def _number(cls, key, value, positive=False):
-    """``value`` as a finite float >= 0 (> 0 with ``positive``), else an error naming the schedule and argument."""
-    return check_real(value, cls, key, lo=0.0, lo_open=positive, hi=math.inf, hi_open=True)
+    """``value`` checked finite and >= 0 (> 0 with ``positive``), else an error naming the schedule and
+    argument; an int stays an int (as Keras's configs keep it), anything else becomes a float."""
+    v = check_real(value, cls, key, lo=0.0, lo_open=positive, hi=math.inf, hi_open=True)
+    return int(value) if isinstance(value, numbers.Integral) else v
 
 
 class LearningRateSchedule:
