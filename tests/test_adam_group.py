@@ -206,3 +206,24 @@ def test_adam_reports_a_read_only_parameter_clearly():
         p.grad = np.ones_like(data)
         with pytest.raises(ValueError, match="read-only"):
             optim.Adam([p], lr=0.1).step()
+
+
+def test_adam_lets_go_of_a_removed_groups_arrays():
+    """A param group taken out of ``param_groups`` leaves no binding behind once a new one is made
+    (the binding holds its parameters' arrays)."""
+    import gc
+    import weakref
+    rng = np.random.default_rng(3)
+    a, b, c = (P(rng.standard_normal(4)) for _ in range(3))
+    opt = optim.Adam([{"params": [a]}, {"params": [b]}], lr=0.1)
+    for p in (a, b, c):
+        p.grad = rng.standard_normal(4)
+    opt.step()
+    removed = opt.param_groups.pop(1)
+    binding = weakref.ref(opt._bound[(id(removed), np.dtype(np.float64))])
+    del removed
+    opt.add_param_group({"params": [c]})
+    opt.step()                                          # binds the new group: the old one goes
+    gc.collect()
+    assert binding() is None
+    assert len(opt._bound) == 2

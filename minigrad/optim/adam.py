@@ -84,11 +84,19 @@ class Adam(Optimizer):
             key = (id(group), dtype)
             bound = self._bound.get(key)
             if bound is None or not bound.bound(ws, ms, vs, vmaxs):
+                self._forget_removed_groups()
                 bound = self._bound[key] = K.AdamGroup(ws, ms, vs, vmaxs)
             # The arithmetic -- m, v (, vmax) and w -- is csrc/optim.h's, which spells out its
             # order of operations (PyTorch's), each one rounded to w's dtype.
             bound.step([m[1] for m in members], [scale[m[3]][0] for m in members],
                        [scale[m[3]][1] for m in members], c1=1 - beta1, beta2=beta2, c2=1 - beta2, eps=eps)
+
+    def _forget_removed_groups(self):
+        """Drop the bindings of param groups no longer in ``param_groups`` (they hold the arrays of
+        parameters the user has let go); done whenever a binding is made, which is rare."""
+        live = {id(group) for group in self.param_groups}
+        for key in [k for k in self._bound if k[0] not in live]:
+            del self._bound[key]
 
     def _advance(self, w, g, state, lr, wd, amsgrad):
         """Create the state on the first step, count the step, apply weight decay; returns (t, g)."""
