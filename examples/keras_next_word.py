@@ -10,6 +10,13 @@ every line is one text, and its label is the word that follows it (one-hot, for
 the line's last word ("the line ends here"). The model reads the whole left-padded prefix and
 predicts the next word from the LSTM's last state. After training it prints the training accuracy
 and the greedy continuations of a few line beginnings.
+
+Measured 2026-11-30 with the defaults on PTB's ptb.train.txt (the first 2,000 lines of 2-20 words:
+27,002 prefixes, 4,129 words, padded to 20; 10 epochs, batch 32; one thread next to two other jobs,
+20-30 s per epoch): loss 6.60 -> 4.68 over the epochs, training accuracy 22.6% at the end. PTB
+writes rare words as ``<unk>``, which the Tokenizer's filters turn into the word "unk", the most
+frequent word of those lines (ahead of "the"): the greedy continuations are mostly "unk" ("a
+company 's unk unk").
 """
 import argparse
 import os
