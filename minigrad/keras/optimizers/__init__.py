@@ -74,13 +74,14 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__}: learning_rate must be a number or a "
                             "keras.optimizers.schedules.LearningRateSchedule (a function of the step: "
                             f"subclass LearningRateSchedule), got {learning_rate!r}")
-        for key, v in (("learning_rate", 0.0 if self._schedule else learning_rate), ("clipnorm", clipnorm),
+        scheduled = self._schedule is not None
+        for key, v in (("learning_rate", 0.0 if scheduled else learning_rate), ("clipnorm", clipnorm),
                        ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm),
                        ("weight_decay", weight_decay)):
             if v is not None and not (isinstance(v, (int, float, np.floating, np.integer))
                                       and not isinstance(v, bool) and np.isfinite(v) and v >= 0):
                 raise ValueError(f"{type(self).__name__}: {key} must be a finite number >= 0, got {v!r}")
-        self._lr = self._scheduled_lr(0) if self._schedule else float(learning_rate)
+        self._lr = self._scheduled_lr(0) if scheduled else float(learning_rate)
         self.weight_decay = float(weight_decay) if weight_decay else 0.0
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.name = name or type(self).__name__.lower()
@@ -89,7 +90,7 @@ class Optimizer:
     @property
     def learning_rate(self):
         """The rate of the next update: the number, or the schedule evaluated at ``iterations``."""
-        return self._scheduled_lr(self.iterations) if self._schedule else self._lr
+        return self._scheduled_lr(self.iterations) if self._schedule is not None else self._lr
 
     @learning_rate.setter
     def learning_rate(self, value):
@@ -157,7 +158,7 @@ class Optimizer:
         self._iterations += 1
 
     def get_config(self):
-        lr = schedules.serialize(self._schedule) if self._schedule else self._lr
+        lr = schedules.serialize(self._schedule) if self._schedule is not None else self._lr
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay or None,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
                 "global_clipnorm": self.global_clipnorm, **self._hyper()}
