@@ -15,8 +15,10 @@ Submodules, imported when first used (``import minigrad`` does not import Keras'
 
     layers         Dense, SimpleRNN, LSTM, GRU, Embedding, Dropout, Bidirectional, TimeDistributed, Input
     models         Model, Sequential, load_model
-    callbacks      Callback, History, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, CSVLogger, TensorBoard
-    optimizers, losses, metrics, initializers, activations
+    callbacks      Callback, History, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, LearningRateScheduler,
+                   CSVLogger, TensorBoard
+    optimizers     SGD, Adam, RMSprop, Adagrad; optimizers.schedules (CosineDecay, ExponentialDecay, ...)
+    losses, metrics, initializers, activations
     datasets       mnist.load_data (from local files; nothing is downloaded)
     preprocessing  text.Tokenizer
     utils          pad_sequences, to_categorical
