@@ -35,6 +35,9 @@ except ImportError:  # optional
 
 from minigrad import kernels as K
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_softmax import cpu_name  # noqa: E402
+
 SQUARE = [64, 128, 256, 512, 1024, 2048]
 RECURRENT = [(m, 4 * k, k) for m in (32, 64) for k in (64, 128, 256, 512)]  # (M, N, K)
 QUICK_SQUARE = [64, 256, 1024]
@@ -100,6 +103,16 @@ def small_call_overhead(rounds):
     return out
 
 
+def openblas_core():
+    """The kernel family NumPy's OpenBLAS runs (threadpoolctl's 'architecture'), or 'unknown'."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (no threadpoolctl)"
+    cores = [i.get("architecture") for i in threadpool_info() if i.get("internal_api") == "openblas"]
+    return ", ".join(str(c) for c in cores) or "unknown (no OpenBLAS found)"
+
+
 def parse_shape(s):
     """'MxNxK' or 'n^3' -> (name, (M, N, K))."""
     if s.endswith("^3"):
@@ -136,6 +149,8 @@ def main():
     method = ("threadpoolctl.threadpool_limits" if threadpool_limits is not None
               else "OPENBLAS/OMP/MKL_NUM_THREADS in a subprocess per thread count")
     print(f"# minigrad GEMM vs numpy.matmul ({np.__version__}); NumPy threads via {method}")
+    print(f"# CPU: {cpu_name()}; OpenBLAS core type: {openblas_core()} "
+          f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})")
     print(f"# GFLOPS = 2*M*N*K/time, best of {passes} passes x {rounds} blocks; ratio = minigrad/numpy")
     print(f"# shapes are M x N x K (C is M x N); simd={K.cpu_has_avx2_fma()}, openmp={K.has_openmp()}")
     print(f"{'th':>2} {'dtype':>8} {'shape':>14} {'minigrad':>9} {'numpy':>9} {'ratio':>7}")

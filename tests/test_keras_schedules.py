@@ -76,6 +76,7 @@ def test_schedule_config_round_trip(name, kwargs, formula):
     (lambda: schedules.ExponentialDecay(float("nan"), 10, 0.5), "initial_learning_rate"),
     (lambda: schedules.PiecewiseConstantDecay([10, 20], [1.0, 0.5]), "length of boundaries"),
     (lambda: schedules.PiecewiseConstantDecay([20, 10], [1.0, 0.5, 0.1]), "increase"),
+    (lambda: schedules.PiecewiseConstantDecay([10, float("nan")], [1.0, 0.5, 0.1]), "boundaries"),
     (lambda: schedules.deserialize({"class_name": "Nope", "config": {}}), "Unknown learning rate schedule"),
 ])
 def test_schedule_bad_arguments(make, message):
@@ -86,6 +87,8 @@ def test_schedule_bad_arguments(make, message):
 def test_schedule_argument_of_the_wrong_type():
     with pytest.raises(TypeError, match=r"PolynomialDecay: initial_learning_rate must be a number, got '0.1'"):
         schedules.PolynomialDecay("0.1", 10)
+    with pytest.raises(TypeError, match=r"PiecewiseConstantDecay: boundaries must be a number, got 'a'"):
+        schedules.PiecewiseConstantDecay([10, "a"], [1.0, 0.5, 0.1])
 
 
 def _sgd_model(lr):

@@ -75,9 +75,9 @@ class Optimizer:
                             "keras.optimizers.schedules.LearningRateSchedule (a function of the step: "
                             f"subclass LearningRateSchedule), got {learning_rate!r}")
         scheduled = self._schedule is not None
-        for key, v in (("learning_rate", 0.0 if scheduled else learning_rate), ("clipnorm", clipnorm),
-                       ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm),
-                       ("weight_decay", weight_decay)):
+        numbers = (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm),
+                   ("weight_decay", weight_decay)) + (() if scheduled else (("learning_rate", learning_rate),))
+        for key, v in numbers:
             if v is not None and not (isinstance(v, (int, float, np.floating, np.integer))
                                       and not isinstance(v, bool) and np.isfinite(v) and v >= 0):
                 raise ValueError(f"{type(self).__name__}: {key} must be a finite number >= 0, got {v!r}")

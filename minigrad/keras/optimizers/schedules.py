@@ -165,6 +165,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             raise ValueError("The length of boundaries should be 1 less than the length of values. "
                              f"Received: boundaries={boundaries} of length {len(boundaries)}, and "
                              f"values={values} of length {len(values)}.")
+        for b in boundaries:            # steps: any finite number, checked before they are compared
+            check_real(b, type(self).__name__, "boundaries", hi=math.inf, hi_open=True)
         if any(b >= a for a, b in zip(boundaries[1:], boundaries)):
             raise ValueError(f"PiecewiseConstantDecay: boundaries must increase. Received: {boundaries}")
         self.boundaries = boundaries
